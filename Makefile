@@ -1,0 +1,135 @@
+# py-spy: one Makefile for the binary and every module.
+#
+#   make                 build/py-spy, build/modules/**.so, build/plugins.ini, ./py-spy
+#   make check           build, build again with ASan+UBSan (build-asan/), run every test
+#   make layouts         regenerate layouts/*.c from the Python headers on this machine
+#   make bench           run the benchmark (bench/), not part of the tests
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#
+# Every module is built -fvisibility=hidden and linked -Wl,-z,defs against
+# nothing of the core.  Modules are installed 0755 whatever the umask: the
+# loader refuses group- or world-writable modules when running as root.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CC       ?= cc
+VERSION  := 0.5.0
+SAN      ?=
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SAN) -Iinclude -MMD -MP
+MOD_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden
+MOD_LDFLAGS := -shared -Wl,-z,defs $(SAN)
+
+# --- the core -----------------------------------------------------------
+HOST     ?= linux
+CORE_SRC  := $(wildcard core/*.c) host/$(HOST).c
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+CORE_LIBS := -ldl -liniparser -lm
+
+# --- modules ------------------------------------------------------------
+BACKEND_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard backends/*/*.c))))
+BACKEND_SO   := $(BACKEND_DIRS:backends/%=$(BUILD)/modules/backends/%.so)
+LIBS_backend_linux := -lelf
+
+LAYOUT_SRC := $(wildcard layouts/*.c)
+LAYOUT_SO  := $(LAYOUT_SRC:layouts/%.c=$(BUILD)/modules/layouts/%.so)
+
+OUTPUT_SRC := $(wildcard outputs/*.c)
+OUTPUT_SO  := $(OUTPUT_SRC:outputs/%.c=$(BUILD)/modules/outputs/%.so)
+LIBS_output_top := -lncursesw -ltinfo
+
+MODULES := $(BACKEND_SO) $(LAYOUT_SO) $(OUTPUT_SO)
+
+# --- tests --------------------------------------------------------------
+UNIT_SRC    := $(wildcard tests/unit/*.c)
+UNIT_OBJ    := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
+FIXTURE_SO  := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
+HELPER_SRC  := $(wildcard tests/helpers/*.c)
+HELPER_BIN  := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+
+.PHONY: all check unit layouts bench install clean demo
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/py-spy $(MODULES) $(BUILD)/plugins.ini $(if $(filter build,$(BUILD)),py-spy)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DPYSPY_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(BUILD)/py-spy: $(CORE_OBJ)
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(CORE_LIBS)
+
+py-spy: $(BUILD)/py-spy
+	ln -sf $(BUILD)/py-spy $@
+
+$(BUILD)/plugins.ini: plugins.ini
+	@mkdir -p $(@D)
+	cp $< $@
+	chmod 0644 $@
+
+$(BUILD)/modobj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(MOD_CFLAGS) -c $< -o $@
+
+.SECONDEXPANSION:
+$(BUILD)/modules/backends/%.so: $$(patsubst %.c,$(BUILD)/modobj/%.o,$$(wildcard backends/$$*/*.c))
+	@mkdir -p $(@D)
+	$(CC) $(MOD_LDFLAGS) -o $@ $^ $(LIBS_backend_$*)
+	chmod 0755 $@
+
+$(BUILD)/modules/layouts/%.so: $(BUILD)/modobj/layouts/%.o
+	@mkdir -p $(@D)
+	$(CC) $(MOD_LDFLAGS) -o $@ $^
+	chmod 0755 $@
+
+$(BUILD)/modules/outputs/%.so: $(BUILD)/modobj/outputs/%.o
+	@mkdir -p $(@D)
+	$(CC) $(MOD_LDFLAGS) -o $@ $^ $(LIBS_output_$*) -lm
+	chmod 0755 $@
+
+# Test fixture modules: deliberately good and broken modules for the loader.
+$(BUILD)/tests/fixtures/%.so: $(BUILD)/modobj/tests/fixtures/%.o
+	@mkdir -p $(@D)
+	$(CC) $(MOD_LDFLAGS) -o $@ $^
+	chmod 0755 $@
+
+# Small programs the tests run (an embedding host, a pthread prober, ...).
+$(BUILD)/tests/helpers/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -Wall -o $@ $< $(HELPER_LIBS_$*) -ldl -lpthread
+
+$(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJ))
+	@mkdir -p $(@D)
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(CORE_LIBS) -lcunit -lelf
+
+unit: all $(BUILD)/tests/unit_tests $(FIXTURE_SO) $(HELPER_BIN)
+
+# make check: the release build, the sanitizer build, then every test.
+check:
+	$(MAKE) unit
+	$(MAKE) unit BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" CFLAGS="-O1 -g"
+	tests/run.sh
+
+layouts:
+	tools/genlayout/regen-all.sh
+
+bench: all
+	bench/run.sh
+
+demo: all
+	scripts/demo.sh --no-deps
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/py-spy
+	install -m 0755 $(BUILD)/py-spy $(DESTDIR)$(PREFIX)/bin/py-spy
+	cd $(BUILD) && for f in modules/*/*.so; do \
+		install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/lib/py-spy/$$f || exit 1; done
+	install -m 0644 plugins.ini $(DESTDIR)$(PREFIX)/lib/py-spy/plugins.ini
+
+clean:
+	rm -rf build build-asan py-spy
+
+-include $(shell find $(BUILD)/obj $(BUILD)/modobj -name '*.d' 2>/dev/null)

@@ -1,0 +1,73 @@
+/*
+ * Host services the core itself needs: loading modules, files, clocks,
+ * signals.  One implementation per host OS in host/<os>.c, selected by the
+ * Makefile (HOST=linux).  The core has no platform #ifdefs; it calls these.
+ */
+#ifndef PYSPY_CORE_HOST_H
+#define PYSPY_CORE_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "linux", "macos", "windows", "freebsd": the [backend] key in plugins.ini. */
+const char *host_platform(void);
+
+/* Shared objects: RTLD_NOW | RTLD_LOCAL.  On failure err holds the loader's
+ * own reason.  Returns 0 or a negative errno. */
+int host_dl_open(const char *path, void **handle, char *err, size_t errlen);
+void *host_dl_sym(void *handle, const char *name);
+void host_dl_close(void *handle);
+
+struct host_file_info {
+	int exists;
+	int is_regular;
+	int is_dir;
+	uint32_t uid;
+	uint32_t mode;        /* permission bits */
+	int group_writable;
+	int other_writable;
+};
+int host_file_info(const char *path, struct host_file_info *out);
+
+/* The effective user is the superuser (checks on config and modules). */
+int host_is_root(void);
+
+/* Directory of the running py-spy binary (symlinks resolved). */
+int host_self_dir(char *buf, size_t len);
+/* The user's and the system's config folders for py-spy ("" if none). */
+int host_user_config_dir(char *buf, size_t len);
+int host_system_config_dir(char *buf, size_t len);
+
+/* Monotonic clock, nanoseconds. */
+uint64_t host_now_ns(void);
+/* Wall clock, seconds since the epoch (for default file names). */
+int64_t host_wall_time(void);
+/* Sleep until the monotonic deadline, or until a signal arrives or fd (if
+ * >= 0) becomes readable.  Returns 0 at the deadline, 1 if fd is readable,
+ * -EINTR on a signal. */
+int host_wait_until(uint64_t deadline_ns, int fd);
+
+/* Signals the run loop cares about.  Handlers only set flags. */
+enum host_signal {
+	HOST_SIG_INT = 1u << 0,
+	HOST_SIG_TERM = 1u << 1,
+	HOST_SIG_WINCH = 1u << 2,
+	HOST_SIG_CHLD = 1u << 3,
+	HOST_SIG_PIPE = 1u << 4,
+};
+int host_signals_install(void);
+/* Returns and clears the pending enum host_signal bits. */
+unsigned host_signals_take(void);
+/* Pending bits without clearing them. */
+unsigned host_signals_peek(void);
+
+/* Random number in [0, 1), seeded once. */
+double host_random(void);
+
+/* Resource usage of py-spy itself (user + system CPU seconds). */
+double host_self_cpu_seconds(void);
+
+/* Whether fd is a terminal. */
+int host_isatty(int fd);
+
+#endif /* PYSPY_CORE_HOST_H */

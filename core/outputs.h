@@ -1,0 +1,33 @@
+/*
+ * The outputs of one run: chosen from -o/--output/--format, opened (files
+ * created) before sampling starts, fed by the run loop, and written out
+ * completely on every way out.
+ */
+#ifndef PYSPY_CORE_OUTPUTS_H
+#define PYSPY_CORE_OUTPUTS_H
+
+#include <pyspy/output.h>
+
+#include "cli.h"
+#include "plugins.h"
+
+struct outputs;
+
+/* Resolve the cli's outputs for `command` (enum pyspy_command), load their
+ * modules, open their streams and call their open op.  A module that does
+ * not serve the command is refused with one line. */
+int outputs_open(struct plugins *pl, const struct cli *cli, uint32_t command,
+		 const struct pyspy_process_info *proc, struct outputs **out,
+		 char *err, size_t errlen);
+
+int outputs_snapshot(struct outputs *o, const struct pyspy_stack *stacks, size_t n);
+int outputs_sample(struct outputs *o, const struct pyspy_sample *sample);
+/* Live outputs only; returns PYSPY_QUIT if one asks to quit. */
+int outputs_event(struct outputs *o, const struct pyspy_event *event);
+/* Whether any output is live (top) and wants input from fd. */
+int outputs_input_fd(const struct outputs *o);
+/* finish every output (once), print where each was written. */
+int outputs_finish(struct outputs *o, const struct pyspy_run_summary *summary);
+void outputs_close(struct outputs *o);
+
+#endif /* PYSPY_CORE_OUTPUTS_H */

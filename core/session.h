@@ -1,0 +1,52 @@
+/*
+ * A session: one attached Python process, its interpreter found and its
+ * layout chosen, ready to be sampled.  session_sample walks every thread
+ * (pausing the process unless nonblocking) and returns one stack per
+ * Python thread, innermost frame first.
+ */
+#ifndef PYSPY_CORE_SESSION_H
+#define PYSPY_CORE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pyspy/output.h>
+
+#include "plugins.h"
+
+struct session_options {
+	int64_t pid;
+	int nonblocking;     /* never pause the target */
+	int show_lines;      /* 0: every frame's line is 0 (--nolineno) */
+	int by_function;     /* line = co_firstlineno (-F) */
+	int thread_frames;   /* add a root pseudo-frame per thread (-t) */
+	int gil_only;        /* walk only the thread holding the GIL (-g) */
+	double wait_s;       /* keep retrying discovery this long (spawned programs) */
+};
+
+struct session_sample {
+	const struct pyspy_stack *stacks; /* valid until the next session_sample */
+	size_t nstacks;
+	uint32_t errors;     /* threads whose walk failed or was cut short */
+	uint64_t paused_ns;  /* how long the target was held stopped */
+};
+
+struct session;
+
+/* Attach and find the interpreter.  On failure err holds one line saying
+ * what is wrong and how to fix it. */
+int session_open(struct plugins *pl, const struct session_options *opt,
+		 struct session **out, char *err, size_t errlen);
+void session_close(struct session *s);
+
+const struct pyspy_process_info *session_process(const struct session *s);
+
+/* One sample of every thread.  0 on success (possibly with errors counted),
+ * -ESRCH once the process has exited, another negative errno when the whole
+ * sample failed. */
+int session_sample(struct session *s, struct session_sample *out);
+
+/* 1 while the target runs; 0 once it has exited. */
+int session_alive(struct session *s);
+
+#endif /* PYSPY_CORE_SESSION_H */

@@ -1,0 +1,223 @@
+/*
+ * Host services for Linux (see core/host.h).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/host.h"
+
+const char *host_platform(void)
+{
+	return "linux";
+}
+
+int host_dl_open(const char *path, void **handle, char *err, size_t errlen)
+{
+	void *h;
+
+	dlerror();
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *why = dlerror();
+
+		snprintf(err, errlen, "%s", why ? why : "dlopen failed");
+		return -ENOEXEC;
+	}
+	*handle = h;
+	return 0;
+}
+
+void *host_dl_sym(void *handle, const char *name)
+{
+	return dlsym(handle, name);
+}
+
+void host_dl_close(void *handle)
+{
+	if (handle)
+		dlclose(handle);
+}
+
+int host_file_info(const char *path, struct host_file_info *out)
+{
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
+	if (stat(path, &st) != 0)
+		return -errno;
+	out->exists = 1;
+	out->is_regular = S_ISREG(st.st_mode);
+	out->is_dir = S_ISDIR(st.st_mode);
+	out->uid = st.st_uid;
+	out->mode = st.st_mode & 07777;
+	out->group_writable = (st.st_mode & S_IWGRP) != 0;
+	out->other_writable = (st.st_mode & S_IWOTH) != 0;
+	return 0;
+}
+
+int host_is_root(void)
+{
+	return geteuid() == 0;
+}
+
+int host_self_dir(char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -errno;
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s", path[0] ? path : "/") >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int host_user_config_dir(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg && xdg[0] == '/')
+		n = snprintf(buf, len, "%s/py-spy", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(buf, len, "%s/.config/py-spy", home);
+	else
+		n = snprintf(buf, len, "%s", "");
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+int host_system_config_dir(char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s", "/etc/py-spy");
+
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+uint64_t host_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t host_wall_time(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static volatile sig_atomic_t pending_signals;
+
+static void on_signal(int sig)
+{
+	unsigned bit = 0;
+
+	switch (sig) {
+	case SIGINT: bit = HOST_SIG_INT; break;
+	case SIGTERM: bit = HOST_SIG_TERM; break;
+	case SIGWINCH: bit = HOST_SIG_WINCH; break;
+	case SIGCHLD: bit = HOST_SIG_CHLD; break;
+	case SIGPIPE: bit = HOST_SIG_PIPE; break;
+	}
+	pending_signals |= bit;
+}
+
+int host_signals_install(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGWINCH, SIGCHLD, SIGPIPE };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must wake the sampler's sleep. */
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (sigaction(sigs[i], &sa, NULL) != 0)
+			return -errno;
+	}
+	return 0;
+}
+
+unsigned host_signals_take(void)
+{
+	unsigned bits = (unsigned)pending_signals;
+
+	pending_signals = 0;
+	return bits;
+}
+
+unsigned host_signals_peek(void)
+{
+	return (unsigned)pending_signals;
+}
+
+int host_wait_until(uint64_t deadline_ns, int fd)
+{
+	for (;;) {
+		uint64_t now = host_now_ns();
+		struct timespec ts;
+		struct pollfd pfd;
+		int rc;
+
+		if (now >= deadline_ns)
+			return 0;
+		if (pending_signals)
+			return -EINTR;
+		ts.tv_sec = (time_t)((deadline_ns - now) / 1000000000ull);
+		ts.tv_nsec = (long)((deadline_ns - now) % 1000000000ull);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rc = ppoll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, &ts, NULL);
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno == EINTR)
+			return -EINTR;
+		/* rc == 0: timeout; loop re-checks the clock. */
+	}
+}
+
+double host_random(void)
+{
+	static int seeded;
+
+	if (!seeded) {
+		srand48((long)(host_now_ns() ^ (uint64_t)getpid()));
+		seeded = 1;
+	}
+	return drand48();
+}
+
+double host_self_cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0.0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+int host_isatty(int fd)
+{
+	return isatty(fd);
+}

@@ -1,0 +1,147 @@
+/*
+ * Platform memory backend ABI (module kind PYSPY_KIND_BACKEND).
+ *
+ * One backend per platform (linux, macos, windows, freebsd).  It reads the
+ * target's memory, lists its mappings and threads, pauses and resumes it,
+ * spawns programs, and answers binary-format questions (symbol addresses,
+ * section ranges, load bias) so that the core holds no ELF/Mach-O/PE code.
+ *
+ * Conventions: functions return 0 (or a count) on success and a negative
+ * errno value on failure, with a one-line reason in (err, errlen) where the
+ * signature has one.  Everything a backend returns by pointer stays valid
+ * until the next call of the same op on the same object, or until close.
+ */
+#ifndef PYSPY_BACKEND_H
+#define PYSPY_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "module.h"
+
+struct pyspy_proc;   /* an attached process; backend-private */
+struct pyspy_binary; /* one parsed executable file mapped in a process */
+
+/* One remote range to copy into local memory. */
+struct pyspy_iov {
+	uint64_t remote;
+	void *local;
+	size_t len;
+};
+
+enum pyspy_prot {
+	PYSPY_PROT_READ = 1,
+	PYSPY_PROT_WRITE = 2,
+	PYSPY_PROT_EXEC = 4,
+};
+
+/* One line of the target's memory map. */
+struct pyspy_map {
+	uint64_t start, end; /* [start, end) */
+	uint64_t offset;     /* file offset of start */
+	uint32_t prot;       /* enum pyspy_prot bits */
+	uint32_t reserved;
+	const char *path;    /* "" when anonymous; "[heap]", "[stack]" as the OS names them */
+};
+
+enum pyspy_os_thread_state {
+	PYSPY_THREAD_UNKNOWN = 0,
+	PYSPY_THREAD_RUNNING = 1, /* on a CPU or runnable */
+	PYSPY_THREAD_IDLE = 2,    /* sleeping, waiting, stopped */
+};
+
+struct pyspy_os_thread {
+	int64_t tid;    /* kernel thread id */
+	uint32_t state; /* enum pyspy_os_thread_state, read before any pause */
+	uint32_t reserved;
+};
+
+struct pyspy_proc_info {
+	uint32_t size;       /* set by the caller to sizeof(struct pyspy_proc_info) */
+	uint32_t reserved;
+	int64_t pid;
+	const char *exe;     /* path of the executable as the OS names it */
+	const char *cmdline; /* arguments joined by single spaces */
+	const char *comm;    /* short process name */
+};
+
+struct pyspy_binary_info {
+	uint32_t size;       /* set by the caller */
+	uint32_t is_pie;     /* 1: position independent (ET_DYN and the like) */
+	uint64_t load_bias;  /* run-time address minus link-time address */
+	uint64_t map_start;  /* lowest mapping of the file */
+	uint64_t map_end;    /* end of the highest mapping of the file */
+	const char *path;    /* as given to binary_open */
+};
+
+struct pyspy_spawn {
+	uint32_t size;        /* set by the caller */
+	int32_t stdout_fd;    /* child's stdout becomes this fd; -1 keeps ours */
+	char *const *argv;    /* argv[0] is looked up in PATH */
+	int64_t uid, gid;     /* run as this user/group; -1 keeps ours */
+};
+
+struct pyspy_backend_ops {
+	uint32_t size;        /* sizeof(struct pyspy_backend_ops) of the module */
+	uint32_t reserved;
+	const char *platform; /* "linux", "macos", "windows", "freebsd" */
+
+	/* Attach to a running process for reading.  Does not pause it.  Fails
+	 * with -ESRCH (no such process) or -EPERM (no permission; err says
+	 * how to get it on this platform). */
+	int (*attach)(const struct pyspy_host *host, int64_t pid,
+		      struct pyspy_proc **out, char *err, size_t errlen);
+	/* Resume (if paused), release everything.  A spawned child is not
+	 * killed here: see terminate. */
+	void (*detach)(struct pyspy_proc *proc);
+
+	int (*info)(struct pyspy_proc *proc, struct pyspy_proc_info *out,
+		    char *err, size_t errlen);
+
+	/* Copy n ranges; as few system calls as the platform allows.  Returns
+	 * how many leading ranges were copied completely (n on full success),
+	 * or a negative errno (-ESRCH once the process is gone). */
+	int (*read)(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n);
+
+	/* Re-read the memory map.  Sorted by start address. */
+	int (*maps)(struct pyspy_proc *proc, const struct pyspy_map **maps,
+		    size_t *n, char *err, size_t errlen);
+
+	/* Current threads with their OS state, read without pausing. */
+	int (*threads)(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
+		       size_t *n, char *err, size_t errlen);
+
+	/* Stop every thread of the process / let them run again.  Never leaves
+	 * the process stopped if py-spy dies.  Signals that arrive while the
+	 * process is held are delivered when it runs again. */
+	int (*pause)(struct pyspy_proc *proc, char *err, size_t errlen);
+	int (*resume)(struct pyspy_proc *proc);
+
+	/* Open the file mapped at `path` (as in maps) as the process sees it
+	 * (its own mount namespace, deleted files). */
+	int (*binary_open)(struct pyspy_proc *proc, const char *path,
+			   struct pyspy_binary **out, char *err, size_t errlen);
+	void (*binary_close)(struct pyspy_binary *bin);
+	int (*binary_info)(struct pyspy_binary *bin, struct pyspy_binary_info *out);
+	/* Run-time address and size of a defined symbol (dynamic and static
+	 * symbol tables), or -ENOENT. */
+	int (*binary_symbol)(struct pyspy_binary *bin, const char *name,
+			     uint64_t *addr, uint64_t *size);
+	/* Run-time address and size of a section (".bss", ".PyRuntime", ...),
+	 * or -ENOENT. */
+	int (*binary_section)(struct pyspy_binary *bin, const char *name,
+			      uint64_t *addr, uint64_t *size);
+
+	/* Start a program; the caller then attaches to *pid. */
+	int (*spawn)(const struct pyspy_host *host, const struct pyspy_spawn *spawn,
+		     int64_t *pid, char *err, size_t errlen);
+	/* 1 while the process runs, 0 once it has exited (a spawned child is
+	 * reaped and its exit status stored in *status if not NULL). */
+	int (*alive)(struct pyspy_proc *proc, int *status);
+	/* Ask a process we spawned to end (SIGTERM, then SIGKILL after a grace
+	 * period) and reap it. */
+	int (*terminate)(struct pyspy_proc *proc);
+	/* Members above are valid for ABI version 1.  Append only. */
+};
+
+#endif /* PYSPY_BACKEND_H */

@@ -1,0 +1,162 @@
+/*
+ * Output module ABI (module kind PYSPY_KIND_OUTPUT).
+ *
+ * Three shapes share one ops table; a module fills the ops of the shapes it
+ * implements and says in `commands` which subcommands it serves:
+ *
+ *   snapshot  (dump)   open, snapshot, finish, close
+ *   stream    (record) open, sample*, finish, close
+ *   live      (top)    open, sample*, event*, finish, close
+ *
+ * The core owns the run loop and the streams: an output writes only to the
+ * FILE * it is handed in open (stdout, or a file the core opened).  Output
+ * modules never print diagnostics; they return an error text.
+ *
+ * Strings reachable from frames, stacks and process info are owned by the
+ * core and stay valid and unchanged until finish returns, so an output may
+ * keep the pointers and compare them by address.  Equal pointers mean equal
+ * strings; different pointers always mean different strings.
+ */
+#ifndef PYSPY_OUTPUT_H
+#define PYSPY_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "module.h"
+
+enum pyspy_command {
+	PYSPY_CMD_DUMP = 1u << 0,
+	PYSPY_CMD_RECORD = 1u << 1,
+	PYSPY_CMD_TOP = 1u << 2,
+};
+
+enum pyspy_frame_flags {
+	PYSPY_FRAME_THREAD = 1u << 0, /* pseudo-frame naming the thread (-t) */
+	PYSPY_FRAME_PROCESS = 1u << 1, /* pseudo-frame naming the process */
+};
+
+struct pyspy_frame {
+	const char *name;           /* co_name, UTF-8 */
+	const char *filename;       /* co_filename as the program names it, UTF-8 */
+	const char *short_filename; /* shortened as py-spy does */
+	int32_t line;               /* 0: unknown or not shown */
+	uint32_t flags;             /* enum pyspy_frame_flags */
+};
+
+/* One thread's stack at one moment. */
+struct pyspy_stack {
+	int64_t pid;
+	uint64_t thread_id;     /* the interpreter's thread id (pthread_t) */
+	int64_t os_thread_id;   /* kernel thread id; 0 when unknown */
+	const char *thread_name; /* NULL when unknown */
+	uint8_t active;         /* running (not idle) */
+	uint8_t owns_gil;
+	uint8_t truncated;      /* the walk stopped early (error or limit) */
+	uint8_t reserved;
+	uint32_t nframes;
+	const struct pyspy_frame *frames; /* innermost first */
+};
+
+struct pyspy_process_info {
+	uint32_t size;
+	uint32_t reserved;
+	int64_t pid;
+	const char *cmdline;
+	const char *python_version; /* "3.11.2" */
+	const char *python_path;    /* executable (or library) the version came from */
+};
+
+/* All threads at one sampling instant. */
+struct pyspy_sample {
+	uint32_t size;
+	uint32_t nstacks;
+	uint64_t time_ns;           /* monotonic, since the recording started */
+	const struct pyspy_stack *stacks;
+	double lag_s;               /* how late this sample was taken */
+	uint32_t errors;            /* the walk failed for this many threads/tries */
+	uint32_t reserved;
+};
+
+/* What the user chose; handed to open. */
+struct pyspy_output_config {
+	uint32_t size;
+	uint32_t command;           /* the one enum pyspy_command being run */
+	const char *path;           /* file being written; NULL for stdout */
+	const char *title;          /* py-spy's command line, for titles */
+	const struct pyspy_process_info *process;
+	double rate;                /* samples per second (record, top) */
+	double delay;               /* refresh interval in seconds (top) */
+	uint8_t show_lines;         /* line numbers are part of a frame's identity */
+	uint8_t full_filenames;     /* use filename rather than short_filename */
+	uint8_t by_function;        /* -F: frames aggregated by function */
+	uint8_t threads;            /* -t */
+	uint8_t json;               /* dump --json */
+	uint8_t idle;               /* -i: idle threads are kept */
+	uint8_t gil;                /* -g: only the GIL holder is kept */
+	uint8_t nonblocking;
+	int32_t input_fd;           /* live: keyboard, -1 if none */
+	uint8_t is_tty;             /* the stream is a terminal */
+	uint8_t reserved[3];
+};
+
+/* Summary handed to finish. */
+struct pyspy_run_summary {
+	uint32_t size;
+	uint32_t reserved;
+	uint64_t samples;     /* per-thread stacks recorded */
+	uint64_t errors;
+	double duration_s;
+	const char *stop_reason; /* "process exited", "Control-C pressed", ... */
+};
+
+enum pyspy_event_type {
+	PYSPY_EVENT_TICK = 1,        /* refresh time (live) */
+	PYSPY_EVENT_INPUT = 2,       /* input_fd is readable */
+	PYSPY_EVENT_RESIZE = 3,      /* the terminal changed size */
+	PYSPY_EVENT_TARGET_EXIT = 4, /* the target ended; keep the last view */
+	PYSPY_EVENT_RESET = 5,       /* drop the counts */
+};
+
+struct pyspy_event {
+	uint32_t size;
+	uint32_t type;         /* enum pyspy_event_type */
+	uint64_t time_ns;
+	const char *message;   /* TARGET_EXIT: why */
+};
+
+/* Returned by event: what the core should do next. */
+enum pyspy_event_result {
+	PYSPY_CONTINUE = 0,
+	PYSPY_QUIT = 1,
+};
+
+struct pyspy_output_ops {
+	uint32_t size;          /* sizeof(struct pyspy_output_ops) of the module */
+	uint32_t commands;      /* enum pyspy_command bits this module serves */
+	const char *format;     /* format name shown to users ("flamegraph") */
+	const char *aliases;    /* other accepted names, comma-separated, or NULL */
+	const char *extension;  /* default file extension ("svg"), or NULL */
+	uint32_t to_stdout;     /* 1: writes to stdout unless given a path */
+	uint32_t reserved;
+
+	int (*open)(const struct pyspy_host *host, const struct pyspy_output_config *cfg,
+		    FILE *stream, void **state, char *err, size_t errlen);
+	/* snapshot shape */
+	int (*snapshot)(void *state, const struct pyspy_stack *stacks, size_t n,
+			char *err, size_t errlen);
+	/* stream and live shapes */
+	int (*sample)(void *state, const struct pyspy_sample *sample,
+		      char *err, size_t errlen);
+	/* live shape: returns enum pyspy_event_result or a negative errno */
+	int (*event)(void *state, const struct pyspy_event *event,
+		     char *err, size_t errlen);
+	/* Write out everything; called exactly once on every way out. */
+	int (*finish)(void *state, const struct pyspy_run_summary *summary,
+		      char *err, size_t errlen);
+	void (*close)(void *state);
+	/* Members above are valid for ABI version 1.  Append only. */
+};
+
+#endif /* PYSPY_OUTPUT_H */

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every test and ends with one line: "N passed, N failed, N skipped".
+#   1. CUnit unit tests of the release build and of the ASan/UBSan build;
+#   2. end-to-end tests (pytest) driving the real py-spy against real
+#      Python processes (tests/e2e).
+# Extra arguments go to pytest (e.g. -k dump).
+set -u
+cd "$(dirname "$0")/.."
+root=$(pwd)
+pass=0 fail=0 skip=0
+
+run_unit() {
+	local build=$1 out rc row
+	if [ ! -x "$build/tests/unit_tests" ]; then
+		echo "unit tests of $build: not built" >&2
+		fail=$((fail + 1))
+		return
+	fi
+	echo "== unit tests ($build)"
+	out=$(ASAN_OPTIONS=detect_leaks=1 "$build/tests/unit_tests" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	# CUnit's summary row: "tests  Total  Ran  Passed  Failed  Inactive"
+	row=$(printf '%s\n' "$out" | awk '$1 == "tests" {print $3, $4, $5; exit}')
+	if [ -z "$row" ]; then
+		echo "unit tests of $build: no CUnit summary (crashed? exit $rc)" >&2
+		fail=$((fail + 1))
+		return
+	fi
+	set -- $row
+	pass=$((pass + $2))
+	fail=$((fail + $3))
+	if [ "$rc" -ne 0 ] && [ "$3" -eq 0 ]; then
+		fail=$((fail + 1))
+	fi
+}
+
+run_unit build
+run_unit build-asan
+
+echo "== end-to-end tests"
+xml=$(mktemp)
+python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" tests/e2e "$@"
+counts=$(python3 - "$xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print(0, 1, 0); sys.exit()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = f = e = s = 0
+for x in suites:
+    t += int(x.get("tests", 0)); f += int(x.get("failures", 0))
+    e += int(x.get("errors", 0)); s += int(x.get("skipped", 0))
+print(t - f - e - s, f + e, s)
+PY
+)
+rm -f "$xml"
+set -- $counts
+pass=$((pass + $1)); fail=$((fail + $2)); skip=$((skip + $3))
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
