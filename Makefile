@@ -72,7 +72,7 @@ $(BUILD)/plugins.ini: plugins.ini
 
 $(BUILD)/modobj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(MOD_CFLAGS) -c $< -o $@
+	$(CC) $(MOD_CFLAGS) -DPYSPY_VERSION='"$(VERSION)"' -c $< -o $@
 
 .SECONDEXPANSION:
 $(BUILD)/modules/backends/%.so: $$(patsubst %.c,$(BUILD)/modobj/%.o,$$(wildcard backends/$$*/*.c))
