@@ -1,0 +1,359 @@
+/*
+ * dump: print every thread's stack once, as `py-spy dump` does.
+ *
+ * Text (the default):
+ *
+ *   Process 4321: python longsleep.py
+ *   Python v3.11.2 (/usr/bin/python3.11)
+ *
+ *   Thread 4321 (idle): "MainThread"
+ *       longsleep (longsleep.py:5)
+ *       <module> (longsleep.py:9)
+ *
+ * or, with --json, a pretty-printed JSON array of the threads with py-spy's
+ * field names.  Names come from the target and are untrusted: control
+ * characters are escaped and invalid UTF-8 becomes U+FFFD, while valid
+ * UTF-8 (Cyrillic, CJK, emoji) is written unchanged.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <pyspy/module.h>
+#include <pyspy/output.h>
+
+struct dump_state {
+	const struct pyspy_host *host;
+	FILE *stream;
+	const struct pyspy_process_info *process;
+	int full_filenames;
+	int json;
+};
+
+static const char dump_replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+
+/*
+ * Length of the valid UTF-8 sequence at s (1..4), or 0 if s does not start
+ * one.  *bad is then the length of the maximal invalid prefix to replace by
+ * one U+FFFD (Unicode's "maximal subpart" practice).
+ */
+static size_t dump_utf8_len(const unsigned char *s, size_t *bad)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 3;
+		if (c == 0xe0)
+			lo = 0xa0;      /* no overlong forms */
+		else if (c == 0xed)
+			hi = 0x9f;      /* no surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;      /* nothing above U+10FFFF */
+	} else {
+		*bad = 1;
+		return 0;
+	}
+	for (i = 1; i < need; i++) {
+		unsigned char min = i == 1 ? lo : 0x80;
+		unsigned char max = i == 1 ? hi : 0xbf;
+
+		if (s[i] < min || s[i] > max) {
+			*bad = i;
+			return 0;
+		}
+	}
+	return need;
+}
+
+/* The code point of a valid sequence of length n. */
+static uint32_t dump_utf8_decode(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t i;
+
+	if (n == 1)
+		return s[0];
+	cp = s[0] & (0x7f >> n);
+	for (i = 1; i < n; i++)
+		cp = (cp << 6) | (s[i] & 0x3f);
+	return cp;
+}
+
+/* Terminal text: control characters (C0, DEL, C1) are escaped. */
+static void dump_put_text(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "?");
+	size_t n, bad;
+
+	while (*s) {
+		n = dump_utf8_len(s, &bad);
+		if (n == 0) {
+			fputs(dump_replacement, f);
+			s += bad;
+			continue;
+		}
+		if (n == 1 && (s[0] < 0x20 || s[0] == 0x7f)) {
+			fprintf(f, "\\x%02x", s[0]);
+		} else if (n == 2 && dump_utf8_decode(s, n) < 0xa0) {
+			fprintf(f, "\\u%04" PRIx32, dump_utf8_decode(s, n));
+		} else {
+			fwrite(s, 1, n, f);
+		}
+		s += n;
+	}
+}
+
+/* A JSON string literal, or null for NULL. */
+static void dump_put_json(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n, bad;
+
+	if (!str) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	while (*s) {
+		n = dump_utf8_len(s, &bad);
+		if (n == 0) {
+			fputs(dump_replacement, f);
+			s += bad;
+			continue;
+		}
+		if (n == 1) {
+			switch (s[0]) {
+			case '"':  fputs("\\\"", f); break;
+			case '\\': fputs("\\\\", f); break;
+			case '\n': fputs("\\n", f); break;
+			case '\r': fputs("\\r", f); break;
+			case '\t': fputs("\\t", f); break;
+			case '\b': fputs("\\b", f); break;
+			case '\f': fputs("\\f", f); break;
+			default:
+				if (s[0] < 0x20 || s[0] == 0x7f)
+					fprintf(f, "\\u%04x", s[0]);
+				else
+					fputc(s[0], f);
+			}
+		} else if (n == 2 && dump_utf8_decode(s, n) < 0xa0) {
+			fprintf(f, "\\u%04" PRIx32, dump_utf8_decode(s, n));
+		} else {
+			fwrite(s, 1, n, f);
+		}
+		s += n;
+	}
+	fputc('"', f);
+}
+
+static const char *dump_status(const struct pyspy_stack *st)
+{
+	if (!st->active)
+		return "idle";
+	return st->owns_gil ? "active+gil" : "active";
+}
+
+static const char *dump_file(const struct dump_state *ds, const struct pyspy_frame *fr)
+{
+	if (ds->full_filenames || !fr->short_filename)
+		return fr->filename;
+	return fr->short_filename;
+}
+
+static void dump_text_header(struct dump_state *ds)
+{
+	const struct pyspy_process_info *p = ds->process;
+	FILE *f = ds->stream;
+
+	if (!p)
+		return;
+	fprintf(f, "Process %" PRId64 ": ", p->pid);
+	dump_put_text(f, p->cmdline);
+	fputs("\nPython v", f);
+	dump_put_text(f, p->python_version);
+	fputs(" (", f);
+	dump_put_text(f, p->python_path);
+	fputs(")\n", f);
+}
+
+static void dump_text_stack(struct dump_state *ds, const struct pyspy_stack *st)
+{
+	FILE *f = ds->stream;
+	uint32_t i;
+
+	if (st->os_thread_id)
+		fprintf(f, "Thread %" PRId64, st->os_thread_id);
+	else
+		fprintf(f, "Thread 0x%" PRIX64, st->thread_id);
+	fprintf(f, " (%s)", dump_status(st));
+	if (st->thread_name) {
+		fputs(": \"", f);
+		dump_put_text(f, st->thread_name);
+		fputc('"', f);
+	}
+	fputc('\n', f);
+
+	for (i = 0; i < st->nframes; i++) {
+		const struct pyspy_frame *fr = &st->frames[i];
+
+		fputs("    ", f);
+		dump_put_text(f, fr->name);
+		if (fr->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS)) {
+			fputc('\n', f);
+			continue;
+		}
+		fputs(" (", f);
+		dump_put_text(f, dump_file(ds, fr));
+		if (fr->line != 0)
+			fprintf(f, ":%" PRId32, fr->line);
+		fputs(")\n", f);
+	}
+}
+
+static void dump_json_frame(FILE *f, const struct pyspy_frame *fr)
+{
+	fputs("      {\n        \"name\": ", f);
+	dump_put_json(f, fr->name ? fr->name : "?");
+	fputs(",\n        \"filename\": ", f);
+	dump_put_json(f, fr->filename ? fr->filename : "?");
+	fputs(",\n        \"module\": null,\n        \"short_filename\": ", f);
+	dump_put_json(f, fr->short_filename);
+	fprintf(f, ",\n        \"line\": %" PRId32, fr->line);
+	fputs(",\n        \"locals\": null,\n        \"is_entry\": false,\n"
+	      "        \"is_shim_entry\": false\n      }", f);
+}
+
+static void dump_json_stack(FILE *f, const struct pyspy_stack *st)
+{
+	uint32_t i;
+	int first = 1;
+
+	fprintf(f, "  {\n    \"pid\": %" PRId64 ",\n    \"thread_id\": %" PRIu64
+		",\n    \"thread_name\": ", st->pid, st->thread_id);
+	dump_put_json(f, st->thread_name);
+	fputs(",\n    \"os_thread_id\": ", f);
+	if (st->os_thread_id)
+		fprintf(f, "%" PRId64, st->os_thread_id);
+	else
+		fputs("null", f);
+	fprintf(f, ",\n    \"active\": %s,\n    \"owns_gil\": %s,\n    \"frames\": [",
+		st->active ? "true" : "false", st->owns_gil ? "true" : "false");
+	/* Pseudo frames are not frames of the program: JSON leaves them out. */
+	for (i = 0; i < st->nframes; i++) {
+		if (st->frames[i].flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS))
+			continue;
+		fputs(first ? "\n" : ",\n", f);
+		dump_json_frame(f, &st->frames[i]);
+		first = 0;
+	}
+	fputs(first ? "]" : "\n    ]", f);
+	fputs(",\n    \"process_info\": null\n  }", f);
+}
+
+static int dump_open(const struct pyspy_host *host, const struct pyspy_output_config *cfg,
+		     FILE *stream, void **state, char *err, size_t errlen)
+{
+	struct dump_state *ds;
+
+	if (!stream) {
+		snprintf(err, errlen, "dump: no output stream");
+		return -EINVAL;
+	}
+	ds = host->alloc(sizeof(*ds));
+	if (!ds) {
+		snprintf(err, errlen, "dump: out of memory");
+		return -ENOMEM;
+	}
+	ds->host = host;
+	ds->stream = stream;
+	ds->process = cfg->process;
+	ds->full_filenames = cfg->full_filenames;
+	ds->json = cfg->json;
+	*state = ds;
+	return 0;
+}
+
+static int dump_flush(struct dump_state *ds, char *err, size_t errlen)
+{
+	if (fflush(ds->stream) != 0 || ferror(ds->stream)) {
+		snprintf(err, errlen, "dump: cannot write the output: %s",
+			 strerror(errno ? errno : EIO));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int dump_snapshot(void *state, const struct pyspy_stack *stacks, size_t n,
+			 char *err, size_t errlen)
+{
+	struct dump_state *ds = state;
+	FILE *f = ds->stream;
+	size_t i;
+
+	if (ds->json) {
+		fputs(n ? "[\n" : "[]\n", f);
+		for (i = 0; i < n; i++) {
+			dump_json_stack(f, &stacks[i]);
+			fputs(i + 1 < n ? ",\n" : "\n]\n", f);
+		}
+		return dump_flush(ds, err, errlen);
+	}
+
+	dump_text_header(ds);
+	for (i = 0; i < n; i++) {
+		fputc('\n', f);
+		dump_text_stack(ds, &stacks[i]);
+	}
+	return dump_flush(ds, err, errlen);
+}
+
+static int dump_finish(void *state, const struct pyspy_run_summary *summary,
+		       char *err, size_t errlen)
+{
+	struct dump_state *ds = state;
+
+	/* No snapshot (the walk failed): there is nothing to show. */
+	return dump_flush(ds, err, errlen);
+}
+
+static void dump_close(void *state)
+{
+	struct dump_state *ds = state;
+
+	if (ds)
+		ds->host->free(ds);
+}
+
+static const struct pyspy_output_ops dump_ops = {
+	.size = sizeof(struct pyspy_output_ops),
+	.commands = PYSPY_CMD_DUMP,
+	.format = "dump",
+	.aliases = NULL,
+	.extension = NULL,
+	.to_stdout = 1,
+	.open = dump_open,
+	.snapshot = dump_snapshot,
+	.finish = dump_finish,
+	.close = dump_close,
+};
+
+PYSPY_EXPORT const struct pyspy_module pyspy_module = {
+	.abi_version = PYSPY_ABI_VERSION,
+	.struct_size = sizeof(struct pyspy_module),
+	.kind = PYSPY_KIND_OUTPUT,
+	.name = "dump",
+	.summary = "every thread's stack once, as text or JSON (py-spy dump)",
+	.ops = &dump_ops,
+};
