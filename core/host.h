@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* "linux", "macos", "windows", "freebsd": the [backend] key in plugins.ini. */
 const char *host_platform(void);
@@ -69,5 +70,18 @@ double host_self_cpu_seconds(void);
 
 /* Whether fd is a terminal. */
 int host_isatty(int fd);
+
+/* File descriptors, for a spawned program's output (record, top). */
+/* A temporary file, already removed, open for reading and writing: its fd
+ * or a negative errno. */
+int host_temp_fd(void);
+/* Make fd `target` refer to what `fd` refers to; *saved gets a copy of the
+ * old target for host_fd_restore.  0 or a negative errno. */
+int host_fd_redirect(int fd, int target, int *saved);
+/* Undo host_fd_redirect (closes saved). */
+void host_fd_restore(int saved, int target);
+/* Copy the whole file behind fd (from its start) to out. */
+int host_fd_copy(int fd, FILE *out);
+void host_fd_close(int fd);
 
 #endif /* PYSPY_CORE_HOST_H */

@@ -20,12 +20,23 @@ int outputs_open(struct plugins *pl, const struct cli *cli, uint32_t command,
 		 const struct pyspy_process_info *proc, struct outputs **out,
 		 char *err, size_t errlen);
 
+/* outputs_open in two steps, so that files are created before a program is
+ * spawned or attached to: outputs_prepare resolves the outputs, loads their
+ * modules and opens their files; outputs_start calls their open op. */
+int outputs_prepare(struct plugins *pl, const struct cli *cli, uint32_t command,
+		    struct outputs **out, char *err, size_t errlen);
+int outputs_start(struct outputs *o, const struct pyspy_process_info *proc,
+		  char *err, size_t errlen);
+
 int outputs_snapshot(struct outputs *o, const struct pyspy_stack *stacks, size_t n);
 int outputs_sample(struct outputs *o, const struct pyspy_sample *sample);
 /* Live outputs only; returns PYSPY_QUIT if one asks to quit. */
 int outputs_event(struct outputs *o, const struct pyspy_event *event);
 /* Whether any output is live (top) and wants input from fd. */
 int outputs_input_fd(const struct outputs *o);
+/* Whether an output writes to stdout (a spawned program's stdout then goes
+ * elsewhere so that the stream stays clean). */
+int outputs_use_stdout(const struct outputs *o);
 /* finish every output (once), print where each was written. */
 int outputs_finish(struct outputs *o, const struct pyspy_run_summary *summary);
 void outputs_close(struct outputs *o);

@@ -3,6 +3,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -220,4 +221,65 @@ double host_self_cpu_seconds(void)
 int host_isatty(int fd)
 {
 	return isatty(fd);
+}
+
+int host_temp_fd(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[PATH_MAX];
+	int fd;
+
+	if (!dir || !dir[0])
+		dir = "/tmp";
+	if ((size_t)snprintf(path, sizeof(path), "%s/py-spy-XXXXXX", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	return fd;
+}
+
+int host_fd_redirect(int fd, int target, int *saved)
+{
+	*saved = fcntl(target, F_DUPFD_CLOEXEC, 0);
+	if (*saved < 0)
+		return -errno;
+	if (dup2(fd, target) < 0) {
+		int rc = -errno;
+
+		close(*saved);
+		*saved = -1;
+		return rc;
+	}
+	return 0;
+}
+
+void host_fd_restore(int saved, int target)
+{
+	if (saved < 0)
+		return;
+	dup2(saved, target);
+	close(saved);
+}
+
+int host_fd_copy(int fd, FILE *out)
+{
+	char buf[8192];
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			return -EIO;
+	}
+	fflush(out);
+	return n < 0 ? -errno : 0;
+}
+
+void host_fd_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }

@@ -1,0 +1,272 @@
+/*
+ * py-spy record and py-spy top: attach to a process (or spawn a program),
+ * open the outputs, run the sampler, and write everything out on every way
+ * out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "host.h"
+#include "log.h"
+#include "outputs.h"
+#include "sampler.h"
+#include "session.h"
+
+/* How long the interpreter of a spawned program may take to start. */
+#define SPAWN_WAIT_S 5.0
+
+/* A program py-spy started: ended when py-spy ends first. */
+struct child {
+	const struct plugin *backend;
+	const struct pyspy_backend_ops *ops;
+	struct pyspy_proc *proc;
+	int64_t pid;
+	int exited;
+	int capture_fd;   /* top: the program's output goes here, -1 if not */
+};
+
+/* Under sudo the program runs as the user who ran sudo. */
+static void sudo_user(int64_t *uid, int64_t *gid)
+{
+	const char *u = getenv("SUDO_UID");
+	const char *g = getenv("SUDO_GID");
+	char *end;
+	long long v;
+
+	*uid = *gid = -1;
+	if (!host_is_root() || !u || !g)
+		return;
+	v = strtoll(u, &end, 10);
+	if (*u && !*end && v >= 0)
+		*uid = v;
+	v = strtoll(g, &end, 10);
+	if (*g && !*end && v >= 0)
+		*gid = v;
+	if (*uid < 0 || *gid < 0)
+		*uid = *gid = -1;
+}
+
+/*
+ * Start cli's program.  Its stdout goes to stdout_fd (-1: ours).  For top
+ * its stdout and stderr are captured while top owns the screen.
+ */
+static int child_spawn(struct plugins *pl, const struct cli *cli, int to_stderr,
+		       int capture, struct child *c, char *err, size_t errlen)
+{
+	struct pyspy_spawn sp;
+	int saved_stderr = -1;
+	int rc;
+
+	rc = plugins_backend(pl, &c->backend, err, errlen);
+	if (rc != 0)
+		return rc;
+	c->ops = plugin_backend_ops(c->backend);
+	if (!c->ops->spawn || !c->ops->attach) {
+		snprintf(err, errlen, "the %s backend cannot start programs", c->ops->platform);
+		return -ENOTSUP;
+	}
+
+	memset(&sp, 0, sizeof(sp));
+	sp.size = sizeof(sp);
+	sp.argv = cli->spawn_argv;
+	sp.stdout_fd = to_stderr ? 2 : -1;
+	sudo_user(&sp.uid, &sp.gid);
+	if (capture) {
+		c->capture_fd = host_temp_fd();
+		if (c->capture_fd >= 0) {
+			sp.stdout_fd = c->capture_fd;
+			/* The child inherits our stderr: point it at the file
+			 * for the time of the spawn. */
+			if (host_fd_redirect(c->capture_fd, 2, &saved_stderr) != 0)
+				saved_stderr = -1;
+		}
+	}
+	rc = c->ops->spawn(c->backend->host, &sp, &c->pid, err, errlen);
+	host_fd_restore(saved_stderr, 2);
+	if (rc != 0)
+		return rc;
+
+	/* A handle of our own to know when it exits and to end it. */
+	rc = c->ops->attach(c->backend->host, c->pid, &c->proc, err, errlen);
+	if (rc == -ESRCH) {
+		c->exited = 1;
+		return 0;
+	}
+	return rc;
+}
+
+static int child_alive(void *ctx)
+{
+	struct child *c = ctx;
+	int status;
+
+	if (c->exited)
+		return 0;
+	if (c->proc && c->ops->alive && c->ops->alive(c->proc, &status) == 0)
+		c->exited = 1;
+	return !c->exited;
+}
+
+/* End the program if it still runs, and show what top captured of it. */
+static void child_end(struct child *c)
+{
+	if (c->proc) {
+		if (child_alive(c) && c->ops->terminate)
+			c->ops->terminate(c->proc);
+		c->ops->detach(c->proc);
+		c->proc = NULL;
+	}
+	if (c->capture_fd >= 0) {
+		host_fd_copy(c->capture_fd, stderr);
+		host_fd_close(c->capture_fd);
+		c->capture_fd = -1;
+	}
+}
+
+static void print_start(const struct cli *cli, double rate)
+{
+	if (cli->duration > 0)
+		log_status("Sampling process %g times a second for %g seconds. "
+			   "Press Control-C to exit.", rate, cli->duration);
+	else
+		log_status("Sampling process %g times a second. Press Control-C to exit.",
+			   rate);
+}
+
+/* How long the target was held stopped, and the samples that went wrong. */
+static void print_costs(const struct cli *cli, const struct sampler_stats *st)
+{
+	double secs = (double)(st->end_ns - st->start_ns) / 1e9;
+	double held = (double)st->paused_ns / 1e9;
+
+	if (cli->nonblocking)
+		log_status("The process was never stopped (--nonblocking). "
+			   "Failed samples: %llu, cut short: %llu",
+			   (unsigned long long)st->failed, (unsigned long long)st->truncated);
+	else
+		log_status("py-spy held the process stopped for %.3fs in total "
+			   "(%.2f%% of %.1fs). Failed samples: %llu, cut short: %llu",
+			   held, secs > 0 ? 100.0 * held / secs : 0.0, secs,
+			   (unsigned long long)st->failed, (unsigned long long)st->truncated);
+}
+
+static int run(struct plugins *pl, const struct cli *cli, uint32_t command)
+{
+	const int top = command == PYSPY_CMD_TOP;
+	struct child child = { .capture_fd = -1 };
+	struct sampler_options sopt;
+	struct session_options so;
+	struct pyspy_run_summary sum;
+	struct sampler_stats st;
+	struct outputs *o = NULL;
+	struct session *s = NULL;
+	double rate = cli->rate > 0 ? cli->rate : 100.0;
+	char err[1024];
+	int rc, ret = 1;
+
+	if (!cli->pid && !(cli->spawn_argv && cli->spawn_argv[0])) {
+		log_error("no process to profile: give --pid PID or a program after --");
+		return 1;
+	}
+	rc = host_signals_install();
+	if (rc != 0) {
+		log_error("cannot install signal handlers: %s", strerror(-rc));
+		return 1;
+	}
+
+	/* Files first: a bad path fails before anything starts. */
+	rc = outputs_prepare(pl, cli, command, &o, err, sizeof(err));
+	if (rc != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+
+	memset(&so, 0, sizeof(so));
+	so.pid = cli->pid;
+	so.nonblocking = cli->nonblocking;
+	so.show_lines = !cli->nolineno;
+	so.by_function = cli->function;
+	so.thread_frames = cli->threads;
+	so.gil_only = cli->gil;
+	if (!cli->pid) {
+		rc = child_spawn(pl, cli, !top && outputs_use_stdout(o), top, &child,
+				 err, sizeof(err));
+		if (rc != 0) {
+			log_error("cannot start %s: %s", cli->spawn_argv[0], err);
+			goto out_child;
+		}
+		so.pid = child.pid;
+		so.wait_s = SPAWN_WAIT_S;
+	}
+
+	rc = session_open(pl, &so, &s, err, sizeof(err));
+	if (rc != 0) {
+		log_error("%s", err);
+		goto out_child;
+	}
+	rc = outputs_start(o, session_process(s), err, sizeof(err));
+	if (rc != 0) {
+		log_error("%s", err);
+		goto out_session;
+	}
+
+	memset(&sopt, 0, sizeof(sopt));
+	sopt.rate = rate;
+	sopt.duration_s = cli->duration;
+	sopt.tick_s = cli->delay > 0 ? cli->delay : 1.0;
+	sopt.idle = cli->idle;
+	sopt.gil = cli->gil;
+	sopt.live = top;
+	sopt.input_fd = top ? outputs_input_fd(o) : -1;
+	sopt.report_lag = !top;
+	if (child.proc) {
+		sopt.alive = child_alive;
+		sopt.alive_ctx = &child;
+	}
+
+	if (!top)
+		print_start(cli, rate);
+	rc = sampler_run(s, o, &sopt, &st);
+	if (rc != 0) {
+		log_error("cannot sample: %s", strerror(-rc));
+		goto out_session;
+	}
+	if (top && st.stop == SAMPLER_STOP_EXITED)
+		sampler_linger(o, &sopt, &st);
+
+	memset(&sum, 0, sizeof(sum));
+	sum.size = sizeof(sum);
+	sum.samples = st.samples;
+	sum.errors = st.errors;
+	sum.duration_s = (double)(st.end_ns - st.start_ns) / 1e9;
+	sum.stop_reason = sampler_stop_reason(st.stop);
+	if (!top)
+		log_status("Stopped sampling because %s", sum.stop_reason);
+	rc = outputs_finish(o, &sum);
+	/* A closed stdout ends py-spy quietly; the rest was written. */
+	if (rc == 0 || rc == -EPIPE)
+		ret = st.stop == SAMPLER_STOP_ERROR ? 1 : 0;
+	if (!top && st.stop != SAMPLER_STOP_PIPE)
+		print_costs(cli, &st);
+
+out_session:
+	if (s)
+		session_close(s);
+out_child:
+	child_end(&child);
+	outputs_close(o);
+	return ret;
+}
+
+int cmd_record(struct plugins *pl, const struct cli *cli)
+{
+	return run(pl, cli, PYSPY_CMD_RECORD);
+}
+
+int cmd_top(struct plugins *pl, const struct cli *cli)
+{
+	return run(pl, cli, PYSPY_CMD_TOP);
+}

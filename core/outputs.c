@@ -1,0 +1,568 @@
+/*
+ * The outputs of one run (see outputs.h).
+ *
+ * Each -o/--output argument is, in this order of preference:
+ *   a module name or alias            --output=collapsed
+ *   NAME:PATH, NAME an output module  -o flamegraph:p.svg
+ *   a PATH                            format from -f, else the extension,
+ *                                     else the command's default module
+ * Without -o the command's default module is used (record: flamegraph,
+ * top: top, dump: dump).  A module given no path writes to stdout when it
+ * says so (to_stdout), else to py-spy's default file name.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "config.h"
+#include "host.h"
+#include "log.h"
+#include "outputs.h"
+#include "util.h"
+
+struct output {
+	const struct plugin *plugin;
+	const struct pyspy_output_ops *ops;
+	char *path;          /* file written, NULL for stdout */
+	FILE *stream;
+	void *state;
+	int opened;          /* the module's open op succeeded */
+	int finished;        /* finish was called */
+	int failed;          /* an op failed; no more samples */
+	struct pyspy_output_config cfg;
+};
+
+struct outputs {
+	struct output items[CLI_MAX_OUTPUTS];
+	int n;
+	uint32_t command;
+	int input_fd;        /* live outputs' keyboard, -1 if none */
+	int pipe_closed;     /* stdout was closed by its reader */
+};
+
+static const char *command_name(uint32_t command)
+{
+	switch (command) {
+	case PYSPY_CMD_DUMP: return "dump";
+	case PYSPY_CMD_RECORD: return "record";
+	case PYSPY_CMD_TOP: return "top";
+	}
+	return "?";
+}
+
+static const char *default_module(uint32_t command)
+{
+	switch (command) {
+	case PYSPY_CMD_DUMP: return "dump";
+	case PYSPY_CMD_TOP: return "top";
+	}
+	return "flamegraph";
+}
+
+/* "dump, record" for the commands in mask. */
+static void commands_text(uint32_t mask, char *buf, size_t len)
+{
+	static const uint32_t all[] = { PYSPY_CMD_DUMP, PYSPY_CMD_RECORD, PYSPY_CMD_TOP };
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(all) / sizeof(all[0]) && used < len; i++) {
+		if (!(mask & all[i]))
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 used ? ", " : "", command_name(all[i]));
+	}
+	if (!buf[0])
+		snprintf(buf, len, "nothing");
+}
+
+/* The output module called `name` (name, format or alias); -ENOENT if no
+ * output has that name, another error (in err) if it does but fails to load. */
+static int find_module(struct plugins *pl, const char *name, const struct plugin **out,
+		       char *err, size_t errlen)
+{
+	return plugins_output(pl, name, out, err, errlen);
+}
+
+static const char *extension_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(slash ? slash + 1 : path, '.');
+
+	return (dot && dot[1]) ? dot + 1 : NULL;
+}
+
+/*
+ * The output module whose extension is ext, preferring one that serves the
+ * command.  The registry has no listing of outputs, so the outputs are taken
+ * from the plugins.ini it was read from.
+ */
+static const struct plugin *module_by_extension(struct plugins *pl, const char *ext,
+						uint32_t command)
+{
+	const struct plugin *best = NULL;
+	struct config *cfg = NULL;
+	char err[256];
+	size_t i;
+
+	if (config_load(plugins_config_path(pl), &cfg, err, sizeof(err)) != 0)
+		return NULL;
+	for (i = 0; i < cfg->nmodules; i++) {
+		const struct config_module *m = &cfg->modules[i];
+		const struct pyspy_output_ops *ops;
+		const struct plugin *p;
+
+		if (m->kind != PYSPY_KIND_OUTPUT)
+			continue;
+		if (plugins_output(pl, m->name, &p, err, sizeof(err)) != 0)
+			continue;
+		ops = plugin_output_ops(p);
+		if (!ops->extension || strcasecmp(ops->extension, ext) != 0)
+			continue;
+		if (ops->commands & command) {
+			best = p;
+			break;
+		}
+		if (!best)
+			best = p;
+	}
+	config_free(cfg);
+	return best;
+}
+
+/* "python-2026-11-25T10:11:12.svg": program name or pid, local time. */
+static char *default_path(const struct cli *cli, const struct pyspy_output_ops *ops)
+{
+	time_t now = (time_t)host_wall_time();
+	char stamp[32] = "";
+	char name[256];
+	struct tm tm;
+
+	if (cli->spawn_argv && cli->spawn_argv[0]) {
+		const char *base = strrchr(cli->spawn_argv[0], '/');
+
+		snprintf(name, sizeof(name), "%s", base ? base + 1 : cli->spawn_argv[0]);
+	} else {
+		snprintf(name, sizeof(name), "%lld", (long long)cli->pid);
+	}
+	if (localtime_r(&now, &tm))
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ops->extension && ops->extension[0])
+		return xasprintf("%s-%s.%s", name, stamp, ops->extension);
+	return xasprintf("%s-%s", name, stamp);
+}
+
+/*
+ * Resolve one -o argument (NULL: none given) into a module and a path
+ * (NULL: the module's default).
+ */
+static int resolve(struct plugins *pl, const struct cli *cli, uint32_t command,
+		   const char *arg, const struct plugin **mod, char **path,
+		   char *err, size_t errlen)
+{
+	const char *colon, *ext;
+	int rc;
+
+	*path = NULL;
+	if (!arg) {
+		const char *name = cli->format ? cli->format : default_module(command);
+
+		rc = find_module(pl, name, mod, err, errlen);
+		if (rc == -ENOENT)
+			snprintf(err, errlen, "unknown output format '%s'", name);
+		return rc;
+	}
+
+	/* A module name or alias. */
+	rc = find_module(pl, arg, mod, err, errlen);
+	if (rc != -ENOENT)
+		return rc;
+
+	/* NAME:PATH */
+	colon = strchr(arg, ':');
+	if (colon && colon != arg) {
+		char *name = xstrndup(arg, (size_t)(colon - arg));
+
+		rc = find_module(pl, name, mod, err, errlen);
+		free(name);
+		if (rc == 0 && !colon[1]) {
+			snprintf(err, errlen, "output '%s' has an empty path", arg);
+			return -EINVAL;
+		}
+		if (rc == 0) {
+			*path = xstrdup(colon + 1);
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return rc;
+	}
+
+	/* A path: the format from -f, the extension, or the default. */
+	*path = xstrdup(arg);
+	if (cli->format) {
+		rc = find_module(pl, cli->format, mod, err, errlen);
+		if (rc == -ENOENT)
+			snprintf(err, errlen, "unknown output format '%s'", cli->format);
+		goto out_path;
+	}
+	ext = extension_of(arg);
+	*mod = ext ? module_by_extension(pl, ext, command) : NULL;
+	if (*mod)
+		return 0;
+	rc = find_module(pl, default_module(command), mod, err, errlen);
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "no output module '%s' for '%s'",
+			 default_module(command), arg);
+out_path:
+	if (rc != 0) {
+		free(*path);
+		*path = NULL;
+	}
+	return rc;
+}
+
+static void fill_config(struct output *out, const struct cli *cli, uint32_t command)
+{
+	struct pyspy_output_config *c = &out->cfg;
+
+	memset(c, 0, sizeof(*c));
+	c->size = sizeof(*c);
+	c->command = command;
+	c->path = out->path;
+	c->title = cli->title;
+	c->rate = cli->rate > 0 ? cli->rate : 100.0;
+	c->delay = cli->delay > 0 ? cli->delay : 1.0;
+	c->show_lines = !cli->nolineno;
+	c->full_filenames = cli->full_filenames != 0;
+	c->by_function = cli->function != 0;
+	c->threads = cli->threads != 0;
+	c->json = cli->json != 0;
+	c->idle = cli->idle != 0;
+	c->gil = cli->gil != 0;
+	c->nonblocking = cli->nonblocking != 0;
+	c->is_tty = host_isatty(fileno(out->stream)) == 1;
+	/* A live output reads keys from the terminal py-spy runs in. */
+	c->input_fd = (command == PYSPY_CMD_TOP && out->ops->event && host_isatty(0) == 1) ? 0 : -1;
+}
+
+static int add_output(struct outputs *o, struct plugins *pl, const struct cli *cli,
+		      const char *arg, char *err, size_t errlen)
+{
+	struct output *out = &o->items[o->n];
+	const struct plugin *mod;
+	char served[64];
+	char *path;
+	int rc, i;
+
+	rc = resolve(pl, cli, o->command, arg, &mod, &path, err, errlen);
+	if (rc != 0)
+		return rc;
+	out->plugin = mod;
+	out->ops = plugin_output_ops(mod);
+	if (!(out->ops->commands & o->command)) {
+		commands_text(out->ops->commands, served, sizeof(served));
+		snprintf(err, errlen, "output '%s' cannot be used with %s; it serves: %s",
+			 mod->name, command_name(o->command), served);
+		free(path);
+		return -EINVAL;
+	}
+	if (!path && !out->ops->to_stdout)
+		path = default_path(cli, out->ops);
+	for (i = 0; i < o->n; i++) {
+		const char *other = o->items[i].path;
+
+		if ((!path && !other) || (path && other && strcmp(path, other) == 0)) {
+			snprintf(err, errlen, "two outputs write to %s%s%s",
+				 path ? "'" : "", path ? path : "stdout", path ? "'" : "");
+			free(path);
+			return -EINVAL;
+		}
+	}
+	out->path = path;
+	if (path) {
+		out->stream = fopen(path, "w");
+		if (!out->stream) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+			free(path);
+			out->path = NULL;
+			return rc;
+		}
+	} else {
+		out->stream = stdout;
+	}
+	fill_config(out, cli, o->command);
+	if (out->cfg.input_fd >= 0)
+		o->input_fd = out->cfg.input_fd;
+	o->n++;
+	return 0;
+}
+
+int outputs_prepare(struct plugins *pl, const struct cli *cli, uint32_t command,
+		    struct outputs **out, char *err, size_t errlen)
+{
+	struct outputs *o = xcalloc(1, sizeof(*o));
+	int rc, i;
+
+	o->command = command;
+	o->input_fd = -1;
+	if (cli->noutputs == 0) {
+		rc = add_output(o, pl, cli, NULL, err, errlen);
+		if (rc != 0)
+			goto out_close;
+	}
+	for (i = 0; i < cli->noutputs && i < CLI_MAX_OUTPUTS; i++) {
+		rc = add_output(o, pl, cli, cli->outputs[i].arg, err, errlen);
+		if (rc != 0)
+			goto out_close;
+	}
+	*out = o;
+	return 0;
+
+out_close:
+	outputs_close(o);
+	return rc;
+}
+
+int outputs_start(struct outputs *o, const struct pyspy_process_info *proc,
+		  char *err, size_t errlen)
+{
+	char why[512];
+	int i, rc;
+
+	for (i = 0; i < o->n; i++) {
+		struct output *out = &o->items[i];
+
+		out->cfg.process = proc;
+		why[0] = '\0';
+		rc = out->ops->open(out->plugin->host, &out->cfg, out->stream, &out->state,
+				    why, sizeof(why));
+		if (rc != 0) {
+			snprintf(err, errlen, "output '%s': %s", out->plugin->name,
+				 why[0] ? why : strerror(rc < 0 ? -rc : EIO));
+			return rc < 0 ? rc : -EIO;
+		}
+		out->opened = 1;
+	}
+	return 0;
+}
+
+int outputs_open(struct plugins *pl, const struct cli *cli, uint32_t command,
+		 const struct pyspy_process_info *proc, struct outputs **out,
+		 char *err, size_t errlen)
+{
+	int rc;
+
+	rc = outputs_prepare(pl, cli, command, out, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc = outputs_start(*out, proc, err, errlen);
+	if (rc != 0) {
+		outputs_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* A write to stdout failed because its reader went away. */
+static int stdout_closed(struct outputs *o, const struct output *out, int rc)
+{
+	if (out->path)
+		return 0;
+	if (rc == -EPIPE || (host_signals_peek() & HOST_SIG_PIPE) ||
+	    (ferror(out->stream) && errno == EPIPE)) {
+		o->pipe_closed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Record the failure of one op: -EPIPE for a closed stdout (quiet), else
+ * the error is printed and the output takes no more samples. */
+static int op_failed(struct outputs *o, struct output *out, int rc, const char *what,
+		     const char *why)
+{
+	out->failed = 1;
+	if (stdout_closed(o, out, rc))
+		return -EPIPE;
+	log_error("output '%s' (%s): %s", out->plugin->name, what,
+		  why[0] ? why : strerror(rc < 0 ? -rc : EIO));
+	return rc < 0 ? rc : -EIO;
+}
+
+int outputs_snapshot(struct outputs *o, const struct pyspy_stack *stacks, size_t n)
+{
+	char why[512];
+	int i, rc, ret = 0;
+
+	for (i = 0; i < o->n; i++) {
+		struct output *out = &o->items[i];
+
+		if (!out->opened || out->failed || !out->ops->snapshot)
+			continue;
+		why[0] = '\0';
+		rc = out->ops->snapshot(out->state, stacks, n, why, sizeof(why));
+		if (rc < 0)
+			ret = op_failed(o, out, rc, "snapshot", why);
+	}
+	return ret;
+}
+
+int outputs_sample(struct outputs *o, const struct pyspy_sample *sample)
+{
+	char why[512];
+	int i, rc, ret = 0;
+
+	for (i = 0; i < o->n; i++) {
+		struct output *out = &o->items[i];
+
+		if (!out->opened || out->failed || !out->ops->sample)
+			continue;
+		why[0] = '\0';
+		rc = out->ops->sample(out->state, sample, why, sizeof(why));
+		if (rc < 0 && op_failed(o, out, rc, "sample", why) == -EPIPE)
+			ret = -EPIPE;
+	}
+	return ret;
+}
+
+int outputs_event(struct outputs *o, const struct pyspy_event *event)
+{
+	char why[512];
+	int i, rc, ret = PYSPY_CONTINUE;
+
+	for (i = 0; i < o->n; i++) {
+		struct output *out = &o->items[i];
+
+		if (!out->opened || out->failed || !out->ops->event)
+			continue;
+		why[0] = '\0';
+		rc = out->ops->event(out->state, event, why, sizeof(why));
+		if (rc < 0)
+			return op_failed(o, out, rc, "event", why);
+		if (rc == PYSPY_QUIT)
+			ret = PYSPY_QUIT;
+	}
+	return ret;
+}
+
+int outputs_input_fd(const struct outputs *o)
+{
+	return o->input_fd;
+}
+
+int outputs_use_stdout(const struct outputs *o)
+{
+	int i;
+
+	for (i = 0; i < o->n; i++) {
+		if (!o->items[i].path)
+			return 1;
+	}
+	return 0;
+}
+
+/* How py-spy names what it wrote. */
+static const char *written_what(const struct output *out)
+{
+	const char *f = out->ops->format ? out->ops->format : out->plugin->name;
+
+	if (strcmp(f, "flamegraph") == 0)
+		return "flamegraph data";
+	if (strcmp(f, "collapsed") == 0 || strcmp(f, "raw") == 0)
+		return "raw flamegraph data";
+	if (strcmp(f, "speedscope") == 0)
+		return "speedscope file";
+	if (strcmp(f, "chrometrace") == 0)
+		return "chrome trace";
+	return NULL;
+}
+
+/* finish one output and close its file; 0, -EPIPE (quiet) or an error. */
+static int finish_one(struct outputs *o, struct output *out,
+		      const struct pyspy_run_summary *summary)
+{
+	char why[512] = "";
+	int rc = 0, rc_close;
+
+	out->finished = 1;
+	if (out->ops->finish)
+		rc = out->ops->finish(out->state, summary, why, sizeof(why));
+	if (rc < 0)
+		return op_failed(o, out, rc, "finish", why);
+	if (!out->path) {
+		if (fflush(out->stream) != 0 || ferror(out->stream))
+			return stdout_closed(o, out, -errno) ? -EPIPE : -EIO;
+		return 0;
+	}
+	rc_close = fclose(out->stream);
+	out->stream = NULL;
+	if (rc_close != 0) {
+		rc = -errno;
+		log_error("cannot write '%s': %s", out->path, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+int outputs_finish(struct outputs *o, const struct pyspy_run_summary *summary)
+{
+	int i, rc, ret = 0;
+
+	for (i = 0; i < o->n; i++) {
+		struct output *out = &o->items[i];
+		const char *what;
+
+		if (!out->opened || out->finished)
+			continue;
+		rc = finish_one(o, out, summary);
+		if (rc != 0) {
+			if (ret == 0 || ret == -EPIPE)
+				ret = rc;
+			continue;
+		}
+		if (!out->path || o->command == PYSPY_CMD_TOP)
+			continue;
+		what = written_what(out);
+		if (o->command == PYSPY_CMD_RECORD)
+			log_status("Wrote %s%s to '%s'. Samples: %llu Errors: %llu",
+				   what ? what : out->ops->format, what ? "" : " data",
+				   out->path, (unsigned long long)summary->samples,
+				   (unsigned long long)summary->errors);
+		else
+			log_status("Wrote %s to '%s'", out->ops->format, out->path);
+	}
+	/* Any output that failed before finish makes the run fail too. */
+	for (i = 0; i < o->n && ret == 0; i++) {
+		if (o->items[i].failed)
+			ret = -EIO;
+	}
+	if (o->pipe_closed && ret == 0)
+		ret = -EPIPE;
+	return ret;
+}
+
+void outputs_close(struct outputs *o)
+{
+	int i;
+
+	if (!o)
+		return;
+	for (i = 0; i < o->n; i++) {
+		struct output *out = &o->items[i];
+
+		if (out->opened && out->ops->close)
+			out->ops->close(out->state);
+		if (out->path && out->stream) {
+			/* Never finished: nothing was written, leave no empty file. */
+			fclose(out->stream);
+			if (!out->finished)
+				remove(out->path);
+		}
+		free(out->path);
+	}
+	free(o);
+}
