@@ -75,7 +75,8 @@ $(BUILD)/modobj/%.o: %.c
 	$(CC) $(MOD_CFLAGS) -DPYSPY_VERSION='"$(VERSION)"' -c $< -o $@
 
 .SECONDEXPANSION:
-$(BUILD)/modules/backends/%.so: $$(patsubst %.c,$(BUILD)/modobj/%.o,$$(wildcard backends/$$*/*.c))
+# (no % inside the prerequisite list: make would put the stem there first)
+$(BUILD)/modules/backends/%.so: $$(addprefix $(BUILD)/modobj/,$$(addsuffix .o,$$(basename $$(wildcard backends/$$*/*.c))))
 	@mkdir -p $(@D)
 	$(CC) $(MOD_LDFLAGS) -o $@ $^ $(LIBS_backend_$*)
 	chmod 0755 $@
