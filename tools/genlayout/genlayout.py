@@ -1,0 +1,712 @@
+#!/usr/bin/env python3
+"""Generate py-spy layout modules (layouts/*.c) from CPython headers.
+
+For one set of headers, compile tools/genlayout/probe.c against them, run
+it, decide the models from what the headers contain, and write the layout
+module source.  Every member of struct pyspy_layout (read from
+include/pyspy/layout.h) is written explicitly; a member the generator does
+not know is an error, so a new ABI member cannot be forgotten.
+
+  genlayout.py --include DIR [-DNAME[=VAL] ...] [--label TEXT] [--tested-live]
+               [--check DIR ...] [--derive] [--out DIR]
+  genlayout.py --all [--out DIR] [--list]     (what `make layouts` runs)
+
+--check DIR  another header set of the same minor version and flavour: every
+             member must agree except the struct sizes (recorded in the
+             comment); a disagreement means the minor needs two modules.
+--derive     also write the module of the sibling patch range that has no
+             headers here (3.7.0-3.7.3, 3.14.0-3.14.4) from the documented
+             differences (PATCH_DERIVATIONS), with tested_live = 0.
+"""
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PROBE = os.path.join(HERE, "probe.c")
+LAYOUT_H = os.path.join(ROOT, "include", "pyspy", "layout.h")
+
+NO = "PYSPY_NO_OFFSET"
+
+# Minor versions whose layout changed inside the minor: the patch ranges,
+# cpython-internals.md section 6.4.
+PATCH_SPLITS = {
+    (3, 7): [(0, 3), (4, 255)],
+    (3, 14): [(0, 4), (5, 255)],
+}
+
+# How the patch range without headers here differs from its generated
+# neighbour, from the reference facts (cpython-internals.md 5 and 6.4).
+# Each entry: (member, change) where change is an int delta or NO.
+PATCH_DERIVATIONS = {
+    ((3, 7), (0, 3)): {
+        "from": (4, 255),
+        "why": [
+            "3.7.0-3.7.3: _PyRuntime.gilstate sat 88 bytes lower (1384, not 1472),",
+            "so gilstate.tstate_current is 1392, not 1480 (cpython-internals.md 5",
+            "and 6.4: py-spy's table and pyroscope's DWARF dump agree).  Where the",
+            "88 bytes were inserted is not documented, so the ceval GIL fields are",
+            "left out (the GIL holder comes from gilstate.tstate_current) and",
+            "sizeof(_PyRuntimeState) is taken as 88 bytes smaller.",
+        ],
+        "changes": [
+            ("runtime.gilstate_tstate_current", -88),
+            ("runtime.size", -88),
+            ("runtime.gil_locked", NO),
+            ("runtime.gil_last_holder", NO),
+        ],
+    },
+    ((3, 14), (0, 4)): {
+        "from": (5, 255),
+        "why": [
+            "3.14.0-3.14.4: struct _gc_runtime_state inside PyInterpreterState",
+            "(from +7408) was 24 bytes smaller, so imports.modules was 7664, not",
+            "7688 (py-spy's 3.14.0 bindings; cpython-internals.md 6.4).",
+            "interp->threads.head and interp->ceval.gil lie before it and are",
+            "unchanged; the sizes of PyInterpreterState and _PyRuntimeState (which",
+            "embeds the main interpreter) are taken as 24 bytes smaller [inferred].",
+        ],
+        "changes": [
+            ("interp.modules", -24),
+            ("interp.size", -24),
+            ("runtime.size", -24),
+        ],
+    },
+}
+
+# Members that may differ between the patch releases of one module: only
+# whole-struct sizes (cpython-internals.md 6.4: 3.13.0 vs 3.13.18).  The
+# module keeps the values of its primary (earliest) headers.
+SIZE_MEMBERS = {"runtime.size", "interp.size", "tstate.size"}
+
+# Offsets known to move between the patch releases of one minor, for which
+# no patch boundary is known: written as PYSPY_NO_OFFSET (not needed for the
+# walk).  3.13.0 -> 3.13.18: _PyRuntimeState grew by 88 bytes before the
+# embedded main interpreter, 88352 -> 88424 (cpython-internals.md 6.4).
+PATCH_VARIABLE = {
+    (3, 13): {"runtime.main_interpreter"},
+}
+
+
+class GenError(Exception):
+    pass
+
+
+# --- reading include/pyspy/layout.h ---------------------------------------
+
+def layout_members(path=LAYOUT_H):
+    """The members of struct pyspy_layout in order, as dotted names
+    ("runtime.size"), with their C types."""
+    text = open(path).read()
+    m = re.search(r"struct pyspy_layout \{(.*?)\n\};", text, re.S)
+    if not m:
+        raise GenError(f"{path}: struct pyspy_layout not found")
+    body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
+    members, prefix = [], None
+    for line in body.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("struct") and line.endswith("{"):
+            prefix = "pending"
+            continue
+        mm = re.match(r"\}\s*(\w+);", line)
+        if mm:
+            name = mm.group(1)
+            members = [(n.replace("<pending>", name), t) for n, t in members]
+            prefix = None
+            continue
+        mm = re.match(r"(const char \*|u?int\d+_t)\s*(\w+);", line)
+        if not mm:
+            raise GenError(f"{path}: cannot parse member line: {line}")
+        ctype, name = mm.group(1).strip(), mm.group(2)
+        members.append((f"<pending>.{name}" if prefix else name, ctype))
+    return members
+
+
+# --- running the probe ------------------------------------------------------
+
+def read_version(inc):
+    path = os.path.join(inc, "patchlevel.h")
+    try:
+        text = open(path).read()
+    except OSError as e:
+        raise GenError(f"{inc}: no patchlevel.h ({e.strerror})")
+    m = re.search(r'#define\s+PY_VERSION\s+"(\d+)\.(\d+)\.(\d+)', text)
+    if not m:
+        raise GenError(f"{path}: no PY_VERSION")
+    return tuple(int(x) for x in m.groups())
+
+
+def config_defines(inc):
+    """The -D_Py_* flags of CONFIGURE_CFLAGS_NODIST in the build's config
+    Makefile: they change structs but are not in pyconfig.h (Debian's
+    --enable-experimental-jit=yes-off gives -D_Py_TIER2=3 -D_Py_JIT;
+    cpython-internals.md 11.3)."""
+    base = os.path.basename(os.path.normpath(inc))      # python3.14d
+    m = re.match(r"python(\d+\.\d+)(\w*)$", base)
+    if not m:
+        return [], None
+    ver, abi = m.groups()
+    prefix = os.path.dirname(os.path.dirname(os.path.normpath(inc)))
+    found = sorted(glob.glob(os.path.join(prefix, "lib", f"python{ver}",
+                                          f"config-{ver}{abi}-*", "Makefile")) +
+                   glob.glob(os.path.join(prefix, "lib", f"python{ver}",
+                                          f"config-{ver}{abi}", "Makefile")))
+    for mk in found:
+        for line in open(mk, errors="replace"):
+            if line.startswith("CONFIGURE_CFLAGS_NODIST"):
+                flags = line.split("=", 1)[1].split()
+                return [f for f in flags if f.startswith("-D_Py_")], mk
+    return [], None
+
+
+def include_flags(inc):
+    flags = ["-I" + inc, "-I" + os.path.join(inc, "internal")]
+    # Debian multiarch: pyconfig.h includes <x86_64-linux-gnu/python3.X/pyconfig.h>
+    try:
+        cfg = open(os.path.join(inc, "pyconfig.h")).read(4096)
+    except OSError:
+        cfg = ""
+    if re.search(r"#\s*include\s*<[\w-]+-linux-gnu\w*/python", cfg):
+        flags.append("-I" + os.path.dirname(os.path.normpath(inc)))
+    return flags
+
+
+def run_probe(inc, defines, cc=None):
+    """Compile and run the probe; returns (facts dict, cflags used)."""
+    cc = cc or os.environ.get("CC", "cc")
+    ver = read_version(inc)
+    cflags = ["-std=gnu11", "-w"]
+    if ver >= (3, 7, 0):
+        cflags.append("-DPy_BUILD_CORE")
+    cflags += defines
+    with tempfile.TemporaryDirectory(prefix="genlayout.") as tmp:
+        exe = os.path.join(tmp, "probe")
+        cmd = [cc] + cflags + include_flags(inc) + [PROBE, "-o", exe]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            err = "\n".join(l for l in r.stderr.splitlines() if "error" in l)[:2000]
+            raise GenError(f"probe does not compile against {inc}:\n{err}")
+        r = subprocess.run([exe], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise GenError(f"probe failed against {inc}: exit {r.returncode}")
+    facts = {}
+    for line in r.stdout.splitlines():
+        k, v = line.split(None, 1)
+        facts[k] = v
+    got = tuple(int(x) for x in facts["cfg.PY_VERSION"].split(".")[:3])
+    if got != ver:
+        raise GenError(f"{inc}: patchlevel.h says {ver}, the compiler saw {got}")
+    return facts, cflags
+
+
+# --- deciding the layout ----------------------------------------------------
+
+def num(facts, key):
+    v = facts.get(key)
+    return None if v is None else int(v, 0)
+
+
+def off(facts, key):
+    v = num(facts, key)
+    return NO if v is None else v
+
+
+def shift_of(mask):
+    if not mask:
+        raise GenError("bit field mask is 0")
+    return (mask & -mask).bit_length() - 1
+
+
+def flavour_of(facts):
+    bits = []
+    if "cfg.Py_DEBUG" in facts:
+        bits.append("PYSPY_FLAVOUR_DEBUG")
+    # Py_TRACE_REFS matters only where it grows the object header (<= 3.12).
+    if "cfg.Py_TRACE_REFS" in facts and num(facts, "object.ob_type") > 8:
+        bits.append("PYSPY_FLAVOUR_TRACE_REFS")
+    if "cfg.Py_GIL_DISABLED" in facts:
+        bits.append("PYSPY_FLAVOUR_FREETHREADED")
+    return bits
+
+
+def decide(facts):
+    """Map probe facts to layout members (dotted name -> C expression or
+    int).  Models come from which fields the headers have."""
+    L = {}
+    f = facts
+    L["pointer_size"] = num(f, "cfg.pointer_size")
+
+    L["anchor"] = "PYSPY_ANCHOR_RUNTIME" if "runtime.size" in f else "PYSPY_ANCHOR_INTERP_HEAD"
+
+    if "tstate.frame" in f:
+        L["frame_model"] = "PYSPY_FRAMES_OBJECT"
+    elif "tstate.cframe" in f:
+        L["frame_model"] = "PYSPY_FRAMES_CFRAME"
+    elif "tstate.current_frame" in f:
+        L["frame_model"] = "PYSPY_FRAMES_CURRENT"
+    else:
+        raise GenError("no frame chain found in PyThreadState")
+
+    hexv = num(f, "cfg.PY_VERSION_HEX")
+    if "code.co_lnotab" in f:
+        # The signedness of the line deltas is not a struct property: the
+        # encoding became signed in 3.6 (Objects/lnotab_notes.txt).
+        L["line_table"] = ("PYSPY_LINES_LNOTAB_S8" if hexv >= 0x03060000
+                           else "PYSPY_LINES_LNOTAB_U8")
+        L["code.linetable"] = num(f, "code.co_lnotab")
+    elif "code.co_linetable" in f and "frame.lasti" in f:
+        L["line_table"] = "PYSPY_LINES_310"          # PEP 626, f_lasti in code units
+        L["code.linetable"] = num(f, "code.co_linetable")
+    elif "code.co_linetable" in f:
+        L["line_table"] = "PYSPY_LINES_LOCATIONS"    # PEP 657, _PyInterpreterFrame
+        L["code.linetable"] = num(f, "code.co_linetable")
+    else:
+        raise GenError("no line table in PyCodeObject")
+
+    L["string_model"] = ("PYSPY_STRINGS_BYTES" if "has.PyStringObject" in f
+                         else "PYSPY_STRINGS_PEP393")
+
+    if "interp.ceval_gil" in f:
+        L["gil_model"] = "PYSPY_GIL_INTERP_PTR"
+    elif "runtime.gil_locked" in f:
+        L["gil_model"] = "PYSPY_GIL_RUNTIME"
+    else:
+        L["gil_model"] = "PYSPY_GIL_CURRENT_SYMBOL"
+
+    if "dict.ma_mask" in f:
+        L["dict_model"] = "PYSPY_DICT_27"
+    elif "dict.dk_log2_size" in f:
+        L["dict_model"] = "PYSPY_DICT_311"
+    elif "dict.dk_size" in f:
+        L["dict_model"] = "PYSPY_DICT_36"
+    else:
+        raise GenError("unknown dict layout")
+
+    if "object.inline_values_flag" in f:
+        L["attr_model"] = "PYSPY_ATTRS_INLINE_313"
+    elif "object.managed_dict_flag" in f and "has.Py_TPFLAGS_PREHEADER" in f:
+        L["attr_model"] = "PYSPY_ATTRS_MANAGED_312"
+    elif "object.managed_dict_flag" in f:
+        L["attr_model"] = "PYSPY_ATTRS_MANAGED_311"
+    else:
+        L["attr_model"] = "PYSPY_ATTRS_DICTOFFSET"
+
+    # f_lasti counts code units only with the 3.10 line table.
+    L["lasti_scale"] = (num(f, "const.sizeof_Py_CODEUNIT")
+                        if L["line_table"] == "PYSPY_LINES_310" else 1)
+
+    for m in ("size", "interpreters_head", "interpreters_main", "main_interpreter",
+              "gilstate_tstate_current", "gil_locked", "gil_last_holder", "debug_offsets"):
+        L["runtime." + m] = off(f, "runtime." + m)
+    for m in ("size", "next", "tstate_head", "id", "modules", "ceval_gil",
+              "gil_locked", "gil_last_holder"):
+        L["interp." + m] = off(f, "interp." + m)
+    for m in ("size", "prev", "next", "interp", "frame", "cframe", "cframe_current_frame",
+              "current_frame", "thread_id", "native_thread_id", "status", "holds_gil",
+              "state", "datastack_chunk", "base_frame"):
+        L["tstate." + m] = off(f, "tstate." + m)
+    L["tstate.status_holds_gil_mask"] = num(f, "tstate.status_holds_gil_mask") or 0
+
+    for m in ("back", "code", "lasti"):
+        L["frame." + m] = off(f, "frame." + m)
+
+    for m in ("size", "previous", "executable", "instr_ptr", "owner", "is_entry",
+              "tlbc_index"):
+        L["iframe." + m] = off(f, "iframe." + m)
+    L["iframe.executable_tag_mask"] = (num(f, "const.Py_TAG_BITS")
+                                       if num(f, "has.executable_stackref") else 0)
+    L["iframe.owner_generator"] = num(f, "const.FRAME_OWNED_BY_GENERATOR") or 0
+    # Frames with owner >= the first non-code owner are shims/sentinels:
+    # FRAME_OWNED_BY_CSTACK (3.12, 3.13) or FRAME_OWNED_BY_INTERPRETER (3.14+,
+    # where CSTACK moved above it, then went away in 3.15).  3.11 has none.
+    shims = [num(f, k) for k in ("const.FRAME_OWNED_BY_CSTACK",
+                                 "const.FRAME_OWNED_BY_INTERPRETER") if k in f]
+    L["iframe.owner_skip_min"] = min(shims) if shims else 256
+
+    for m in ("size", "filename", "name", "qualname", "firstlineno", "code",
+              "code_adaptive", "tlbc"):
+        L["code." + m] = off(f, "code." + m)
+
+    for m in ("ob_type", "ob_size", "tp_name", "tp_basicsize", "tp_dictoffset",
+              "tp_flags", "ht_cached_keys"):
+        L["object." + m] = off(f, "object." + m)
+    L["object.managed_dict_flag"] = num(f, "object.managed_dict_flag") or 0
+    L["object.inline_values_flag"] = num(f, "object.inline_values_flag") or 0
+
+    L["bytes.ob_size"] = off(f, "bytes.ob_size")
+    L["bytes.ob_sval"] = off(f, "bytes.ob_sval")
+
+    for m in ("length", "state", "ascii_data", "compact_data", "legacy_data"):
+        L["unicode." + m] = off(f, "unicode." + m)
+    for m in ("kind", "compact", "ascii"):
+        mask = num(f, f"unicode.{m}_mask")
+        L[f"unicode.{m}_shift"] = shift_of(mask) if mask is not None else 0
+
+    for m in ("ma_used", "ma_keys", "ma_values", "ma_mask", "ma_table", "dk_size",
+              "dk_log2_size", "dk_log2_index_bytes", "dk_kind", "dk_nentries",
+              "dk_indices", "entry_size", "unicode_entry_size", "values_values"):
+        L["dict." + m] = off(f, "dict." + m)
+
+    L["tuple.ob_item"] = off(f, "tuple.ob_item")
+    return L
+
+
+# --- naming -----------------------------------------------------------------
+
+def patch_range(ver):
+    for lo, hi in PATCH_SPLITS.get(ver[:2], [(0, 255)]):
+        if lo <= ver[2] <= hi:
+            return lo, hi
+    raise GenError(f"{ver}: no patch range")
+
+
+def module_name(minor, rng, flavour):
+    maj, mi = minor
+    name = f"cpython-{maj}.{mi}"
+    if rng != (0, 255):
+        name = f"cpython-{maj}.{mi}.{rng[0]}-{maj}.{mi}.{rng[1]}"
+    if "PYSPY_FLAVOUR_DEBUG" in flavour:
+        name += "-debug"
+    if "PYSPY_FLAVOUR_FREETHREADED" in flavour:
+        name += "-ft"
+    return name
+
+
+def summary(minor, rng, flavour, os_name, arch):
+    maj, mi = minor
+    what = f"CPython {maj}.{mi}"
+    if rng != (0, 255):
+        what = f"CPython {maj}.{mi}.{rng[0]}-{maj}.{mi}.{rng[1]}" if rng[1] != 255 \
+            else f"CPython {maj}.{mi}.{rng[0]} and later {maj}.{mi}.x"
+    kinds = []
+    if "PYSPY_FLAVOUR_DEBUG" in flavour:
+        kinds.append("debug")
+    if "PYSPY_FLAVOUR_TRACE_REFS" in flavour:
+        kinds.append("trace-refs")
+    if "PYSPY_FLAVOUR_FREETHREADED" in flavour:
+        kinds.append("free-threaded")
+    return f"{what} ({', '.join(kinds) or 'release'}, {os_name} {arch})"
+
+
+# --- writing ----------------------------------------------------------------
+
+def c_value(name, ctype, v):
+    if isinstance(v, str):
+        return v
+    # Masks and flag bits are unsigned members; offsets (even ma_mask) are not.
+    if ctype.startswith("uint") and (name.endswith("_mask") or name.endswith("_flag")):
+        return f"0x{v:x}"
+    return str(v)
+
+
+def c_string(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render(mod):
+    """C source of one module; mod holds name, summary, header comment lines
+    and the member values."""
+    members = layout_members()
+    vals = dict(mod["values"])
+    missing = [n for n, _ in members if n not in vals]
+    if missing:
+        raise GenError("the generator does not know these members of struct "
+                       "pyspy_layout (teach decide()): " + ", ".join(missing))
+    out = ["/*"]
+    out += [(" * " + l).rstrip() for l in mod["comment"]]
+    out += [" */",
+            "#include <pyspy/layout.h>",
+            "#include <pyspy/module.h>",
+            "",
+            "static const struct pyspy_layout layout = {"]
+    group = None
+    for name, ctype in members:
+        g, _, leaf = name.rpartition(".")
+        if g != group:
+            if group:
+                out.append("\t},")
+            if g:
+                out.append(f"\t.{g} = {{")
+            group = g
+        ind = "\t\t" if g else "\t"
+        out.append(f"{ind}.{leaf} = {c_value(name, ctype, vals[name])},")
+    if group:
+        out.append("\t},")
+    out += ["};",
+            "",
+            "PYSPY_EXPORT const struct pyspy_module pyspy_module = {",
+            "\tPYSPY_ABI_VERSION, sizeof(struct pyspy_module), PYSPY_KIND_LAYOUT, 0,",
+            f"\t{c_string(mod['name'])},",
+            f"\t{c_string(mod['summary'])},",
+            "\t&layout,",
+            "};",
+            ""]
+    return "\n".join(out)
+
+
+def body_of(text):
+    """The module source without its leading comment (what tests compare)."""
+    end = text.find("*/")
+    return text[end + 2:] if text.startswith("/*") and end >= 0 else text
+
+
+# --- one header set -> module(s) ---------------------------------------------
+
+def build_module(inc, defines, label, tested_live, checks=(), derive=False):
+    auto, mk = config_defines(inc)
+    facts, cflags = run_probe(inc, auto + [d for d in defines if d not in auto])
+    ver = read_version(inc)
+    minor = ver[:2]
+    rng = patch_range(ver)
+    flavour = flavour_of(facts)
+    os_name = sys.platform if sys.platform != "linux2" else "linux"
+    arch = os.uname().machine
+    values = decide(facts)
+    for member in PATCH_VARIABLE.get(minor, ()):
+        values[member] = NO
+    vtxt = ".".join(map(str, ver))
+    defs = " ".join(cflags[2:])
+    name = module_name(minor, rng, flavour)
+    values.update({
+        "size": "sizeof(struct pyspy_layout)",
+        "version_min": f"PYSPY_PYVER({minor[0]}, {minor[1]}, {rng[0]})",
+        "version_max": f"PYSPY_PYVER({minor[0]}, {minor[1]}, {rng[1]})",
+        "flavour": " | ".join(flavour) or "PYSPY_FLAVOUR_RELEASE",
+        "os": c_string(os_name),
+        "arch": c_string(arch),
+        "source": c_string(f"{label} CPython {vtxt} headers" + (f", {defs}" if defs else "")),
+        "tested_live": 1 if tested_live else 0,
+    })
+    comment = [
+        f"{name}: {summary(minor, rng, flavour, os_name, arch)}.",
+        "Generated by tools/genlayout/genlayout.py (`make layouts`); do not edit.",
+        "",
+        f"Headers: {inc} (CPython {vtxt}, {label})",
+        " ".join(["Compiler: cc -std=gnu11", defs, "-I<headers> -I<headers>/internal"]).replace("  ", " "),
+    ]
+    if mk:
+        comment.append(f"Defines from {mk} (CONFIGURE_CFLAGS_NODIST): {' '.join(auto) or '(none)'}")
+    comment.append("tested_live = %d: %s" % (
+        values["tested_live"],
+        "the tests run this interpreter here" if tested_live
+        else "no interpreter of this build is run by the tests here"))
+    if PATCH_VARIABLE.get(minor):
+        comment.append("Left out as they move between %d.%d patch releases (section 6.4): %s"
+                       % (minor + (", ".join(sorted(PATCH_VARIABLE[minor])),)))
+    for cinc, clabel, cdefs in checks:
+        cmod = build_module(cinc, cdefs, clabel, tested_live)
+        cver = read_version(cinc)
+        if cver[:2] != minor or patch_range(cver) != rng:
+            raise GenError(f"--check {cinc}: {cver} is not in {name}")
+        diffs, sizes = [], []
+        for k, v in values.items():
+            cv = cmod["values"].get(k)
+            if k in ("source", "tested_live") or cv == v:
+                continue
+            (sizes if k in SIZE_MEMBERS else diffs).append(f"{k} {v} vs {cv}")
+        if diffs:
+            raise GenError(f"{inc} and {cinc} disagree ({'; '.join(diffs)}): "
+                           "this minor needs a patch split (PATCH_SPLITS)")
+        cv = ".".join(map(str, cver))
+        comment.append(f"Cross-checked: {cinc} (CPython {cv}, {clabel}): every member equal"
+                       + (f" except sizes ({'; '.join(sizes)}; the module keeps {vtxt}'s)"
+                          if sizes else ""))
+    mod = {"name": name, "summary": summary(minor, rng, flavour, os_name, arch),
+           "comment": comment, "values": values, "version": ver, "flavour": flavour,
+           "inc": inc}
+    mods = [mod]
+    if derive:
+        mods += derived_modules(mod, minor, rng, flavour, os_name, arch)
+    return mods[0] if not derive else mods
+
+
+def derived_modules(mod, minor, rng, flavour, os_name, arch):
+    out = []
+    for (dminor, drng), d in PATCH_DERIVATIONS.items():
+        if dminor != minor or d["from"] != rng:
+            continue
+        values = dict(mod["values"])
+        for member, change in d["changes"]:
+            if change == NO:
+                values[member] = NO
+            elif values[member] != NO:
+                values[member] += change
+        name = module_name(minor, drng, flavour)
+        values["version_min"] = f"PYSPY_PYVER({minor[0]}, {minor[1]}, {drng[0]})"
+        values["version_max"] = f"PYSPY_PYVER({minor[0]}, {minor[1]}, {drng[1]})"
+        values["tested_live"] = 0
+        values["source"] = c_string(f"reference facts applied to {mod['name']}")
+        comment = [
+            f"{name}: {summary(minor, drng, flavour, os_name, arch)}.",
+            "Generated by tools/genlayout/genlayout.py (`make layouts`); do not edit.",
+            "",
+            f"NO HEADERS of this patch range were available: this module is the",
+            f"generated {mod['name']} with only these documented changes:",
+        ] + ["  " + l for l in d["why"]] + [
+            "Changed members: " + ", ".join(
+                f"{m} {'-> absent' if c == NO else '%+d' % c}" for m, c in d["changes"]),
+            f"Base: {mod['inc']} (CPython {'.'.join(map(str, mod['version']))})",
+            "tested_live = 0: never run here.",
+        ]
+        out.append({"name": name, "summary": summary(minor, drng, flavour, os_name, arch),
+                    "comment": comment, "values": values, "version": mod["version"],
+                    "flavour": flavour, "inc": mod["inc"]})
+    return out
+
+
+def write_module(mod, outdir):
+    path = os.path.join(outdir, mod["name"] + ".c")
+    text = render(mod)
+    os.makedirs(outdir, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fp:
+        fp.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+# --- every header set on this machine ---------------------------------------
+
+def pyenv_root():
+    try:
+        r = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=10)
+        if r.returncode == 0 and r.stdout.strip():
+            return r.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return os.path.expanduser("~/.pyenv")
+
+
+def sid_roots():
+    """Unpacked Debian sid trees: $GENLAYOUT_SID_ROOT, then the cache of
+    tests/interpreters/fetch-sid.sh (--variants "dev dbg" brings headers)."""
+    roots = []
+    if os.environ.get("GENLAYOUT_SID_ROOT"):
+        roots.append(os.environ["GENLAYOUT_SID_ROOT"])
+    cache = os.environ.get("PYSPY_SID_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyspy-sid")
+    roots.append(os.path.join(cache, "root"))
+    return roots
+
+
+def header_sets():
+    """Every usable header folder here: list of (inc, label, live, debug_headers)."""
+    sets = []
+    for inc in sorted(glob.glob(os.path.join(pyenv_root(), "versions", "*", "include", "python*"))):
+        if os.path.exists(os.path.join(inc, "patchlevel.h")):
+            sets.append((inc, "pyenv", True, False))
+    for inc in sorted(glob.glob("/usr/include/python[23].*")):
+        if os.path.exists(os.path.join(inc, "patchlevel.h")) and not inc.endswith("d"):
+            sets.append((inc, "Debian", os.path.exists("/usr/bin/" + os.path.basename(inc)), False))
+    seen = set()
+    for root in sid_roots():
+        for inc in sorted(glob.glob(os.path.join(root, "usr", "include", "python3.*"))):
+            base = os.path.basename(inc)
+            if base in seen or not os.path.exists(os.path.join(inc, "patchlevel.h")):
+                continue
+            seen.add(base)
+            # The tests run sid's python3.13, 3.14, 3.14d and 3.15 (fetch-sid.sh).
+            live = base in ("python3.13", "python3.14", "python3.14d", "python3.15")
+            sets.append((inc, "Debian sid", live, base.endswith("d")))
+    return sets
+
+
+def plan():
+    """The jobs `make layouts` runs: one per module, each a dict with the
+    primary header set, defines, label, tested_live, cross-checks, derive.
+
+    Per minor version, the primary set of the release module is the pyenv
+    build (the earliest patch), except 3.11 where Debian's own headers are
+    used (the tests run Debian's python3.11); the other sets of that minor
+    are cross-checks.  Debug modules use real debug headers where there are
+    any (sid python3.Xd), else release headers with -DPy_DEBUG (which is
+    all a debug pyconfig.h adds); the other way is a cross-check."""
+    by_minor = {}
+    for inc, label, live, dbg in header_sets():
+        try:
+            ver = read_version(inc)
+        except GenError:
+            continue
+        by_minor.setdefault(ver[:2], []).append((ver, inc, label, live, dbg))
+    jobs = []
+    for minor in sorted(by_minor):
+        sets = by_minor[minor]
+        rel = sorted([s for s in sets if not s[4]],
+                     key=lambda s: (0 if (minor == (3, 11) and s[2] == "Debian") else 1, s[0]))
+        dbg = sorted([s for s in sets if s[4]], key=lambda s: s[0])
+        derive = minor in PATCH_SPLITS
+        if rel:
+            p = rel[0]
+            jobs.append({"inc": p[1], "defines": [], "label": p[2], "live": p[3],
+                         "checks": [(s[1], s[2], []) for s in rel[1:]
+                                    if patch_range(s[0]) == patch_range(p[0])],
+                         "derive": derive})
+        if dbg:
+            p = dbg[0]
+            jobs.append({"inc": p[1], "defines": [], "label": p[2], "live": p[3],
+                         "checks": [(s[1], s[2], ["-DPy_DEBUG"]) for s in rel
+                                    if patch_range(s[0]) == patch_range(p[0])],
+                         "derive": derive})
+        elif rel:
+            p = rel[0]
+            jobs.append({"inc": p[1], "defines": ["-DPy_DEBUG"], "label": p[2], "live": False,
+                         "checks": [(s[1], s[2], ["-DPy_DEBUG"]) for s in rel[1:]
+                                    if patch_range(s[0]) == patch_range(p[0])],
+                         "derive": derive})
+    return jobs
+
+
+def run_job(job, outdir):
+    mods = build_module(job["inc"], job["defines"], job["label"], job["live"],
+                        job["checks"], derive=True)
+    return [write_module(m, outdir) for m in mods]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--include", help="CPython include folder (with patchlevel.h)")
+    ap.add_argument("-D", dest="defines", action="append", default=[],
+                    help="extra compiler define, e.g. -DPy_DEBUG")
+    ap.add_argument("--label", default="", help="where the headers come from")
+    ap.add_argument("--tested-live", action="store_true")
+    ap.add_argument("--check", action="append", default=[],
+                    help="header folder of another patch release to cross-check")
+    ap.add_argument("--derive", action="store_true")
+    ap.add_argument("--all", action="store_true", help="every header set on this machine")
+    ap.add_argument("--list", action="store_true", help="with --all: print the plan only")
+    ap.add_argument("--out", default=os.path.join(ROOT, "layouts"))
+    a = ap.parse_args(argv)
+    defines = ["-D" + d for d in a.defines]
+    try:
+        if a.all:
+            for job in plan():
+                if a.list:
+                    print(job["inc"], " ".join(job["defines"]), "live" if job["live"] else "",
+                          " ".join("check=" + c[0] for c in job["checks"]))
+                    continue
+                for p in run_job(job, a.out):
+                    print("wrote", os.path.relpath(p))
+            return 0
+        if not a.include:
+            ap.error("--include or --all is required")
+        mods = build_module(a.include, defines, a.label or "CPython", a.tested_live,
+                            [(c, "check", defines) for c in a.check], derive=True)
+        if not a.derive:
+            mods = mods[:1]
+        for m in mods:
+            print("wrote", os.path.relpath(write_module(m, a.out)))
+        return 0
+    except GenError as e:
+        print(f"genlayout: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
