@@ -1,0 +1,252 @@
+"""py-spy record end to end: accuracy of the time shares it reports,
+blocking and not; signals reaching a paused target; --gil and --idle;
+every output written whole on every way out (SIGINT, SIGTERM, target exit,
+--duration); spawning a program; refusals that must come before sampling."""
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import PYSPY, run_pyspy
+
+PROGS = pathlib.Path(__file__).resolve().parent / "programs_record"
+LINE = re.compile(r"^(.+) (\d+)$")
+
+
+def start(interp, prog, *args):
+    """Start PROG under INTERP; returns the Popen once it printed ready."""
+    interp.require()
+    p = subprocess.Popen(interp.command(PROGS / prog, *args), env=interp.environ(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if not line.startswith("ready"):
+        p.kill()
+        pytest.fail(f"{interp.name} {prog} did not start: {line!r} {p.stderr.read()}")
+    return p
+
+
+def end(p):
+    if p.poll() is None:
+        p.kill()
+    p.wait(timeout=30)
+
+
+def parse_collapsed(text):
+    """{stack: count} from collapsed text; every line must be well formed."""
+    counts = {}
+    for line in text.splitlines():
+        m = LINE.match(line)
+        assert m, f"bad collapsed line {line!r}"
+        assert m.group(1) not in counts, f"stack listed twice: {line!r}"
+        counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def leaf(stack):
+    return stack.split(";")[-1].split(" (")[0]
+
+
+def has_frame(stack, name):
+    return any(f.split(" (")[0] == name for f in stack.split(";"))
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def reported_samples(stderr):
+    """The N of every "Wrote ... Samples: N Errors: E" line."""
+    return [int(n) for n in re.findall(r"Wrote .* to '.*'\. Samples: (\d+) Errors: \d+", stderr)]
+
+
+# --- accuracy -----------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
+def test_shares_are_accurate(heavy_interp, mode, tmp_path):
+    p = start(heavy_interp, "shares.py")
+    out = tmp_path / "shares.txt"
+    args = ["record", "-p", p.pid, "-r", 500, "-d", 7, "-o", f"collapsed:{out}"]
+    if mode == "nonblocking":
+        args.append("--nonblocking")
+    try:
+        r = run_pyspy(args, timeout=90)
+    finally:
+        end(p)
+    assert r.returncode == 0, r.stderr
+    counts = parse_collapsed(out.read_text())
+    total = sum(counts.values())
+    assert total >= 3000, f"only {total} samples at 500 Hz for 7 s\n{r.stderr}"
+    assert reported_samples(r.stderr) == [total]
+    by = {f: sum(n for s, n in counts.items() if leaf(s) == f) for f in "abc"}
+    inside = sum(by.values())
+    assert inside >= 0.9 * total, f"a/b/c only in {inside} of {total} samples: {counts}"
+    for f, want in (("a", 50), ("b", 30), ("c", 20)):
+        got = 100.0 * by[f] / inside
+        assert abs(got - want) <= 3, f"{f}: {got:.1f}% instead of {want}% ({by})"
+    # Every sample of a/b/c is called from main under <module>.
+    for s in counts:
+        if leaf(s) in by:
+            assert has_frame(s, "main") and has_frame(s, "<module>"), s
+
+
+# --- the target while it is being sampled --------------------------------
+
+def test_signal_reaches_paused_target(heavy_interp, tmp_path):
+    flag = tmp_path / "got-usr1"
+    p = start(heavy_interp, "sleeper.py", flag)
+    err = tmp_path / "err.txt"
+    try:
+        with open(err, "w") as ef:
+            rec = subprocess.Popen([str(PYSPY), "record", "-p", str(p.pid), "-r", "500",
+                                    "-d", "8", "--idle", "-o", f"collapsed:{tmp_path}/x.txt"],
+                                   stdout=subprocess.DEVNULL, stderr=ef)
+        wait_for(lambda: "Sampling process" in err.read_text(), 20, "sampling to start")
+        time.sleep(0.5)
+        os.kill(p.pid, signal.SIGUSR1)
+        wait_for(flag.exists, 5, "the target's SIGUSR1 handler")
+        assert rec.poll() is None, "the recording had already ended"
+        assert rec.wait(timeout=30) == 0, err.read_text()
+    finally:
+        end(p)
+    assert flag.read_text() == "got\n"
+    assert p.returncode is not None
+
+
+@pytest.mark.parametrize("flag", ["--gil", "--idle", "none"])
+def test_idle_and_gil_filters(heavy_interp, flag, tmp_path):
+    p = start(heavy_interp, "sleeper.py")
+    out = tmp_path / "x.txt"
+    args = ["record", "-p", p.pid, "-r", 100, "-d", 3, "-o", f"collapsed:{out}"]
+    if flag != "none":
+        args.append(flag)
+    try:
+        r = run_pyspy(args, timeout=60)
+    finally:
+        end(p)
+    assert r.returncode == 0, r.stderr
+    counts = parse_collapsed(out.read_text())
+    total = sum(counts.values())
+    ticks = 300
+    if flag == "--idle":
+        # The sleeping stack is kept in (almost) every sample.
+        sleeping = sum(n for s, n in counts.items() if has_frame(s, "snooze"))
+        assert sleeping >= 0.85 * ticks, f"{sleeping} of ~{ticks}: {counts}"
+        assert sleeping >= 0.95 * total
+    else:
+        # Sleeping neither holds the GIL nor runs.
+        assert total <= 0.05 * ticks, f"{total} samples of a sleeping program: {counts}"
+
+
+# --- every way out writes every output whole -------------------------------
+
+def check_outputs(tmp_path, stderr):
+    svg = ET.parse(tmp_path / "a.svg").getroot()
+    assert svg.tag.endswith("svg")
+    counts = parse_collapsed((tmp_path / "b.txt").read_text())
+    total = sum(counts.values())
+    assert total > 0
+    doc = json.loads((tmp_path / "c.json").read_text())
+    nsamples = sum(len(prof["samples"]) for prof in doc["profiles"])
+    assert nsamples == total, "speedscope and collapsed saw the same samples"
+    assert reported_samples(stderr) == [total] * 3, stderr
+    assert any(leaf(s) in "abc" for s in counts)
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "exit", "duration"])
+def test_outputs_complete_on_every_way_out(heavy_interp, how, tmp_path):
+    p = start(heavy_interp, "shares.py", *(["3"] if how == "exit" else []))
+    err = tmp_path / "err.txt"
+    args = [str(PYSPY), "record", "-p", str(p.pid), "-r", "200",
+            "-o", f"flamegraph:{tmp_path}/a.svg", "-o", f"collapsed:{tmp_path}/b.txt",
+            "-o", f"speedscope:{tmp_path}/c.json"]
+    if how == "duration":
+        args += ["-d", "2"]
+    try:
+        with open(err, "w") as ef:
+            rec = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef)
+        wait_for(lambda: "Sampling process" in err.read_text(), 20, "sampling to start")
+        if how in ("SIGINT", "SIGTERM"):
+            time.sleep(1.5)
+            rec.send_signal(getattr(signal, how))
+        rc = rec.wait(timeout=60)
+    finally:
+        end(p)
+        if rec.poll() is None:
+            rec.kill()
+    stderr = err.read_text()
+    assert rc == 0, stderr
+    reason = {"SIGINT": "Control-C pressed", "SIGTERM": "SIGTERM",
+              "exit": "process exited", "duration": "duration"}[how]
+    assert re.search(r"Stopped sampling because .*" + reason, stderr), stderr
+    check_outputs(tmp_path, stderr)
+    assert "held the process stopped for" in stderr
+
+
+# --- spawning ------------------------------------------------------------
+
+def test_spawn_raw_file(heavy_interp, tmp_path):
+    heavy_interp.require()
+    out = tmp_path / "x.txt"
+    cmd = heavy_interp.command(PROGS / "shares.py")
+    r = run_pyspy(["record", "-o", out, "--format", "raw", "-d", 2, "--"] + cmd,
+                  env=heavy_interp.env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # The program kept our stdout; py-spy ended it when the recording did.
+    m = re.search(r"ready (\d+)", r.stdout)
+    assert m, r.stdout
+    assert not os.path.exists(f"/proc/{m.group(1)}"), "the program outlived py-spy"
+    counts = parse_collapsed(out.read_text())
+    assert any(leaf(s) in "abc" for s in counts), counts
+    assert "Stopped sampling because the duration elapsed" in r.stderr
+
+
+def test_spawn_to_stdout_keeps_stdout_clean(heavy_interp, tmp_path):
+    heavy_interp.require()
+    cmd = heavy_interp.command(PROGS / "shares.py", "2")
+    r = run_pyspy(["record", "-o", "collapsed", "--"] + cmd, env=heavy_interp.env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    counts = parse_collapsed(r.stdout)
+    assert sum(counts.values()) > 0
+    assert re.search(r"ready \d+", r.stderr), "the program's stdout went to stderr"
+    assert "Stopped sampling because process exited" in r.stderr
+
+
+# --- refusals ------------------------------------------------------------
+
+def test_dump_output_refused(pyspy):
+    r = run_pyspy(["record", "-p", os.getpid(), "--output", "dump"])
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "'dump' cannot be used with record" in lines[0]
+    assert "Sampling" not in r.stderr
+
+
+def test_bad_output_path_fails_before_sampling(heavy_interp, tmp_path):
+    heavy_interp.require()
+    bad = tmp_path / "no" / "such" / "dir" / "x.svg"
+    t0 = time.time()
+    r = run_pyspy(["record", "-o", bad, "-d", 5, "--"] +
+                  heavy_interp.command(PROGS / "shares.py"), env=heavy_interp.env)
+    assert r.returncode == 1
+    assert time.time() - t0 < 3
+    assert str(bad) in r.stderr
+    assert "Sampling" not in r.stderr
+    assert "ready" not in r.stdout, "the program was started"
+    p = start(heavy_interp, "sleeper.py")
+    try:
+        r = run_pyspy(["record", "-p", p.pid, "-o", f"collapsed:{bad}"])
+    finally:
+        end(p)
+    assert r.returncode == 1 and "Sampling" not in r.stderr and str(bad) in r.stderr
