@@ -238,28 +238,29 @@ write_apt_config() {
 	esac
 }
 
-# Downloads the packages into $CACHE/debs (a file already there with the
-# right size is kept) and prints the paths of the .deb files to unpack.
+# Downloads the packages into $CACHE/debs (apt-get keeps a file already
+# there whose hash matches) and prints the paths of the .deb files to unpack.
 download() {
-	local uris name size url missing=""
-	uris=$(cd "$CACHE/debs" && apt-get -c "$A/apt.conf" download --print-uris $PKGS 2>>"$LOG") ||
+	local uris name f
+	# --print-uris lists only what is not in the current folder: ask from an
+	# empty one to get every file name.
+	mkdir -p "$A/empty"
+	# shellcheck disable=SC2086
+	uris=$(cd "$A/empty" && apt-get -c "$A/apt.conf" download --print-uris $PKGS 2>>"$LOG") ||
 		die "a package is not in sid: $(grep '^E:' "$LOG" | tail -n 1)"
-	while read -r url name size _; do
-		if [ "$(stat -c %s "$CACHE/debs/$name" 2>/dev/null)" != "$size" ]; then
-			missing="$missing ${name%%_*}"
-		fi
-	done <<<"$uris"
-	if [ -n "$missing" ]; then
-		# shellcheck disable=SC2086
-		(cd "$CACHE/debs" && apt-get -c "$A/apt.conf" -q download $missing) >>"$LOG" 2>&1 ||
-			die "apt-get download from sid failed (see $LOG)"
-	fi
+	[ -n "$uris" ] || die "apt-get lists no file to download (see $LOG)"
+	# shellcheck disable=SC2086
+	(cd "$CACHE/debs" && apt-get -c "$A/apt.conf" -q download $PKGS) >>"$LOG" 2>&1 ||
+		die "apt-get download from sid failed: $(grep '^E:' "$LOG" | tail -n 1)"
 	# Drop the .deb files of older versions.
 	for f in "$CACHE"/debs/*.deb; do
 		name=${f##*/}
 		grep -qF " $name " <<<"$uris" || rm -f "$f"
 	done
-	awk -v d="$CACHE/debs" '{print d "/" $2}' <<<"$uris"
+	while read -r _ name _; do
+		[ -s "$CACHE/debs/$name" ] || die "$name was not downloaded (see $LOG)"
+		echo "$CACHE/debs/$name"
+	done <<<"$uris"
 }
 
 # Unpacks into a fresh tree (no files of an older version left behind).
