@@ -517,9 +517,15 @@ static int has_suffix(const char *s, const char *suffix)
 	return ls > lx && strcmp(s + ls - lx, suffix) == 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+struct scan_file {
+	char *stem;     /* file name without ".so": the module's name */
+	char *file;
+};
+
+/* Version order: cpython-3.9 before cpython-3.10, and before 3.9-debug. */
+static int cmp_scan_file(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strverscmp(((const struct scan_file *)a)->stem, ((const struct scan_file *)b)->stem);
 }
 
 static int module_path_known(const struct config *cfg, const char *path)
@@ -535,14 +541,15 @@ static int module_path_known(const struct config *cfg, const char *path)
 
 /*
  * Every *.so of one scan folder becomes a layout module named after the
- * file's stem, in name order.  Files also named explicitly are skipped.  A
- * folder that cannot be read is noted, not fatal (py-spy plugins shows it).
+ * file's stem, in version order.  Files also named explicitly are skipped.
+ * A folder that cannot be read is noted, not fatal (py-spy plugins shows it).
  */
 static void scan_one(struct config *cfg, struct config_scan *scan)
 {
+	struct scan_file *files = NULL;
 	struct dirent *de;
-	char **names = NULL, *path, *name;
 	size_t n = 0, i;
+	char *path;
 	DIR *d;
 
 	d = opendir(scan->dir);
@@ -553,25 +560,25 @@ static void scan_one(struct config *cfg, struct config_scan *scan)
 	while ((de = readdir(d)) != NULL) {
 		if (!has_suffix(de->d_name, ".so") || n >= 4096)
 			continue;
-		names = xrealloc(names, (n + 1) * sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
+		files = xrealloc(files, (n + 1) * sizeof(*files));
+		files[n].file = xstrdup(de->d_name);
+		files[n].stem = lower_dup(de->d_name, strlen(de->d_name) - 3);
+		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n)
+		qsort(files, n, sizeof(*files), cmp_scan_file);
 	for (i = 0; i < n; i++) {
-		path = path_join(scan->dir, names[i]);
-		if (module_path_known(cfg, path)) {
+		path = path_join(scan->dir, files[i].file);
+		if (module_path_known(cfg, path))
 			free(path);
-			continue;
-		}
-		name = lower_dup(names[i], strlen(names[i]) - 3);
-		module_add(cfg, PYSPY_KIND_LAYOUT, name, path, xstrdup(scan->origin),
-			   xstrdup("[layouts] scan"));
-		free(name);
+		else
+			module_add(cfg, PYSPY_KIND_LAYOUT, files[i].stem, path,
+				   xstrdup(scan->origin), xstrdup("[layouts] scan"));
+		free(files[i].file);
+		free(files[i].stem);
 	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	free(files);
 }
 
 /* Every other section must be the options of a module named above. */

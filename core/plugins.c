@@ -444,45 +444,72 @@ static void covers(struct strbuf *sb, const struct plugin_entry *e)
 	}
 }
 
+struct list_row {
+	const char *kind, *name, *path;
+	char *covers;
+	char *status;
+};
+
 int plugins_list(struct plugins *pl, FILE *out)
 {
+	struct list_row *rows;
+	size_t nrows = 0, i, wkind = 4, wname = 4, wcovers = 6;
 	struct strbuf sb;
 	char err[1024];
-	size_t i;
 	int failed = 0;
 
-	fprintf(out, "plugins.ini: %s\n", pl->cfg->path);
-	fprintf(out, "%-7s  %-16s  %-48s  %s  %s\n", "KIND", "NAME", "COVERS", "PATH", "STATUS");
-	sb_init(&sb);
+	rows = xcalloc(pl->n + pl->cfg->nscans + 1, sizeof(*rows));
 	for (i = 0; i < pl->n; i++) {
 		struct plugin_entry *e = &pl->entries[i];
-		const char *status = "ok";
+		struct list_row *r = &rows[nrows++];
 
-		if (e->cm->other_platform)
-			status = "not for this platform";
-		else if (entry_load(pl, e, err, sizeof(err)) != 0)
-			status = NULL;
-		sb.len = 0;
-		sb_puts(&sb, "");
-		covers(&sb, e);
-		fprintf(out, "%-7s  %-16s  %-48s  %s  ", loader_kind_name(e->cm->kind), e->cm->name,
-			sb.buf, e->cm->path);
-		if (status) {
-			fprintf(out, "%s\n", status);
-		} else {
-			fprintf(out, "FAILED: %s\n", e->reason);
+		if (e->cm->other_platform) {
+			r->status = xstrdup("not for this platform");
+		} else if (entry_load(pl, e, err, sizeof(err)) != 0) {
+			r->status = xasprintf("FAILED: %s", e->reason);
 			failed++;
+		} else {
+			r->status = xstrdup("ok");
 		}
+		sb_init(&sb);
+		covers(&sb, e);
+		r->covers = sb_take(&sb);
+		r->kind = loader_kind_name(e->cm->kind);
+		r->name = e->cm->name;
+		r->path = e->cm->path;
 	}
 	for (i = 0; i < pl->cfg->nscans; i++) {
 		const struct config_scan *s = &pl->cfg->scans[i];
+		struct list_row *r;
 
 		if (!s->error)
 			continue;
-		fprintf(out, "%-7s  %-16s  %-48s  %s  FAILED: %s (%s)\n", "layout", "(scan)", "-",
-			s->dir, s->error, s->origin);
+		r = &rows[nrows++];
+		r->kind = "layout";
+		r->name = "(scan)";
+		r->path = s->dir;
+		r->covers = xstrdup("-");
+		r->status = xasprintf("FAILED: %s (%s)", s->error, s->origin);
 		failed++;
 	}
-	sb_free(&sb);
+	for (i = 0; i < nrows; i++) {
+		if (strlen(rows[i].kind) > wkind)
+			wkind = strlen(rows[i].kind);
+		if (strlen(rows[i].name) > wname)
+			wname = strlen(rows[i].name);
+		if (strlen(rows[i].covers) > wcovers)
+			wcovers = strlen(rows[i].covers);
+	}
+
+	fprintf(out, "plugins.ini: %s\n", pl->cfg->path);
+	fprintf(out, "%-*s  %-*s  %-*s  %s  %s\n", (int)wkind, "KIND", (int)wname, "NAME",
+		(int)wcovers, "COVERS", "PATH", "STATUS");
+	for (i = 0; i < nrows; i++) {
+		fprintf(out, "%-*s  %-*s  %-*s  %s  %s\n", (int)wkind, rows[i].kind, (int)wname,
+			rows[i].name, (int)wcovers, rows[i].covers, rows[i].path, rows[i].status);
+		free(rows[i].covers);
+		free(rows[i].status);
+	}
+	free(rows);
 	return failed ? -ENOEXEC : 0;
 }
