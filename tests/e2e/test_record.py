@@ -190,7 +190,7 @@ def test_outputs_complete_on_every_way_out(heavy_interp, how, tmp_path):
               "exit": "process exited", "duration": "duration"}[how]
     assert re.search(r"Stopped sampling because .*" + reason, stderr), stderr
     check_outputs(tmp_path, stderr)
-    assert "held the process stopped for" in stderr
+    assert "Held the process stopped for" in stderr
 
 
 # --- spawning ------------------------------------------------------------
