@@ -7,11 +7,14 @@
 # Usage: tests/interpreters/fetch-sid.sh [--refresh] [--variants "dev dbg nopie"]
 #                                        [--print-cache]
 #   --refresh      ignore a ready cache: update the sid index, download, unpack
-#                  and patch again (otherwise a cache that matches the request
-#                  and whose interpreters start is used as it is, offline)
+#                  and patch again (otherwise a cache that holds the request
+#                  and whose interpreters start is used as it is, offline).
+#                  The cache only grows: a fetch keeps the packages of earlier
+#                  requests (delete the folder to shrink it)
 #   --variants V   extra parts, also taken from $VARIANTS (space separated):
-#                    dev    libpython3.X-dev headers for 3.13/3.14/3.15 and the
-#                           3.14 debug build's headers (libpython3.14-dbg)
+#                    dev    libpython3.X-dev headers for 3.13/3.14/3.15 (the
+#                           3.14 debug build's own headers come with the default
+#                           fetch; most of them are links into python3.14/)
 #                    dbg    python3.X-dbg + libpython3.X-dbg for 3.13 and 3.15 too
 #                    nopie  python3.X-nopie, kept as usr/bin/python3.X-nopie
 #   --print-cache  print the cache folder and exit
@@ -29,8 +32,9 @@
 #   C/root/usr/lib/x86_64-linux-gnu/                sid's libc and libraries
 #   C/root/usr/include/python3.X/                   headers (variant dev)
 #   C/root/usr/include/x86_64-linux-gnu/python3.X/pyconfig.h      (variant dev)
-#   C/root/usr/include/python3.14d/                 debug headers (variant dev)
-#   C/root/usr/include/x86_64-linux-gnu/python3.14d/pyconfig.h    (variant dev)
+#   C/root/usr/include/python3.14d/                 debug headers (links into
+#                          python3.14/, so complete with variant dev)
+#   C/root/usr/include/x86_64-linux-gnu/python3.14d/pyconfig.h    (Py_DEBUG)
 #   C/manifest             one line per interpreter: "NAME PATH X.Y.Z STYLE",
 #                          STYLE "patched" (exec directly) or "loader" (patching
 #                          failed: run as "LDSO --library-path LIBDIR PATH"),
@@ -102,19 +106,12 @@ package_list() {
 }
 PKGS=$(package_list | tr ' ' '\n' | sed '/^$/d' | sort -u)
 
-# Interpreters to smoke-test: "NAME" (file under $ROOT/usr/bin).
+# Interpreters (files under $ROOT/usr/bin) that a package list provides.
 interp_names() {
-	local v
-	for v in $VERSIONS; do
-		echo "python$v"
-		if [ "$v" = 3.14 ] || has_variant dbg; then
-			echo "python${v}d"
-		fi
-		has_variant nopie && echo "python$v-nopie"
-	done
-	return 0
+	sed -n 's/^python\(3\.[0-9]*\)-minimal$/python\1/p
+		s/^python\(3\.[0-9]*\)-dbg$/python\1d/p
+		s/^python\(3\.[0-9]*\)-nopie$/python\1-nopie/p'
 }
-NAMES=$(interp_names)
 
 loader() {
 	ls "$ROOT"/usr/lib/*/ld-linux*.so.* 2>/dev/null | head -n 1
@@ -148,10 +145,11 @@ for l in open("/proc/self/maps"):
 cache_ready() {
 	local name path ver style ldso libdir got
 	[ -f "$CACHE/request" ] && [ -f "$CACHE/manifest" ] || return 1
-	[ "$(cat "$CACHE/request")" = "$PKGS" ] || return 1
+	# Ready when the cache holds every package asked for (perhaps more).
+	[ -z "$(comm -23 <(echo "$PKGS") "$CACHE/request")" ] || return 1
 	ldso=$(awk '$1 == "ldso" {print $2}' "$CACHE/manifest")
 	libdir=$(awk '$1 == "libdir" {print $2}' "$CACHE/manifest")
-	for name in $NAMES; do
+	for name in $(interp_names <<<"$PKGS"); do
 		read -r _ path ver style < <(awk -v n="$name" '$1 == n' "$CACHE/manifest") || return 1
 		if [ "$style" = patched ]; then
 			got=$(smoke "$path") || return 1
@@ -303,7 +301,7 @@ patch_all() {
 		echo "ldso $ldso"
 		echo "libdir $libdir"
 	} >"$CACHE/manifest.new"
-	for name in $NAMES; do
+	for name in $(interp_names <<<"$PKGS"); do
 		exe=$ROOT/usr/bin/$name
 		[ -f "$exe" ] || die "$name is not in the unpacked packages"
 		cp -p "$exe" "$CACHE/orig/$name"
@@ -343,6 +341,12 @@ main() {
 	[ -n "${uri:-}" ] || die "no usable Debian 'deb' entry in /etc/apt/sources* (set PYSPY_SID_URI)"
 	write_apt_config "$uri" "${signed_by:-}"
 
+	# The cache only grows: keep what an earlier request (e.g. VARIANTS=dev
+	# for another engineer's layouts) brought, so the requests do not undo
+	# each other's trees.
+	if [ -f "$CACHE/request" ]; then
+		PKGS=$(sort -u <(echo "$PKGS") "$CACHE/request")
+	fi
 	rm -f "$CACHE/request"
 	apt-get -c "$A/apt.conf" -q update >>"$LOG" 2>&1 ||
 		die "apt-get update of sid failed (no network?): $(grep -E '^(E|W):' "$LOG" | head -n 1)"
