@@ -1,0 +1,244 @@
+"""py-spy benchmark (make bench; not part of the tests).
+
+For a 30-deep recursion (bench/recurse.py) on CPython 3.9, 3.12 and the
+newest interpreter present, measures for py-spy record at 100 and 1000 Hz,
+blocking and --nonblocking:
+  - py-spy's CPU time per sample (getrusage of children, user + sys);
+  - the achieved sampling rate;
+  - the share of incomplete samples (complete = <module>, main, every
+    recursion level, leaf);
+  - the time the target was held stopped per second (blocking);
+  - the target's slowdown (work rate with vs without profiling);
+each the median of several runs, and the same for Debian's austin on 3.9.
+Writes bench/RESULTS.md.
+"""
+import os
+import pathlib
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+PYSPY = ROOT / "build" / "py-spy"
+WORKLOAD = HERE / "recurse.py"
+DEPTH = 30
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+RATES = (100, 1000)
+COMPLETE = ["<module>", "main"] + ["rec"] * DEPTH + ["leaf"]
+
+
+def pyenv_python(version):
+    try:
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        root = os.path.expanduser("~/.pyenv")
+    return os.path.join(root or os.path.expanduser("~/.pyenv"), "versions", version,
+                        "bin", "python")
+
+
+def sid_python(minor):
+    try:
+        cache = subprocess.run([str(ROOT / "tests/interpreters/fetch-sid.sh"), "--print-cache"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    exe = os.path.join(cache, "root", "usr", "bin", f"python3.{minor}")
+    return exe if cache and os.access(exe, os.X_OK) else None
+
+
+def interpreters():
+    found = [("3.9 (pyenv 3.9.18)", pyenv_python("3.9.18")),
+             ("3.12 (pyenv 3.12.1)", pyenv_python("3.12.1"))]
+    sid = sid_python(15)
+    found.append(("3.15 (Debian sid)", sid) if sid else ("3.13 (pyenv 3.13.0)", pyenv_python("3.13.0")))
+    return [(n, p) for n, p in found if p and os.access(p, os.X_OK)]
+
+
+def start_target(py, seconds):
+    p = subprocess.Popen([py, str(WORKLOAD), str(seconds)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if not line.startswith("ready"):
+        p.kill()
+        raise RuntimeError(f"{py}: workload did not start: {line!r} {p.stderr.read()}")
+    return p
+
+
+def target_work(p):
+    out, _ = p.communicate(timeout=120)
+    m = re.search(r"work ([\d.]+)", out)
+    return float(m.group(1)) if m else float("nan")
+
+
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def complete_share(stacks):
+    """stacks: [(frame names root first, count)] -> share of incomplete."""
+    total = sum(n for _, n in stacks)
+    bad = sum(n for names, n in stacks if names != COMPLETE)
+    return (bad / total) if total else float("nan")
+
+
+def pyspy_stacks(path):
+    stacks = []
+    for line in open(path):
+        stack, _, n = line.rstrip("\n").rpartition(" ")
+        stacks.append(([f.split(" (")[0] for f in stack.split(";")], int(n)))
+    return stacks
+
+
+def austin_stacks(path):
+    stacks = []
+    for line in open(path):
+        if not line.startswith(("Thread ", "P")):
+            continue
+        body, _, _metric = line.rstrip("\n").rpartition(" ")
+        parts = body.split(";")[1:]
+        names = [f.split(" (")[0] for f in parts if not re.fullmatch(r"L\d+", f)]
+        stacks.append((names, 1))
+    return stacks
+
+
+def run_pyspy(py, rate, nonblocking):
+    """One recording of a whole workload run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.txt")
+        target = start_target(py, SECONDS)
+        args = [str(PYSPY), "record", "-p", str(target.pid), "-r", str(rate),
+                "-o", f"collapsed:{out}"]
+        if nonblocking:
+            args.append("--nonblocking")
+        cpu0 = children_cpu()
+        r = subprocess.run(args, capture_output=True, text=True, timeout=SECONDS + 60)
+        cpu = children_cpu() - cpu0
+        work = target_work(target)
+        if r.returncode != 0 or not os.path.exists(out):
+            raise RuntimeError(f"py-spy failed: {r.stderr}")
+        stacks = pyspy_stacks(out)
+    samples = sum(n for _, n in stacks)
+    m = re.search(r"over ([\d.]+)s of sampling", r.stderr)
+    secs = float(m.group(1)) if m else SECONDS
+    held = re.search(r"stopped for ([\d.]+)s in total", r.stderr)
+    return {
+        "rate": samples / secs if secs else 0.0,
+        "cpu_us": 1e6 * cpu / samples if samples else float("nan"),
+        "incomplete": complete_share(stacks),
+        "held_ms_s": (1e3 * float(held.group(1)) / secs) if held and secs else 0.0,
+        "work": work,
+    }
+
+
+def run_austin(py, rate):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.txt")
+        target = start_target(py, SECONDS)
+        cpu0 = children_cpu()
+        t0 = time.time()
+        r = subprocess.run(["austin", "-i", str(int(1e6 / rate)), "-p", str(target.pid),
+                            "-o", out], capture_output=True, text=True, timeout=SECONDS + 60)
+        secs = time.time() - t0
+        cpu = children_cpu() - cpu0
+        work = target_work(target)
+        if not os.path.exists(out):
+            raise RuntimeError(f"austin failed: {r.stderr}")
+        stacks = austin_stacks(out)
+    samples = len(stacks)
+    return {
+        "rate": samples / secs if secs else 0.0,
+        "cpu_us": 1e6 * cpu / samples if samples else float("nan"),
+        "incomplete": complete_share(stacks),
+        "held_ms_s": 0.0,
+        "work": work,
+    }
+
+
+def baseline(py):
+    works = []
+    for _ in range(RUNS):
+        works.append(target_work(start_target(py, SECONDS)))
+    return statistics.median(works)
+
+
+def median_of(fn, *args):
+    runs = [fn(*args) for _ in range(RUNS)]
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def machine():
+    model = "?"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return model, platform.release(), os.cpu_count()
+
+
+def row(tool, mode, rate, m, base):
+    slow = 100.0 * (1.0 - m["work"] / base) if base else float("nan")
+    held = f"{m['held_ms_s']:.1f}" if mode == "blocking" else "-"
+    return (f"| {tool} | {mode} | {rate} | {m['rate']:.1f} | {m['cpu_us']:.0f} | {held} "
+            f"| {100.0 * m['incomplete']:.2f} | {slow:+.1f} |")
+
+
+def main():
+    if not PYSPY.exists():
+        sys.exit("build/py-spy is not built: run make")
+    model, kernel, ncpu = machine()
+    lines = [
+        "# py-spy benchmark",
+        "",
+        f"Machine: {model}, {ncpu} CPUs, Linux {kernel}.  "
+        f"Generated by `make bench` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
+        "",
+        f"Workload: bench/recurse.py, {DEPTH} levels of recursion ending in a CPU-bound "
+        f"leaf, one thread.  Each figure is the median of {RUNS} runs of {SECONDS:g} s; "
+        "the profiler records the whole run (`py-spy record -p PID -r RATE -o collapsed:FILE`).",
+        "",
+        "- rate: samples recorded per second of sampling;",
+        "- CPU/sample: the profiler's user+sys CPU time (getrusage of children) per sample;",
+        "- held: milliseconds per second the target was held stopped (blocking mode);",
+        "- incomplete: samples whose stack is not exactly <module>, main, 30 x rec, leaf "
+        "(the leaf is ~99.9% of the work, so a consistent sampler sees ~0.1%);",
+        "- slowdown: the target's work rate with the profiler vs alone (negative: noise).",
+        "",
+    ]
+    for name, py in interpreters():
+        print(f"== {name}: {py}", flush=True)
+        base = baseline(py)
+        lines += [f"## CPython {name}", "", f"Work rate alone: {base:.1f} rounds/s.", "",
+                  "| tool | mode | Hz asked | rate | CPU/sample (us) | held (ms/s) "
+                  "| incomplete (%) | slowdown (%) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for rate in RATES:
+            for nb in (False, True):
+                mode = "nonblocking" if nb else "blocking"
+                print(f"   py-spy {mode} {rate} Hz", flush=True)
+                lines.append(row("py-spy", mode, rate, median_of(run_pyspy, py, rate, nb), base))
+        if name.startswith("3.9"):
+            for rate in RATES:
+                print(f"   austin {rate} Hz", flush=True)
+                try:
+                    lines.append(row("austin 1.0.1", "nonblocking", rate,
+                                     median_of(run_austin, py, rate), base))
+                except (OSError, RuntimeError) as e:
+                    lines.append(f"| austin 1.0.1 | nonblocking | {rate} | failed: {e} |||||")
+        lines.append("")
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
