@@ -68,6 +68,10 @@ double host_random(void);
 /* Resource usage of py-spy itself (user + system CPU seconds). */
 double host_self_cpu_seconds(void);
 
+/* Whether `path`, as process `pid` sees it (its mount namespace), exists.
+ * Used to shorten file names the way py-spy does (packages). */
+int host_target_file_exists(int64_t pid, const char *path);
+
 /* Whether fd is a terminal. */
 int host_isatty(int fd);
 

@@ -283,3 +283,13 @@ void host_fd_close(int fd)
 	if (fd >= 0)
 		close(fd);
 }
+
+int host_target_file_exists(int64_t pid, const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (pid > 0 && (size_t)snprintf(buf, sizeof(buf), "/proc/%lld/root%s", (long long)pid, path) <
+			       sizeof(buf) && access(buf, F_OK) == 0)
+		return 1;
+	return access(path, F_OK) == 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * py-spy dump: attach, take one sample of every thread (pausing the target
+ * unless --nonblocking), hand it to the dump output, detach.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "log.h"
+#include "outputs.h"
+#include "session.h"
+
+int cmd_dump(struct plugins *pl, const struct cli *cli)
+{
+	struct session_options opt = {
+		.pid = cli->pid,
+		.nonblocking = cli->nonblocking,
+		.show_lines = 1,
+		.wait_s = 0,
+	};
+	struct pyspy_run_summary summary = { .size = sizeof(summary), .stop_reason = "dump" };
+	struct session_sample sample;
+	struct session *s;
+	struct outputs *o;
+	char err[1024];
+	int rc, tries;
+
+	rc = session_open(pl, &opt, &s, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		return 1;
+	}
+	rc = outputs_open(pl, cli, PYSPY_CMD_DUMP, session_process(s), &o, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		session_close(s);
+		return 1;
+	}
+	/* A sample taken while the target changes may fail; try a few times. */
+	for (tries = 0; tries < 5; tries++) {
+		rc = session_sample(s, &sample);
+		if (rc == 0 || rc == -ESRCH)
+			break;
+	}
+	if (rc == 0) {
+		summary.samples = sample.nstacks;
+		summary.errors = sample.errors;
+		rc = outputs_snapshot(o, sample.stacks, sample.nstacks);
+	} else if (rc == -ESRCH) {
+		log_error("process %lld exited while it was being read", (long long)cli->pid);
+	} else {
+		log_error("could not read the stacks of process %lld (%s)", (long long)cli->pid,
+			  rc == -ELOOP ? "a frame or thread chain did not end" : "memory changed or unreadable");
+	}
+	if (outputs_finish(o, &summary) != 0 && rc == 0)
+		rc = -EIO;
+	outputs_close(o);
+	session_close(s);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,687 @@
+/*
+ * A session: one attached Python process (see session.h).
+ *
+ * One sample:
+ *   1. the OS threads and their states (before any pause: a stopped task
+ *      reads 't');
+ *   2. pause (unless nonblocking);
+ *   3. walk: every thread state of the interpreter and its frame chain,
+ *      collecting raw frames (code object address, instruction offset) only;
+ *   4. resume;
+ *   5. resolve: validate every code object met (one batched read), decode
+ *      new ones, turn raw frames into (name, file, line).
+ * Walking first and resolving later keeps the target stopped for as short a
+ * time as possible.  Every chain is bounded; a garbage pointer ends a walk
+ * (counted as an error), never the profiler.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codecache.h"
+#include "discover.h"
+#include "host.h"
+#include "intern.h"
+#include "log.h"
+#include "remote.h"
+#include "session.h"
+#include "threadnames.h"
+#include "util.h"
+
+#define MAX_THREADS 4096
+#define MAX_DEPTH 4096
+#define MAX_CHUNK_BYTES (4u << 20)
+#define TSTATE_READ_MAX 4096
+#define TID_PROBE_BYTES 2048
+
+struct raw_frame {
+	uint64_t code;
+	int64_t addr;        /* byte offset of the current instruction; < 0: not started */
+};
+
+struct thread_walk {
+	uint64_t tstate;
+	uint64_t thread_id;
+	int64_t native_id;   /* from the thread state (3.11+), else 0 */
+	int holds_gil;       /* from the thread state, -1 unknown */
+	size_t first, count; /* raw frames */
+	int truncated;
+};
+
+struct session {
+	struct session_options opt;
+	struct remote r;
+	struct python_target t;
+	struct interner strings;
+	struct codecache cc;
+	struct thread_names names;
+	struct pyspy_process_info info;
+	const char *cmdline;
+
+	int32_t tstate_read;  /* bytes of a thread state to read */
+	int32_t frame_read;   /* bytes of a frame to read */
+
+	/* pthread_t -> kernel tid for <= 3.10, found by calibration */
+	int32_t tid_offset;   /* -1 unknown */
+
+	/* per-sample buffers, reused */
+	struct thread_walk *threads;
+	size_t nthreads, cap_threads;
+	struct raw_frame *raw;
+	size_t nraw, cap_raw;
+	uint64_t *code_addrs;
+	struct pyspy_frame *frames;
+	size_t cap_frames;
+	struct pyspy_stack *stacks;
+	size_t cap_stacks;
+	uint8_t *chunk;
+	size_t cap_chunk;
+};
+
+/* ---- opening ------------------------------------------------------------ */
+
+static int32_t max_end(int32_t cur, int32_t off, int32_t size)
+{
+	return off >= 0 && off + size > cur ? off + size : cur;
+}
+
+static void plan_reads(struct session *s)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+	int32_t n = 0;
+
+	n = max_end(n, l->tstate.next, 8);
+	n = max_end(n, l->tstate.interp, 8);
+	n = max_end(n, l->tstate.frame, 8);
+	n = max_end(n, l->tstate.cframe, 8);
+	n = max_end(n, l->tstate.current_frame, 8);
+	n = max_end(n, l->tstate.thread_id, 8);
+	n = max_end(n, l->tstate.native_thread_id, 8);
+	n = max_end(n, l->tstate.status, 4);
+	n = max_end(n, l->tstate.holds_gil, 4);
+	n = max_end(n, l->tstate.datastack_chunk, 8);
+	n = max_end(n, l->tstate.base_frame, 8);
+	s->tstate_read = n > TSTATE_READ_MAX ? TSTATE_READ_MAX : n;
+
+	n = 0;
+	if (l->frame_model == PYSPY_FRAMES_OBJECT) {
+		n = max_end(n, l->frame.back, 8);
+		n = max_end(n, l->frame.code, 8);
+		n = max_end(n, l->frame.lasti, 4);
+	} else {
+		n = max_end(n, l->iframe.previous, 8);
+		n = max_end(n, l->iframe.executable, 8);
+		n = max_end(n, l->iframe.instr_ptr, 8);
+		n = max_end(n, l->iframe.owner, 1);
+		n = max_end(n, l->iframe.tlbc_index, 4);
+	}
+	s->frame_read = n;
+}
+
+static int attach_and_discover(struct session *s, struct plugins *pl, char *err, size_t errlen)
+{
+	const struct plugin *backend;
+	uint64_t deadline = host_now_ns() + (uint64_t)(s->opt.wait_s * 1e9);
+	int rc;
+
+	rc = plugins_backend(pl, &backend, err, errlen);
+	if (rc)
+		return rc;
+	s->r.ops = plugin_backend_ops(backend);
+	s->r.pid = s->opt.pid;
+	rc = s->r.ops->attach(backend->host, s->opt.pid, &s->r.proc, err, errlen);
+	if (rc)
+		return rc;
+	for (;;) {
+		rc = discover_python(&s->r, pl, &s->t, err, errlen);
+		if (rc == 0)
+			return 0;
+		discover_free(&s->r, &s->t);
+		if ((rc != -ENOENT && rc != -EAGAIN) || host_now_ns() >= deadline ||
+		    !s->r.ops->alive(s->r.proc, NULL))
+			break;
+		host_wait_until(host_now_ns() + 20000000ull, -1);
+		if (host_signals_peek() & (HOST_SIG_INT | HOST_SIG_TERM))
+			break;
+	}
+	if (rc == -ENOENT) {
+		struct pyspy_proc_info info = { .size = sizeof(info) };
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", err);
+		if (s->r.ops->info(s->r.proc, &info, err, errlen) == 0)
+			snprintf(err, errlen, "process %lld (%s) is not a Python program: %s",
+				 (long long)s->opt.pid, info.comm ? info.comm : "?", why);
+		else
+			snprintf(err, errlen, "process %lld is not a Python program: %s", (long long)s->opt.pid,
+				 why);
+	}
+	return rc;
+}
+
+int session_open(struct plugins *pl, const struct session_options *opt, struct session **out,
+		 char *err, size_t errlen)
+{
+	struct pyspy_proc_info info = { .size = sizeof(info) };
+	struct session *s = xcalloc(1, sizeof(*s));
+	uint64_t code_type = 0, size;
+	int rc;
+
+	s->opt = *opt;
+	s->tid_offset = -1;
+	intern_init(&s->strings);
+	rc = attach_and_discover(s, pl, err, errlen);
+	if (rc)
+		goto out_close;
+	if (s->t.notice[0])
+		log_warn("%s", s->t.notice);
+
+	if (s->r.ops->binary_symbol(s->t.bin, "PyCode_Type", &code_type, &size) != 0)
+		code_type = 0;
+	plan_reads(s);
+	codecache_init(&s->cc, &s->t.layout, &s->r, &s->strings, opt->pid, code_type);
+	thread_names_init(&s->names, &s->t.layout, &s->r, &s->strings, s->t.interp, s->t.bin);
+
+	s->cmdline = "";
+	if (s->r.ops->info(s->r.proc, &info, err, errlen) == 0 && info.cmdline)
+		s->cmdline = intern(&s->strings, info.cmdline);
+	s->info.size = sizeof(s->info);
+	s->info.pid = opt->pid;
+	s->info.cmdline = s->cmdline;
+	s->info.python_version = intern(&s->strings, s->t.version_str);
+	s->info.python_path = intern(&s->strings, s->t.bin_path);
+	*out = s;
+	return 0;
+
+out_close:
+	session_close(s);
+	return rc;
+}
+
+void session_close(struct session *s)
+{
+	if (!s)
+		return;
+	if (s->cc.slots)
+		codecache_free(&s->cc);
+	thread_names_free(&s->names);
+	if (s->r.proc) {
+		discover_free(&s->r, &s->t);
+		s->r.ops->detach(s->r.proc);
+	}
+	free(s->r.ranges);
+	intern_free(&s->strings);
+	free(s->threads);
+	free(s->raw);
+	free(s->code_addrs);
+	free(s->frames);
+	free(s->stacks);
+	free(s->chunk);
+	free(s);
+}
+
+const struct pyspy_process_info *session_process(const struct session *s)
+{
+	return &s->info;
+}
+
+int session_alive(struct session *s)
+{
+	return s->r.ops->alive(s->r.proc, NULL);
+}
+
+/* ---- walking ------------------------------------------------------------ */
+
+static void push_raw(struct session *s, uint64_t code, int64_t addr)
+{
+	if (s->nraw == s->cap_raw) {
+		s->cap_raw = s->cap_raw ? s->cap_raw * 2 : 256;
+		s->raw = xrealloc(s->raw, s->cap_raw * sizeof(*s->raw));
+	}
+	s->raw[s->nraw].code = code;
+	s->raw[s->nraw].addr = addr;
+	s->nraw++;
+}
+
+/* <= 3.10: PyFrameObject chain through f_back. */
+static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk *tw)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+	uint8_t buf[512];
+	size_t n = (size_t)s->frame_read, depth = 0;
+
+	if (n > sizeof(buf))
+		return -EINVAL;
+	while (f) {
+		int32_t lasti;
+		int rc;
+
+		if (++depth > MAX_DEPTH)
+			return -ELOOP;
+		rc = remote_read(&s->r, f, buf, n);
+		if (rc)
+			return rc;
+		lasti = field_i32(buf, n, l->frame.lasti);
+		push_raw(s, field_ptr(buf, n, l->frame.code),
+			 lasti < 0 ? -1 : (int64_t)lasti * (int64_t)l->lasti_scale);
+		tw->count++;
+		f = field_ptr(buf, n, l->frame.back);
+	}
+	return 0;
+}
+
+/* 3.11+: read the thread's current data-stack chunk in one call; frames
+ * inside it are then parsed locally. */
+static void load_chunk(struct session *s, uint64_t chunk, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t head[3]; /* previous, size, top */
+
+	*lo = *hi = 0;
+	if (!chunk || remote_read(&s->r, chunk, head, sizeof(head)) != 0)
+		return;
+	if (head[1] < sizeof(head) || head[1] > MAX_CHUNK_BYTES)
+		return;
+	if (s->cap_chunk < head[1]) {
+		s->cap_chunk = (size_t)head[1];
+		s->chunk = xrealloc(s->chunk, s->cap_chunk);
+	}
+	if (remote_read(&s->r, chunk, s->chunk, (size_t)head[1]) != 0)
+		return;
+	*lo = chunk;
+	*hi = chunk + head[1];
+}
+
+static int walk_interpreter_frames(struct session *s, uint64_t fr, uint64_t chunk, uint64_t base_frame,
+				   struct thread_walk *tw)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+	uint8_t local[512];
+	uint64_t lo, hi;
+	size_t n = (size_t)s->frame_read, depth = 0;
+
+	if (n > sizeof(local))
+		return -EINVAL;
+	load_chunk(s, chunk, &lo, &hi);
+	while (fr) {
+		const uint8_t *buf;
+		uint64_t code, ip;
+		uint8_t owner;
+
+		if (++depth > MAX_DEPTH)
+			return -ELOOP;
+		if (fr >= lo && fr + n <= hi && fr + n > fr) {
+			buf = s->chunk + (fr - lo);
+		} else {
+			int rc = remote_read(&s->r, fr, local, n);
+
+			if (rc)
+				return rc;
+			buf = local;
+		}
+		owner = field_u8(buf, n, l->iframe.owner);
+		if (owner < l->iframe.owner_skip_min) {
+			code = field_ptr(buf, n, l->iframe.executable) & ~l->iframe.executable_tag_mask;
+			ip = field_ptr(buf, n, l->iframe.instr_ptr);
+			push_raw(s, code, (int64_t)(ip - (code + (uint64_t)l->code.code_adaptive)));
+			tw->count++;
+		}
+		if (base_frame && fr == base_frame)
+			break;
+		fr = field_ptr(buf, n, l->iframe.previous);
+	}
+	return 0;
+}
+
+static int walk_thread(struct session *s, const uint8_t *ts, size_t tslen, struct thread_walk *tw)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+	uint64_t fr = 0;
+
+	switch (l->frame_model) {
+	case PYSPY_FRAMES_OBJECT:
+		return walk_frame_objects(s, field_ptr(ts, tslen, l->tstate.frame), tw);
+	case PYSPY_FRAMES_CFRAME: {
+		uint64_t cframe = field_ptr(ts, tslen, l->tstate.cframe);
+
+		if (cframe && remote_read_ptr(&s->r, cframe + (uint64_t)l->tstate.cframe_current_frame, &fr))
+			return -EFAULT;
+		break;
+	}
+	case PYSPY_FRAMES_CURRENT:
+		fr = field_ptr(ts, tslen, l->tstate.current_frame);
+		break;
+	default:
+		return -EINVAL;
+	}
+	return walk_interpreter_frames(s, fr, field_ptr(ts, tslen, l->tstate.datastack_chunk),
+				       field_ptr(ts, tslen, l->tstate.base_frame), tw);
+}
+
+static struct thread_walk *new_thread(struct session *s)
+{
+	if (s->nthreads == s->cap_threads) {
+		s->cap_threads = s->cap_threads ? s->cap_threads * 2 : 16;
+		s->threads = xrealloc(s->threads, s->cap_threads * sizeof(*s->threads));
+	}
+	memset(&s->threads[s->nthreads], 0, sizeof(s->threads[0]));
+	return &s->threads[s->nthreads++];
+}
+
+/* Walk every thread state of the interpreter. */
+static int walk_all(struct session *s, uint32_t *errors)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+	uint8_t ts[TSTATE_READ_MAX];
+	size_t tslen = (size_t)s->tstate_read;
+	uint64_t tstate;
+	int rc;
+
+	s->nthreads = 0;
+	s->nraw = 0;
+	rc = remote_read_ptr(&s->r, s->t.interp + (uint64_t)l->interp.tstate_head, &tstate);
+	if (rc)
+		return rc;
+	while (tstate) {
+		struct thread_walk *tw;
+
+		if (s->nthreads >= MAX_THREADS)
+			return -ELOOP;
+		rc = remote_read(&s->r, tstate, ts, tslen);
+		if (rc)
+			return rc;
+		tw = new_thread(s);
+		tw->tstate = tstate;
+		tw->thread_id = field_ptr(ts, tslen, l->tstate.thread_id);
+		tw->native_id = l->tstate.native_thread_id >= 0 ?
+					field_i64(ts, tslen, l->tstate.native_thread_id) : 0;
+		tw->holds_gil = -1;
+		if (l->tstate.holds_gil >= 0)
+			tw->holds_gil = field_i32(ts, tslen, l->tstate.holds_gil) != 0;
+		else if (l->tstate.status >= 0 && l->tstate.status_holds_gil_mask)
+			tw->holds_gil = (field_u32(ts, tslen, l->tstate.status) &
+					 l->tstate.status_holds_gil_mask) != 0;
+		tw->first = s->nraw;
+		rc = walk_thread(s, ts, tslen, tw);
+		if (rc == -ESRCH)
+			return rc;
+		if (rc) {
+			tw->truncated = 1;
+			(*errors)++;
+		}
+		/* A cycle in the thread list ends the walk. */
+		tstate = field_ptr(ts, tslen, l->tstate.next);
+		if (tstate == s->threads[0].tstate)
+			break;
+	}
+	return 0;
+}
+
+/* ---- who holds the GIL -------------------------------------------------- */
+
+static uint64_t gil_holder(struct session *s)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+	uint64_t holder = 0, gil;
+	uint32_t locked = 0;
+
+	switch (l->gil_model) {
+	case PYSPY_GIL_CURRENT_SYMBOL:
+		if (s->t.tstate_current)
+			remote_read_ptr(&s->r, s->t.tstate_current, &holder);
+		return holder;
+	case PYSPY_GIL_RUNTIME:
+		if (!s->t.runtime)
+			return 0;
+		if (l->runtime.gilstate_tstate_current >= 0) {
+			remote_read_ptr(&s->r, s->t.runtime + (uint64_t)l->runtime.gilstate_tstate_current,
+					&holder);
+			return holder;
+		}
+		if (l->runtime.gil_locked < 0 || l->runtime.gil_last_holder < 0)
+			return 0;
+		remote_read_u32(&s->r, s->t.runtime + (uint64_t)l->runtime.gil_locked, &locked);
+		if (locked)
+			remote_read_ptr(&s->r, s->t.runtime + (uint64_t)l->runtime.gil_last_holder, &holder);
+		return holder;
+	case PYSPY_GIL_INTERP_PTR:
+		if (l->interp.ceval_gil < 0 ||
+		    remote_read_ptr(&s->r, s->t.interp + (uint64_t)l->interp.ceval_gil, &gil) || !gil)
+			return 0;
+		remote_read_u32(&s->r, gil + (uint64_t)l->interp.gil_locked, &locked);
+		if (locked)
+			remote_read_ptr(&s->r, gil + (uint64_t)l->interp.gil_last_holder, &holder);
+		return holder;
+	}
+	return 0;
+}
+
+/* ---- kernel thread ids for <= 3.10 -------------------------------------- */
+
+static int is_task(const struct pyspy_os_thread *os, size_t nos, int64_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < nos; i++) {
+		if (os[i].tid == tid)
+			return 1;
+	}
+	return 0;
+}
+
+/* pthread_t is a pointer to the thread's descriptor, which holds the kernel
+ * tid at a libc-specific offset.  Find that offset without assuming a libc:
+ * the one offset at which every thread's descriptor holds a distinct tid of
+ * this process, the main thread's holding the pid. */
+static void calibrate_tids(struct session *s, const struct pyspy_os_thread *os, size_t nos)
+{
+	size_t n = s->nthreads, i, k;
+	int32_t (*probe)[TID_PROBE_BYTES / 4];
+	struct pyspy_iov *iov;
+	int got;
+
+	if (n == 0 || n > 256)
+		return;
+	probe = xcalloc(n, sizeof(*probe));
+	iov = xcalloc(n, sizeof(*iov));
+	for (i = 0; i < n; i++) {
+		iov[i].remote = s->threads[i].thread_id;
+		iov[i].local = probe[i];
+		iov[i].len = TID_PROBE_BYTES;
+	}
+	got = remote_readv(&s->r, iov, n);
+	if (got != (int)n)
+		goto out_free;
+	for (k = 0; k < TID_PROBE_BYTES / 4; k++) {
+		int ok = 1, main_seen = 0;
+
+		for (i = 0; i < n && ok; i++) {
+			size_t j;
+			int32_t tid = probe[i][k];
+
+			ok = tid > 0 && is_task(os, nos, tid);
+			for (j = 0; j < i && ok; j++)
+				ok = probe[j][k] != tid;
+			main_seen |= tid == s->opt.pid;
+		}
+		if (ok && main_seen) {
+			s->tid_offset = (int32_t)(k * 4);
+			log_debug("kernel thread id at pthread_t + %d", s->tid_offset);
+			break;
+		}
+	}
+out_free:
+	free(iov);
+	free(probe);
+}
+
+static void resolve_native_ids(struct session *s, const struct pyspy_os_thread *os, size_t nos)
+{
+	size_t i;
+
+	if (s->t.layout.tstate.native_thread_id >= 0 || s->nthreads == 0)
+		return;
+	if (s->tid_offset < 0)
+		calibrate_tids(s, os, nos);
+	if (s->tid_offset < 0)
+		return;
+	for (i = 0; i < s->nthreads; i++) {
+		struct thread_walk *tw = &s->threads[i];
+		int32_t tid = 0;
+
+		if (remote_read(&s->r, tw->thread_id + (uint64_t)s->tid_offset, &tid, sizeof(tid)) == 0 &&
+		    is_task(os, nos, tid))
+			tw->native_id = tid;
+	}
+}
+
+/* ---- assembling the sample ----------------------------------------------- */
+
+static uint32_t os_state(const struct pyspy_os_thread *os, size_t nos, int64_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < nos; i++) {
+		if (os[i].tid == tid)
+			return os[i].state;
+	}
+	return PYSPY_THREAD_UNKNOWN;
+}
+
+static void ensure_frames(struct session *s, size_t n)
+{
+	if (n > s->cap_frames) {
+		s->cap_frames = n + 64;
+		s->frames = xrealloc(s->frames, s->cap_frames * sizeof(*s->frames));
+	}
+}
+
+static const char *thread_frame_name(struct session *s, const struct thread_walk *tw, const char *name)
+{
+	char buf[256];
+
+	if (tw->native_id && name)
+		snprintf(buf, sizeof(buf), "thread (%lld): %s", (long long)tw->native_id, name);
+	else if (tw->native_id)
+		snprintf(buf, sizeof(buf), "thread (%lld)", (long long)tw->native_id);
+	else if (name)
+		snprintf(buf, sizeof(buf), "thread (%#llX): %s", (unsigned long long)tw->thread_id, name);
+	else
+		snprintf(buf, sizeof(buf), "thread (%#llX)", (unsigned long long)tw->thread_id);
+	return intern(&s->strings, buf);
+}
+
+static void build_stacks(struct session *s, const struct pyspy_os_thread *os, size_t nos, uint64_t holder,
+			 struct session_sample *out)
+{
+	size_t i, f = 0, k;
+
+	ensure_frames(s, s->nraw + s->nthreads);
+	if (s->cap_stacks < s->nthreads) {
+		s->cap_stacks = s->nthreads + 16;
+		s->stacks = xrealloc(s->stacks, s->cap_stacks * sizeof(*s->stacks));
+	}
+	/* The list is newest first; the main thread comes first in the output. */
+	for (k = 0; k < s->nthreads; k++) {
+		const struct thread_walk *tw = &s->threads[s->nthreads - 1 - k];
+		struct pyspy_stack *st = &s->stacks[k];
+		uint32_t state = os_state(os, nos, tw->native_id);
+
+		memset(st, 0, sizeof(*st));
+		st->pid = s->opt.pid;
+		st->thread_id = tw->thread_id;
+		st->os_thread_id = tw->native_id;
+		st->owns_gil = tw->holds_gil >= 0 ? (uint8_t)tw->holds_gil : (holder && holder == tw->tstate);
+		if (holder && holder == tw->tstate)
+			st->owns_gil = 1;
+		st->active = state == PYSPY_THREAD_UNKNOWN ? st->owns_gil : state == PYSPY_THREAD_RUNNING;
+		st->truncated = (uint8_t)tw->truncated;
+		st->thread_name = thread_names_get(&s->names, tw->thread_id);
+		st->frames = &s->frames[f];
+		for (i = 0; i < tw->count; i++) {
+			const struct raw_frame *rf = &s->raw[tw->first + i];
+			struct code_entry *e = codecache_get(&s->cc, rf->code);
+			struct pyspy_frame *fr = &s->frames[f];
+			int line;
+
+			if (!e) {
+				st->truncated = 1;
+				out->errors++;
+				continue;
+			}
+			line = s->opt.by_function ? e->firstlineno : codecache_line(&s->cc, e, rf->addr);
+			fr->name = e->name;
+			fr->filename = e->filename;
+			fr->short_filename = e->short_filename;
+			fr->line = !s->opt.show_lines || line < 0 ? 0 : line;
+			fr->flags = 0;
+			f++;
+		}
+		if (s->opt.thread_frames) {
+			struct pyspy_frame *fr = &s->frames[f++];
+
+			memset(fr, 0, sizeof(*fr));
+			fr->name = thread_frame_name(s, tw, st->thread_name);
+			fr->filename = fr->short_filename = intern(&s->strings, "");
+			fr->flags = PYSPY_FRAME_THREAD;
+		}
+		st->nframes = (uint32_t)(&s->frames[f] - st->frames);
+	}
+	out->stacks = s->stacks;
+	out->nstacks = s->nthreads;
+}
+
+int session_sample(struct session *s, struct session_sample *out)
+{
+	const struct pyspy_os_thread *os = NULL;
+	size_t nos = 0, i;
+	uint64_t holder = 0, t0 = 0;
+	char err[256];
+	int rc, paused = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (s->r.ops->threads(s->r.proc, &os, &nos, err, sizeof(err)) < 0) {
+		os = NULL;
+		nos = 0;
+	}
+	if (!s->opt.nonblocking) {
+		t0 = host_now_ns();
+		rc = s->r.ops->pause(s->r.proc, err, sizeof(err));
+		if (rc == -ESRCH)
+			return rc;
+		paused = rc == 0;
+	}
+	rc = walk_all(s, &out->errors);
+	if (rc == 0)
+		holder = gil_holder(s);
+	if (paused) {
+		s->r.ops->resume(s->r.proc);
+		out->paused_ns = host_now_ns() - t0;
+	}
+	if (rc) {
+		if (rc != -ESRCH && !s->r.ops->alive(s->r.proc, NULL))
+			rc = -ESRCH;
+		return rc;
+	}
+
+	resolve_native_ids(s, os, nos);
+	if (s->opt.gil_only) {
+		size_t keep = 0;
+
+		for (i = 0; i < s->nthreads; i++) {
+			struct thread_walk *tw = &s->threads[i];
+			int gil = tw->holds_gil >= 0 ? tw->holds_gil : (holder && holder == tw->tstate);
+
+			if (gil)
+				s->threads[keep++] = *tw;
+		}
+		s->nthreads = keep;
+	}
+	s->code_addrs = xrealloc(s->code_addrs, (s->nraw + 1) * sizeof(*s->code_addrs));
+	for (i = 0; i < s->nraw; i++)
+		s->code_addrs[i] = s->raw[i].code;
+	codecache_begin(&s->cc);
+	codecache_prepare(&s->cc, s->code_addrs, s->nraw);
+	build_stacks(s, os, nos, holder, out);
+	return 0;
+}
