@@ -111,3 +111,65 @@ def test_sid_children_start():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "15"
+
+
+# --- fetch-sid.sh's choice of archive URI, from APT sources of each form ---
+
+DEB822 = """\
+# a comment
+Types: deb-src
+URIs: file:/srv/src
+Suites: bookworm
+Components: main
+
+Types: deb
+URIs: file:/srv/disabled
+Suites: bookworm
+Enabled: no
+Components: main
+
+Types: deb deb-src
+URIs:
+ file:/srv/debian-security
+ file:/srv/good
+Suites: bookworm-security
+ bookworm
+Components: main
+Signed-By: /usr/share/keyrings/k.gpg
+"""
+
+ONE_LINE = """\
+# deb file:/srv/commented bookworm main
+deb-src file:/srv/src bookworm main
+deb cdrom:[Debian 12]/ bookworm main
+deb file:/srv/vendor cloud-sdk-bookworm main
+deb file:/srv/updates bookworm-updates main
+deb [arch=amd64 signed-by=/k1.gpg] file:/srv/one bookworm main
+"""
+
+
+def _print_uri(etc):
+    return subprocess.run(["bash", str(interpreters.FETCH_SID), "--print-uri"],
+                          env=dict(os.environ, PYSPY_SID_APT_ETC=str(etc)),
+                          capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"sources.list.d/debian.sources": DEB822}, "file:/srv/good /usr/share/keyrings/k.gpg"),
+    ({"sources.list": ONE_LINE}, "file:/srv/one /k1.gpg"),
+    ({"sources.list": "deb file:/srv/plain sid main\n",
+      "sources.list.d/debian.sources": DEB822}, "file:/srv/plain"),
+    ({"sources.list.d/x.list": "deb file:/srv/vendor cloud main\n"}, None),
+    ({}, None),
+], ids=["deb822", "one-line", "list-first", "no-debian-suite", "empty"])
+def test_fetch_sid_picks_uri(tmp_path, files, expected):
+    (tmp_path / "sources.list.d").mkdir()
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    r = _print_uri(tmp_path)
+    if expected is None:
+        assert r.returncode != 0 and r.stdout == ""
+        assert len(r.stderr.strip().splitlines()) == 1, "one clear line"
+    else:
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == expected

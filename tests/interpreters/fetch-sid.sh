@@ -5,7 +5,7 @@
 # shared/reference/debian-sid-pythons.md.
 #
 # Usage: tests/interpreters/fetch-sid.sh [--refresh] [--variants "dev dbg nopie"]
-#                                        [--print-cache]
+#                                        [--print-cache] [--print-uri]
 #   --refresh      ignore a ready cache: update the sid index, download, unpack
 #                  and patch again (otherwise a cache that holds the request
 #                  and whose interpreters start is used as it is, offline).
@@ -18,10 +18,12 @@
 #                    dbg    python3.X-dbg + libpython3.X-dbg for 3.13 and 3.15 too
 #                    nopie  python3.X-nopie, kept as usr/bin/python3.X-nopie
 #   --print-cache  print the cache folder and exit
+#   --print-uri    print the archive URI (and Signed-By keyring) it would use
 #
 # Environment: PYSPY_SID_CACHE (cache folder), VARIANTS, EXTRA_PKGS (more sid
 # packages to unpack, e.g. "libssl3t64"), PYSPY_SID_URI (archive URI to use
-# instead of the one found in this machine's APT sources).
+# instead of the one found in this machine's APT sources), PYSPY_SID_APT_ETC
+# (the folder whose sources.list* are read, /etc/apt; for the tests).
 #
 # Cache layout (C = ${PYSPY_SID_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pyspy-sid}):
 #   C/root/usr/bin/python3.13, python3.14, python3.14d, python3.15
@@ -56,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--variants) variants="$variants ${2:?--variants needs a value}"; shift ;;
 	--variants=*) variants="$variants ${1#*=}" ;;
 	--print-cache) print_cache=1 ;;
+	--print-uri) print_uri=1 ;;
 	-h|--help) sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "fetch-sid.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -68,6 +71,7 @@ if [ "${print_cache:-0}" = 1 ]; then
 	exit 0
 fi
 
+ETC=${PYSPY_SID_APT_ETC:-/etc/apt}
 ROOT=$CACHE/root
 A=$CACHE/apt
 LOG=$CACHE/fetch.log
@@ -167,7 +171,7 @@ cache_ready() {
 # backports.  Prints "URI SIGNED-BY" (SIGNED-BY may be empty).
 pick_uri() {
 	{
-		sed 's/#.*//' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		sed 's/#.*//' "$ETC"/sources.list "$ETC"/sources.list.d/*.list 2>/dev/null |
 		awk '$1 == "deb" {
 			sb = ""
 			if (match($0, /\[[^]]*\]/)) {
@@ -179,7 +183,7 @@ pick_uri() {
 			print $2, $3, sb
 		}' || true
 		# deb822: join continuation lines, then read stanza by stanza.
-		for f in /etc/apt/sources.list.d/*.sources; do
+		for f in "$ETC"/sources.list.d/*.sources; do
 			[ -f "$f" ] && { cat "$f"; echo; }
 		done | awk '
 			/^#/ { next }
@@ -338,7 +342,7 @@ main() {
 	else
 		read -r uri signed_by < <(pick_uri) || true
 	fi
-	[ -n "${uri:-}" ] || die "no usable Debian 'deb' entry in /etc/apt/sources* (set PYSPY_SID_URI)"
+	[ -n "${uri:-}" ] || die "no usable Debian 'deb' entry in $ETC/sources* (set PYSPY_SID_URI)"
 	write_apt_config "$uri" "${signed_by:-}"
 
 	# The cache only grows: keep what an earlier request (e.g. VARIANTS=dev
@@ -364,6 +368,13 @@ main() {
 	echo "$PKGS" >"$CACHE/request"
 	echo "fetch-sid.sh: sid interpreters ready in $CACHE ($(($(date +%s) - t0)) s)" >&2
 }
+
+if [ "${print_uri:-0}" = 1 ]; then
+	read -r uri signed_by < <(pick_uri) || true
+	[ -n "${uri:-}" ] || die "no usable Debian 'deb' entry in $ETC/sources*"
+	echo "$uri${signed_by:+ $signed_by}"
+	exit 0
+fi
 
 # One fetch at a time per cache (parallel test sessions share it).
 mkdir -p "$CACHE"
