@@ -1,0 +1,902 @@
+/*
+ * flamegraph: py-spy record's default output, one self-contained
+ * interactive SVG drawn as an icicle (the root at the top, callees below).
+ *
+ * While sampling, stacks are merged into a tree keyed by (parent node,
+ * frame); frames are identified by the core's interned string pointers, so
+ * a sample costs hash look-ups and no string work.  In finish the children
+ * of every node are sorted by label, laid out left to right, and only the
+ * frames at least min_width wide are written: the file stays small however
+ * many unique stacks were seen.
+ *
+ * The SVG carries its own CSS and JavaScript (fg_css, fg_js below): one
+ * delegated click handler zooms into a frame (its ancestors span the whole
+ * width, dimmed), "Reset Zoom" or a click on "all" zooms out; "Search" (or
+ * Ctrl-F, F3) asks for a regular expression, highlights the matching frames
+ * and shows the share of samples they cover ("Matched: 12.3%", counted
+ * from the drawn frames, nested matches once); each frame's tooltip is
+ * `label (N samples, P%)`, also shown at the bottom on hover.
+ *
+ * Options ([flamegraph] in plugins.ini):
+ *   title      the title (default: py-spy's command line, else "py-spy")
+ *   width      image width in pixels, 200..100000 (default 1200)
+ *   min_width  narrowest frame drawn: pixels ("0.1") or percent of the
+ *              width ("0.5%"); never below 0.02 px (default 0.1)
+ *   colors     hot (default), mem, io, red, green, blue, aqua, yellow,
+ *              purple, orange; a frame's colour follows from its name
+ *
+ * Text is made safe for XML: labels are valid UTF-8 (invalid bytes become
+ * U+FFFD), control characters become '?', and & < > " ' are escaped.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pyspy/output.h>
+
+#define FG_MAX_NODES (1u << 28)   /* tree nodes kept at most */
+#define FG_MAX_DEPTH 65536u       /* frames of one stack used at most */
+#define FG_MAX_PART 4096u         /* bytes of one name, file or title used */
+#define FG_NONE UINT32_MAX
+
+#define FG_PAD 10                 /* left and right margin, px */
+#define FG_TOP 36                 /* space above the frames, px */
+#define FG_BOTTOM 30              /* space below the frames, px */
+#define FG_FRAME_H 16             /* one row, px */
+#define FG_CHAR_W 7.3             /* width of a character of the font, px */
+#define FG_MIN_MIN_WIDTH 0.02     /* px: keeps every drawn frame visible */
+
+/* A distinct frame: the strings are the core's interned pointers. */
+struct fg_frame {
+	const char *name;
+	const char *file;
+	int32_t line;     /* 0 when lines are not shown */
+	uint32_t pseudo;  /* thread/process pseudo-frame: name only */
+	uint32_t label;   /* offset of the label in labels (finish) */
+	uint32_t color;   /* 0xRRGGBB (finish) */
+};
+
+/* A tree node: one stack prefix, root first. */
+struct fg_node {
+	uint32_t parent;  /* FG_NONE for the children of "all" */
+	uint32_t frame;
+	uint32_t depth;   /* 1 for the outermost frames */
+	uint32_t reserved;
+	uint64_t total;   /* stacks passing through here */
+	uint64_t x;       /* samples to the left of this node (finish) */
+};
+
+struct fg_slot {
+	uint64_t hash;
+	uint32_t idx1;    /* entry index + 1; 0 = empty */
+	uint32_t reserved;
+};
+
+struct fg_table {
+	struct fg_slot *slots;
+	size_t cap;       /* power of two, or 0 */
+	size_t count;
+};
+
+struct fg_buf {
+	char *p;
+	size_t len, cap;
+};
+
+struct fg_palette {
+	const char *name;
+	/* channel = base + span * one of three hash-derived values in [0, 1] */
+	uint8_t base[3], span[3], pick[3];
+};
+
+struct fg_state {
+	const struct pyspy_host *host;
+	FILE *stream;
+	uint8_t show_lines, full_filenames;
+	int width;
+	double min_width;          /* px, after the option was applied */
+	const struct fg_palette *palette;
+	struct fg_buf title;       /* made safe, not yet escaped */
+
+	struct fg_frame *frames;
+	size_t nframes, frames_cap;
+	struct fg_table frame_index;
+
+	struct fg_node *nodes;
+	size_t nnodes, nodes_cap;
+	struct fg_table node_index;
+	uint64_t total;            /* every stack counted */
+
+	uint32_t *order;           /* nodes sorted by (parent, label) (finish) */
+	struct fg_buf labels;
+};
+
+static const struct fg_palette fg_palettes[] = {
+	{ "hot", { 205, 0, 0 }, { 50, 230, 55 }, { 0, 1, 2 } },
+	{ "mem", { 0, 190, 0 }, { 0, 50, 210 }, { 0, 1, 2 } },
+	{ "io", { 80, 80, 190 }, { 60, 60, 55 }, { 0, 0, 1 } },
+	{ "red", { 200, 50, 50 }, { 55, 80, 80 }, { 0, 0, 0 } },
+	{ "green", { 50, 200, 50 }, { 60, 55, 60 }, { 0, 0, 0 } },
+	{ "blue", { 80, 80, 205 }, { 60, 60, 50 }, { 0, 0, 0 } },
+	{ "aqua", { 50, 165, 165 }, { 60, 55, 55 }, { 0, 0, 0 } },
+	{ "yellow", { 175, 175, 50 }, { 55, 55, 20 }, { 0, 0, 0 } },
+	{ "purple", { 190, 80, 190 }, { 65, 60, 65 }, { 0, 0, 0 } },
+	{ "orange", { 190, 90, 0 }, { 65, 65, 0 }, { 0, 0, 0 } },
+};
+
+static const char fg_css[] =
+	"text { font-family: monospace; font-size: 12px; fill: #000; }\n"
+	"#title { font-size: 17px; text-anchor: middle; }\n"
+	".btn { cursor: pointer; fill: #224; }\n"
+	".btn:hover { text-decoration: underline; }\n"
+	"#frames g { cursor: pointer; }\n"
+	"#frames text { pointer-events: none; }\n"
+	"#frames g:hover rect { stroke: #000; stroke-width: 0.5; }\n"
+	"#frames .anc { opacity: 0.6; }\n";
+
+/*
+ * The viewer.  Frames are the <g> children of #frames, each holding
+ * <title>, <rect> and <text>; their original geometry is read once.
+ * Kept free of "]]>" (it sits in a CDATA section).
+ */
+static const char fg_js[] =
+	"\"use strict\";\n"
+	"(function () {\n"
+	"var svg = document.documentElement, box = document.getElementById(\"frames\");\n"
+	"var W = +svg.getAttribute(\"width\"), PAD = +box.getAttribute(\"data-pad\");\n"
+	"var FULL = W - 2 * PAD, CW = +box.getAttribute(\"data-charw\"), EPS = 1e-3;\n"
+	"var reset = document.getElementById(\"reset\"), search = document.getElementById(\"search\");\n"
+	"var info = document.getElementById(\"matched\"), details = document.getElementById(\"details\");\n"
+	"var all = [], searching = false, g, r, tip, i = 0;\n"
+	"for (g = box.firstElementChild; g; g = g.nextElementSibling) {\n"
+	"\ttip = g.firstElementChild.textContent;\n"
+	"\tr = g.children[1];\n"
+	"\tall.push({ g: g, r: r, t: g.children[2], tip: tip,\n"
+	"\t\tname: tip.slice(0, tip.lastIndexOf(\" (\")),\n"
+	"\t\tx: +r.getAttribute(\"x\"), w: +r.getAttribute(\"width\"),\n"
+	"\t\ty: +r.getAttribute(\"y\"), fill: r.getAttribute(\"fill\") });\n"
+	"\tg.fgi = i++;\n"
+	"}\n"
+	"function frameOf(n) {\n"
+	"\twhile (n && n.parentNode !== box)\n"
+	"\t\tn = n.parentNode;\n"
+	"\treturn n ? all[n.fgi] : null;\n"
+	"}\n"
+	"/* place a frame and fit its text: \"..\" marks a cut */\n"
+	"function place(f, x, w) {\n"
+	"\tvar n = Math.floor((w - 6) / CW), s = \"\";\n"
+	"\tif (n >= 3)\n"
+	"\t\ts = f.name.length <= n ? f.name : f.name.slice(0, n - 2) + \"..\";\n"
+	"\tf.r.setAttribute(\"x\", x.toFixed(2));\n"
+	"\tf.r.setAttribute(\"width\", w.toFixed(2));\n"
+	"\tf.t.setAttribute(\"x\", (x + 3).toFixed(2));\n"
+	"\tf.t.textContent = s;\n"
+	"}\n"
+	"function zoom(z) {\n"
+	"\tvar k = FULL / z.w;\n"
+	"\tall.forEach(function (f) {\n"
+	"\t\tvar inside = f.x >= z.x - EPS && f.x + f.w <= z.x + z.w + EPS;\n"
+	"\t\tvar around = f.x <= z.x + EPS && f.x + f.w >= z.x + z.w - EPS;\n"
+	"\t\tvar show = true;\n"
+	"\t\tif (f.y < z.y && around)\n"
+	"\t\t\tplace(f, PAD, FULL);\n"
+	"\t\telse if (f.y >= z.y && inside)\n"
+	"\t\t\tplace(f, PAD + (f.x - z.x) * k, f.w * k);\n"
+	"\t\telse\n"
+	"\t\t\tshow = false;\n"
+	"\t\tf.g.style.display = show ? \"\" : \"none\";\n"
+	"\t\tf.g.setAttribute(\"class\", show && f.y < z.y ? \"anc\" : \"\");\n"
+	"\t});\n"
+	"\treset.style.display = \"\";\n"
+	"}\n"
+	"function unzoom() {\n"
+	"\tall.forEach(function (f) {\n"
+	"\t\tplace(f, f.x, f.w);\n"
+	"\t\tf.g.style.display = \"\";\n"
+	"\t\tf.g.setAttribute(\"class\", \"\");\n"
+	"\t});\n"
+	"\treset.style.display = \"none\";\n"
+	"}\n"
+	"function clearSearch() {\n"
+	"\tall.forEach(function (f) { f.r.setAttribute(\"fill\", f.fill); });\n"
+	"\tinfo.textContent = \" \";\n"
+	"\tsearch.textContent = \"Search\";\n"
+	"\tsearching = false;\n"
+	"}\n"
+	"/* highlight the matches; their share counts nested matches once */\n"
+	"function find(term) {\n"
+	"\tvar test, spans = [], sum = 0, end = -1;\n"
+	"\ttry {\n"
+	"\t\tvar re = new RegExp(term);\n"
+	"\t\ttest = function (s) { return re.test(s); };\n"
+	"\t} catch (e) {\n"
+	"\t\ttest = function (s) { return s.indexOf(term) >= 0; };\n"
+	"\t}\n"
+	"\tall.forEach(function (f, n) {\n"
+	"\t\tvar hit = n > 0 && test(f.name);\n"
+	"\t\tf.r.setAttribute(\"fill\", hit ? \"rgb(230,0,230)\" : f.fill);\n"
+	"\t\tif (hit)\n"
+	"\t\t\tspans.push([f.x, f.x + f.w]);\n"
+	"\t});\n"
+	"\tspans.sort(function (a, b) { return a[0] - b[0]; });\n"
+	"\tspans.forEach(function (s) {\n"
+	"\t\tif (s[1] > end) {\n"
+	"\t\t\tsum += s[1] - Math.max(s[0], end);\n"
+	"\t\t\tend = s[1];\n"
+	"\t\t}\n"
+	"\t});\n"
+	"\tinfo.textContent = \"Matched: \" + (100 * sum / FULL).toFixed(1) + \"%\";\n"
+	"\tsearch.textContent = \"Reset Search\";\n"
+	"\tsearching = true;\n"
+	"}\n"
+	"function ask() {\n"
+	"\tvar term = window.prompt(\"Search frames (regular expression):\", \"\");\n"
+	"\tif (term)\n"
+	"\t\tfind(term);\n"
+	"}\n"
+	"box.addEventListener(\"click\", function (e) {\n"
+	"\tvar f = frameOf(e.target);\n"
+	"\tif (f === all[0])\n"
+	"\t\tunzoom();\n"
+	"\telse if (f)\n"
+	"\t\tzoom(f);\n"
+	"});\n"
+	"box.addEventListener(\"mouseover\", function (e) {\n"
+	"\tvar f = frameOf(e.target);\n"
+	"\tdetails.textContent = f ? f.tip : \" \";\n"
+	"});\n"
+	"box.addEventListener(\"mouseout\", function () { details.textContent = \" \"; });\n"
+	"reset.addEventListener(\"click\", unzoom);\n"
+	"search.addEventListener(\"click\", function () {\n"
+	"\tif (searching)\n"
+	"\t\tclearSearch();\n"
+	"\telse\n"
+	"\t\task();\n"
+	"});\n"
+	"window.addEventListener(\"keydown\", function (e) {\n"
+	"\tif (e.key === \"F3\" || ((e.ctrlKey || e.metaKey) && (e.key === \"f\" || e.key === \"F\"))) {\n"
+	"\t\te.preventDefault();\n"
+	"\t\task();\n"
+	"\t} else if (e.key === \"Escape\") {\n"
+	"\t\tclearSearch();\n"
+	"\t}\n"
+	"});\n"
+	"})();\n";
+
+static int fg_grow(const struct pyspy_host *host, void **arr, size_t *cap,
+		   size_t need, size_t elem, size_t max)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	if (need > max)
+		return -ENOMEM;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > max)
+		ncap = max;
+	if (ncap > SIZE_MAX / elem)
+		return -ENOMEM;
+	p = host->realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static uint64_t fg_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Make room for one more entry: keep the load under one half. */
+static int fg_table_reserve(const struct pyspy_host *host, struct fg_table *t)
+{
+	struct fg_slot *slots;
+	size_t ncap, i, j;
+
+	if ((t->count + 1) * 2 <= t->cap)
+		return 0;
+	ncap = t->cap ? t->cap * 2 : 256;
+	if (ncap > SIZE_MAX / sizeof(*slots) / 2)
+		return -ENOMEM;
+	slots = host->alloc(ncap * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < t->cap; i++) {
+		if (!t->slots[i].idx1)
+			continue;
+		for (j = t->slots[i].hash & (ncap - 1); slots[j].idx1; j = (j + 1) & (ncap - 1))
+			;
+		slots[j] = t->slots[i];
+	}
+	host->free(t->slots);
+	t->slots = slots;
+	t->cap = ncap;
+	return 0;
+}
+
+/* Insert entry idx under hash h; the table has room (fg_table_reserve). */
+static void fg_table_insert(struct fg_table *t, uint64_t h, size_t idx)
+{
+	size_t i;
+
+	for (i = h & (t->cap - 1); t->slots[i].idx1; i = (i + 1) & (t->cap - 1))
+		;
+	t->slots[i].hash = h;
+	t->slots[i].idx1 = (uint32_t)idx + 1;
+	t->count++;
+}
+
+/* The frame of f's identity, added if new; returns its index or -errno. */
+static int64_t fg_frame_id(struct fg_state *st, const struct pyspy_frame *f)
+{
+	struct fg_frame key = { 0 };
+	size_t i;
+	uint64_t h;
+	int rc;
+
+	key.name = f->name ? f->name : "";
+	key.pseudo = !!(f->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS));
+	if (!key.pseudo) {
+		key.file = st->full_filenames ? f->filename : f->short_filename;
+		if (!key.file)
+			key.file = "";
+		key.line = st->show_lines ? f->line : 0;
+	}
+	h = fg_mix((uintptr_t)key.name ^ fg_mix((uintptr_t)key.file) ^
+		   fg_mix(((uint64_t)(uint32_t)key.line << 1) | key.pseudo));
+	if (st->frame_index.cap) {
+		for (i = h & (st->frame_index.cap - 1); st->frame_index.slots[i].idx1;
+		     i = (i + 1) & (st->frame_index.cap - 1)) {
+			const struct fg_slot *s = &st->frame_index.slots[i];
+			const struct fg_frame *e = &st->frames[s->idx1 - 1];
+
+			if (s->hash == h && e->name == key.name && e->file == key.file &&
+			    e->line == key.line && e->pseudo == key.pseudo)
+				return s->idx1 - 1;
+		}
+	}
+	rc = fg_grow(st->host, (void **)&st->frames, &st->frames_cap, st->nframes + 1,
+		     sizeof(*st->frames), FG_MAX_NODES);
+	if (!rc)
+		rc = fg_table_reserve(st->host, &st->frame_index);
+	if (rc)
+		return rc;
+	fg_table_insert(&st->frame_index, h, st->nframes);
+	st->frames[st->nframes] = key;
+	return (int64_t)st->nframes++;
+}
+
+/* The child of parent for frame, added if new; returns its index or -errno. */
+static int64_t fg_node_id(struct fg_state *st, uint32_t parent, uint32_t frame)
+{
+	uint64_t h = fg_mix(((uint64_t)parent << 32) | frame);
+	struct fg_node *n;
+	size_t i;
+	int rc;
+
+	if (st->node_index.cap) {
+		for (i = h & (st->node_index.cap - 1); st->node_index.slots[i].idx1;
+		     i = (i + 1) & (st->node_index.cap - 1)) {
+			const struct fg_slot *s = &st->node_index.slots[i];
+
+			n = &st->nodes[s->idx1 - 1];
+			if (s->hash == h && n->parent == parent && n->frame == frame)
+				return s->idx1 - 1;
+		}
+	}
+	rc = fg_grow(st->host, (void **)&st->nodes, &st->nodes_cap, st->nnodes + 1,
+		     sizeof(*st->nodes), FG_MAX_NODES);
+	if (!rc)
+		rc = fg_table_reserve(st->host, &st->node_index);
+	if (rc)
+		return rc;
+	fg_table_insert(&st->node_index, h, st->nnodes);
+	n = &st->nodes[st->nnodes];
+	memset(n, 0, sizeof(*n));
+	n->parent = parent;
+	n->frame = frame;
+	n->depth = parent == FG_NONE ? 1 : st->nodes[parent].depth + 1;
+	return (int64_t)st->nnodes++;
+}
+
+/* Count one stack on every node of its path, root first. */
+static int fg_add_stack(struct fg_state *st, const struct pyspy_stack *stack)
+{
+	uint32_t n = stack->nframes, parent = FG_NONE, i;
+	int64_t id;
+
+	if (!stack->frames || n == 0)
+		return 0;
+	if (n > FG_MAX_DEPTH)
+		n = FG_MAX_DEPTH;
+	for (i = n; i-- > 0;) {
+		id = fg_frame_id(st, &stack->frames[i]);
+		if (id < 0)
+			return (int)id;
+		id = fg_node_id(st, parent, (uint32_t)id);
+		if (id < 0)
+			return (int)id;
+		parent = (uint32_t)id;
+		st->nodes[parent].total++;
+	}
+	st->total++;
+	return 0;
+}
+
+static int fg_buf_put(const struct pyspy_host *host, struct fg_buf *b, const void *s, size_t n)
+{
+	int rc = fg_grow(host, (void **)&b->p, &b->cap, b->len + n + 1, 1, SIZE_MAX / 2);
+
+	if (rc)
+		return rc;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/* Length of the UTF-8 sequence at s (n bytes left) if it is a character
+ * XML allows, 0 otherwise (invalid UTF-8, U+FFFE, U+FFFF). */
+static size_t fg_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
+			return 0; /* overlong, or a surrogate */
+		if (c == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
+			return 0; /* U+FFFE, U+FFFF: not XML characters */
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+			return 0; /* overlong, or above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+/* Append s as valid UTF-8 without control characters. */
+static int fg_put_safe(const struct pyspy_host *host, struct fg_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strnlen(s, FG_MAX_PART), i = 0, len;
+	int rc = 0;
+
+	while (i < n && !rc) {
+		len = fg_utf8_len(p + i, n - i);
+		if (len == 0) {
+			rc = fg_buf_put(host, b, "\xef\xbf\xbd", 3);
+			i++;
+		} else if (p[i] < 0x20 || p[i] == 0x7f) {
+			rc = fg_buf_put(host, b, "?", 1);
+			i++;
+		} else {
+			rc = fg_buf_put(host, b, p + i, len);
+			i += len;
+		}
+	}
+	return rc;
+}
+
+/* `name (file:line)`, `name (file)` or `name`, NUL-terminated in labels. */
+static int fg_make_label(struct fg_state *st, struct fg_frame *f)
+{
+	const struct pyspy_host *host = st->host;
+	struct fg_buf *b = &st->labels;
+	char num[16];
+	int rc;
+
+	if (b->len > UINT32_MAX - 8 * FG_MAX_PART)
+		return -ENOMEM;
+	f->label = (uint32_t)b->len;
+	rc = fg_put_safe(host, b, f->name);
+	if (rc || f->pseudo || !f->file[0])
+		goto out_end;
+	rc = fg_buf_put(host, b, " (", 2);
+	if (!rc)
+		rc = fg_put_safe(host, b, f->file);
+	if (!rc && f->line != 0) {
+		snprintf(num, sizeof(num), ":%d", (int)f->line);
+		rc = fg_buf_put(host, b, num, strlen(num));
+	}
+	if (!rc)
+		rc = fg_buf_put(host, b, ")", 1);
+out_end:
+	if (!rc)
+		rc = fg_buf_put(host, b, "", 1); /* keep the terminator */
+	return rc;
+}
+
+/* A colour that follows from the function name alone. */
+static uint32_t fg_color(const struct fg_palette *pal, const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	uint64_t h = 0xcbf29ce484222325ull;
+	uint32_t rgb = 0;
+	double v[3];
+	size_t i, n = strnlen(name, FG_MAX_PART);
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	h = fg_mix(h);
+	for (i = 0; i < 3; i++)
+		v[i] = (double)((h >> (16 * i)) & 0xffff) / 65535.0;
+	for (i = 0; i < 3; i++) {
+		unsigned c = pal->base[i] + (unsigned)(pal->span[i] * v[pal->pick[i]]);
+
+		rgb = (rgb << 8) | (c > 255 ? 255 : c);
+	}
+	return rgb;
+}
+
+static int fg_cmp_order(const void *a, const void *b, void *arg)
+{
+	const struct fg_state *st = arg;
+	const struct fg_node *na = &st->nodes[*(const uint32_t *)a];
+	const struct fg_node *nb = &st->nodes[*(const uint32_t *)b];
+	int64_t pa = na->parent == FG_NONE ? -1 : (int64_t)na->parent;
+	int64_t pb = nb->parent == FG_NONE ? -1 : (int64_t)nb->parent;
+	int c;
+
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
+	c = strcmp(st->labels.p + st->frames[na->frame].label,
+		   st->labels.p + st->frames[nb->frame].label);
+	if (c)
+		return c;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+/* Siblings sorted by label, left to right: every node's x offset. */
+static int fg_layout(struct fg_state *st)
+{
+	uint32_t parent = FG_NONE;
+	uint64_t run = 0;
+	size_t i;
+
+	if (!st->nnodes)
+		return 0;
+	if (st->nnodes > SIZE_MAX / sizeof(*st->order))
+		return -ENOMEM;
+	st->order = st->host->alloc(st->nnodes * sizeof(*st->order));
+	if (!st->order)
+		return -ENOMEM;
+	for (i = 0; i < st->nnodes; i++)
+		st->order[i] = (uint32_t)i;
+	qsort_r(st->order, st->nnodes, sizeof(*st->order), fg_cmp_order, st);
+	/* a parent is created before its children, so its group sorts first */
+	for (i = 0; i < st->nnodes; i++) {
+		struct fg_node *n = &st->nodes[st->order[i]];
+
+		if (i == 0 || n->parent != parent) {
+			parent = n->parent;
+			run = parent == FG_NONE ? 0 : st->nodes[parent].x;
+		}
+		n->x = run;
+		run += n->total;
+	}
+	return 0;
+}
+
+/* Write s[0..n) escaped for XML text and attributes. */
+static void fg_put_xml(FILE *out, const char *s, size_t n)
+{
+	size_t i, start = 0;
+	const char *rep;
+
+	for (i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&#39;"; break;
+		default: continue;
+		}
+		fwrite(s + start, 1, i - start, out);
+		fputs(rep, out);
+		start = i + 1;
+	}
+	fwrite(s + start, 1, n - start, out);
+}
+
+/* The label as it fits in w pixels: whole, cut with "..", or nothing. */
+static void fg_put_fitted(FILE *out, const char *label, double w)
+{
+	double fit = floor((w - 6) / FG_CHAR_W);
+	size_t n = strlen(label), chars = 0, i, cut = 0;
+
+	if (fit < 3)
+		return;
+	for (i = 0; i < n; i++) {
+		if (((unsigned char)label[i] & 0xc0) == 0x80)
+			continue;
+		if (chars == (size_t)fit - 2)
+			cut = i;
+		chars++;
+	}
+	if (chars <= (size_t)fit) {
+		fg_put_xml(out, label, n);
+		return;
+	}
+	fg_put_xml(out, label, cut);
+	fputs("..", out);
+}
+
+static double fg_round2(double v)
+{
+	return floor(v * 100.0 + 0.5) / 100.0;
+}
+
+/* One frame: tooltip, box, text. */
+static void fg_put_frame(struct fg_state *st, const char *label, uint32_t rgb,
+			 uint64_t x, uint64_t count, uint32_t depth, double px)
+{
+	FILE *out = st->stream;
+	double x0 = fg_round2(FG_PAD + (double)x * px);
+	double x1 = fg_round2(FG_PAD + (double)(x + count) * px);
+	int y = FG_TOP + (int)depth * FG_FRAME_H;
+
+	fputs("<g><title>", out);
+	fg_put_xml(out, label, strlen(label));
+	fprintf(out, " (%llu samples, %.2f%%)</title>", (unsigned long long)count,
+		100.0 * (double)count / (double)st->total);
+	fprintf(out, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
+		"fill=\"rgb(%u,%u,%u)\"/>", x0, y, x1 - x0, FG_FRAME_H - 1,
+		(rgb >> 16) & 0xff, (rgb >> 8) & 0xff, rgb & 0xff);
+	fprintf(out, "<text x=\"%.2f\" y=\"%d\">", x0 + 3, y + FG_FRAME_H - 4);
+	fg_put_fitted(out, label, x1 - x0);
+	fputs("</text></g>\n", out);
+}
+
+static void fg_write_svg(struct fg_state *st)
+{
+	FILE *out = st->stream;
+	double full = st->width - 2 * FG_PAD;
+	double px = st->total ? full / (double)st->total : 0;
+	uint32_t maxdepth = 0;
+	size_t i;
+	int height;
+
+	for (i = 0; i < st->nnodes; i++) {
+		const struct fg_node *n = &st->nodes[i];
+
+		if ((double)n->total * px >= st->min_width && n->depth > maxdepth)
+			maxdepth = n->depth;
+	}
+	height = FG_TOP + (int)(maxdepth + 1) * FG_FRAME_H + FG_BOTTOM;
+
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", out);
+	fprintf(out, "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" "
+		"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
+		st->width, height, st->width, height);
+	fprintf(out, "<style type=\"text/css\"><![CDATA[\n%s]]></style>\n", fg_css);
+	fputs("<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"#f4f4ee\"/>\n", out);
+	fprintf(out, "<text id=\"title\" x=\"%.1f\" y=\"24\">", st->width / 2.0);
+	fg_put_xml(out, st->title.p, st->title.len);
+	fputs("</text>\n", out);
+	fprintf(out, "<text id=\"reset\" class=\"btn\" x=\"%d\" y=\"24\" "
+		"style=\"display:none\">Reset Zoom</text>\n", FG_PAD);
+	fprintf(out, "<text id=\"search\" class=\"btn\" x=\"%d\" y=\"24\" "
+		"text-anchor=\"end\">Search</text>\n", st->width - FG_PAD);
+	fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", FG_PAD, height - 10);
+	fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"> </text>\n",
+		st->width - FG_PAD, height - 10);
+	if (!st->total)
+		fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
+			"No samples were recorded</text>\n", st->width / 2.0, FG_TOP + 12);
+	fprintf(out, "<g id=\"frames\" data-pad=\"%d\" data-charw=\"%.2f\">\n", FG_PAD, FG_CHAR_W);
+	if (st->total)
+		fg_put_frame(st, "all", 0xd0a050, 0, st->total, 0, px);
+	for (i = 0; i < st->nnodes; i++) {
+		const struct fg_node *n = &st->nodes[i];
+		const struct fg_frame *f = &st->frames[n->frame];
+
+		if ((double)n->total * px < st->min_width)
+			continue;
+		fg_put_frame(st, st->labels.p + f->label, f->color, n->x, n->total, n->depth, px);
+	}
+	fputs("</g>\n", out);
+	fprintf(out, "<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n", fg_js);
+	fputs("</svg>\n", out);
+}
+
+/* Read the options of [flamegraph]; err says which one is wrong. */
+static int fg_read_options(struct fg_state *st, const struct pyspy_output_config *cfg,
+			   char *err, size_t errlen)
+{
+	const struct pyspy_host *host = st->host;
+	const char *v, *title;
+	char *end;
+	double d;
+	long w;
+	size_t i;
+
+	st->width = 1200;
+	v = host->option ? host->option(host, "width") : NULL;
+	if (v && *v) {
+		errno = 0;
+		w = strtol(v, &end, 10);
+		if (errno || *end || w < 200 || w > 100000) {
+			snprintf(err, errlen, "flamegraph: width '%.40s' is not a number of "
+				 "pixels from 200 to 100000", v);
+			return -EINVAL;
+		}
+		st->width = (int)w;
+	}
+	st->min_width = 0.1;
+	v = host->option ? host->option(host, "min_width") : NULL;
+	if (v && *v) {
+		d = strtod(v, &end);
+		if (end == v || !isfinite(d) || d < 0 || (*end && strcmp(end, "%") != 0) ||
+		    (*end && d > 100)) {
+			snprintf(err, errlen, "flamegraph: min_width '%.40s' is neither pixels "
+				 "(0.1) nor a percentage (0.5%%)", v);
+			return -EINVAL;
+		}
+		st->min_width = *end ? (st->width - 2 * FG_PAD) * d / 100.0 : d;
+	}
+	if (st->min_width < FG_MIN_MIN_WIDTH)
+		st->min_width = FG_MIN_MIN_WIDTH;
+	st->palette = &fg_palettes[0];
+	v = host->option ? host->option(host, "colors") : NULL;
+	if (v && *v) {
+		st->palette = NULL;
+		for (i = 0; i < sizeof(fg_palettes) / sizeof(fg_palettes[0]); i++) {
+			if (strcmp(v, fg_palettes[i].name) == 0)
+				st->palette = &fg_palettes[i];
+		}
+		if (!st->palette) {
+			snprintf(err, errlen, "flamegraph: unknown colors '%.40s' (hot, mem, io, "
+				 "red, green, blue, aqua, yellow, purple, orange)", v);
+			return -EINVAL;
+		}
+	}
+	title = host->option ? host->option(host, "title") : NULL;
+	if (!title || !*title)
+		title = cfg->title && *cfg->title ? cfg->title : "py-spy";
+	if (fg_put_safe(host, &st->title, title) || fg_buf_put(host, &st->title, "", 0)) {
+		snprintf(err, errlen, "flamegraph: out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void fg_close(void *state);
+
+static int fg_open(const struct pyspy_host *host, const struct pyspy_output_config *cfg,
+		   FILE *stream, void **state, char *err, size_t errlen)
+{
+	struct fg_state *st;
+	int rc;
+
+	if (!stream) {
+		snprintf(err, errlen, "flamegraph: no stream to write to");
+		return -EINVAL;
+	}
+	st = host->alloc(sizeof(*st));
+	if (!st) {
+		snprintf(err, errlen, "flamegraph: out of memory");
+		return -ENOMEM;
+	}
+	st->host = host;
+	st->stream = stream;
+	st->show_lines = cfg->show_lines;
+	st->full_filenames = cfg->full_filenames;
+	rc = fg_read_options(st, cfg, err, errlen);
+	if (rc) {
+		fg_close(st);
+		return rc;
+	}
+	*state = st;
+	return 0;
+}
+
+static int fg_sample(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
+{
+	struct fg_state *st = state;
+	uint32_t i;
+	int rc;
+
+	if (!sample->stacks)
+		return 0;
+	for (i = 0; i < sample->nstacks; i++) {
+		rc = fg_add_stack(st, &sample->stacks[i]);
+		if (rc) {
+			snprintf(err, errlen, "flamegraph: out of memory after %zu stack prefixes",
+				 st->nnodes);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int fg_finish(void *state, const struct pyspy_run_summary *summary,
+		     char *err, size_t errlen)
+{
+	struct fg_state *st = state;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < st->nframes && !rc; i++) {
+		rc = fg_make_label(st, &st->frames[i]);
+		st->frames[i].color = fg_color(st->palette, st->frames[i].name);
+	}
+	if (!rc)
+		rc = fg_layout(st);
+	if (rc) {
+		snprintf(err, errlen, "flamegraph: out of memory");
+		return rc;
+	}
+	errno = 0;
+	fg_write_svg(st);
+	if (fflush(st->stream) == EOF || ferror(st->stream)) {
+		rc = errno > 0 ? -errno : -EIO;
+		snprintf(err, errlen, "flamegraph: cannot write: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void fg_close(void *state)
+{
+	struct fg_state *st = state;
+	const struct pyspy_host *host;
+
+	if (!st)
+		return;
+	host = st->host;
+	host->free(st->frames);
+	host->free(st->frame_index.slots);
+	host->free(st->nodes);
+	host->free(st->node_index.slots);
+	host->free(st->order);
+	host->free(st->labels.p);
+	host->free(st->title.p);
+	host->free(st);
+}
+
+static const struct pyspy_output_ops fg_ops = {
+	.size = sizeof(struct pyspy_output_ops),
+	.commands = PYSPY_CMD_RECORD,
+	.format = "flamegraph",
+	.aliases = "svg",
+	.extension = "svg",
+	.to_stdout = 0,
+	.open = fg_open,
+	.sample = fg_sample,
+	.finish = fg_finish,
+	.close = fg_close,
+};
+
+PYSPY_EXPORT const struct pyspy_module pyspy_module = {
+	.abi_version = PYSPY_ABI_VERSION,
+	.struct_size = sizeof(struct pyspy_module),
+	.kind = PYSPY_KIND_OUTPUT,
+	.name = "flamegraph",
+	.summary = "interactive SVG flame graph (icicle), zoom and search",
+	.ops = &fg_ops,
+};
