@@ -73,6 +73,11 @@ int loader_check_file(const char *path, int is_root, const struct host_file_info
 		snprintf(err, errlen, "%s: not a regular file, refusing to load it", path);
 		return -EINVAL;
 	}
+	if (is_root && fi->uid != 0) {
+		snprintf(err, errlen, "%s: is owned by uid %u; as root py-spy only loads modules that root owns: chown root %s",
+			 path, (unsigned)fi->uid, path);
+		return -EPERM;
+	}
 	if (is_root && (fi->group_writable || fi->other_writable)) {
 		snprintf(err, errlen, "%s: is writable by %s; as root py-spy only loads modules that only their owner can write: chmod go-w %s",
 			 path, fi->other_writable ? "others" : "its group", path);
@@ -193,8 +198,9 @@ int loader_check_module(const struct pyspy_module *m, enum pyspy_kind kind,
 	}
 	if (m->kind != (uint32_t)kind) {
 		if (m->kind >= PYSPY_KIND_BACKEND && m->kind <= PYSPY_KIND_OUTPUT)
-			snprintf(err, errlen, "is a %s module but is listed in %s (move it to %s)",
-				 loader_kind_name(m->kind), section_of(kind), section_of(m->kind));
+			snprintf(err, errlen, "is %s %s module but is listed in %s (move it to %s)",
+				 m->kind == PYSPY_KIND_OUTPUT ? "an" : "a", loader_kind_name(m->kind),
+				 section_of(kind), section_of(m->kind));
 		else
 			snprintf(err, errlen, "unknown module kind %u, listed in %s", m->kind,
 				 section_of(kind));

@@ -13,7 +13,7 @@
 #include "host.h"
 
 /* Whether the file may be loaded at all: a regular file and, when running
- * as root, writable by nobody but its owner.  Takes is_root and the file's
+ * as root, owned by root and writable by nobody else.  Takes is_root and the file's
  * info so that the rule is testable as any user. */
 int loader_check_file(const char *path, int is_root, const struct host_file_info *fi,
 		      char *err, size_t errlen);

@@ -142,7 +142,7 @@ static void test_refused_modules(void)
 	expect_refused(fixture("fx_good_layout", p, sizeof(p)), PYSPY_KIND_OUTPUT,
 		       "is a layout module but is listed in [outputs]", "move it to [layouts]");
 	expect_refused(fixture("fx_good_output", p, sizeof(p)), PYSPY_KIND_BACKEND,
-		       "is a output module but is listed in [backend]", NULL);
+		       "is an output module but is listed in [backend]", NULL);
 	expect_refused(fixture("fx_missing_op", p, sizeof(p)), PYSPY_KIND_OUTPUT,
 		       "lacks the required op finish", NULL);
 	expect_refused(fixture("fx_small_ops", p, sizeof(p)), PYSPY_KIND_OUTPUT,
@@ -174,7 +174,8 @@ static void test_refused_files(void)
 }
 
 /* Group- or world-writable modules are refused when root; the rule itself
- * is checked as root and not root through loader_check_file. */
+ * is checked as root and not root through loader_check_file, as is the
+ * rule that root loads only modules root owns. */
 static void test_writable_modules(void)
 {
 	struct host_file_info fi = { .exists = 1, .is_regular = 1, .mode = 0775, .group_writable = 1 };
@@ -193,6 +194,12 @@ static void test_writable_modules(void)
 	fi.other_writable = 1;
 	CU_ASSERT_EQUAL(loader_check_file("/m.so", 1, &fi, err, sizeof(err)), -EPERM);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "writable by others"));
+	fi.other_writable = 0;
+	fi.uid = 1000;
+	CU_ASSERT_EQUAL(loader_check_file("/m.so", 0, &fi, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(loader_check_file("/m.so", 1, &fi, err, sizeof(err)), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/m.so: is owned by uid 1000"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "chown root /m.so"));
 
 	/* The real thing: a copy of a good module made group-writable. */
 	snprintf(copy, sizeof(copy), "%s/writable.so", ldr_tmp);
