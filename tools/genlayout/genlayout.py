@@ -585,11 +585,10 @@ def pyenv_root():
 
 
 def sid_roots():
-    """Unpacked Debian sid trees: $GENLAYOUT_SID_ROOT, then the cache of
-    tests/interpreters/fetch-sid.sh (--variants "dev dbg" brings headers)."""
-    roots = []
-    if os.environ.get("GENLAYOUT_SID_ROOT"):
-        roots.append(os.environ["GENLAYOUT_SID_ROOT"])
+    """Unpacked Debian sid trees: $GENLAYOUT_SID_ROOT (colon-separated, in
+    order), then the cache of tests/interpreters/fetch-sid.sh (--variants
+    "dev dbg" brings the headers)."""
+    roots = [r for r in os.environ.get("GENLAYOUT_SID_ROOT", "").split(":") if r]
     cache = os.environ.get("PYSPY_SID_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyspy-sid")
     roots.append(os.path.join(cache, "root"))
@@ -625,9 +624,9 @@ def plan():
     Per minor version, the primary set of the release module is the pyenv
     build (the earliest patch), except 3.11 where Debian's own headers are
     used (the tests run Debian's python3.11); the other sets of that minor
-    are cross-checks.  Debug modules use real debug headers where there are
-    any (sid python3.Xd), else release headers with -DPy_DEBUG (which is
-    all a debug pyconfig.h adds); the other way is a cross-check."""
+    are cross-checks.  Debug modules use the release primary with
+    -DPy_DEBUG (all that a debug pyconfig.h adds) and are cross-checked
+    against real debug headers (sid python3.Xd) where there are any."""
     by_minor = {}
     for inc, label, live, dbg in header_sets():
         try:
@@ -648,16 +647,22 @@ def plan():
                          "checks": [(s[1], s[2], []) for s in rel[1:]
                                     if patch_range(s[0]) == patch_range(p[0])],
                          "derive": derive})
-        if dbg:
-            p = dbg[0]
-            jobs.append({"inc": p[1], "defines": [], "label": p[2], "live": p[3],
-                         "checks": [(s[1], s[2], ["-DPy_DEBUG"]) for s in rel
+        # The debug module: the release primary with -DPy_DEBUG (all that a
+        # debug pyconfig.h adds), cross-checked against real debug headers
+        # (sid python3.Xd) where there are any; those alone otherwise.
+        if rel:
+            p = rel[0]
+            jobs.append({"inc": p[1], "defines": ["-DPy_DEBUG"], "label": p[2],
+                         "live": any(s[3] and s[0] == p[0] for s in dbg),
+                         "checks": [(s[1], s[2], ["-DPy_DEBUG"]) for s in rel[1:]
+                                    if patch_range(s[0]) == patch_range(p[0])] +
+                                   [(s[1], s[2], []) for s in dbg
                                     if patch_range(s[0]) == patch_range(p[0])],
                          "derive": derive})
-        elif rel:
-            p = rel[0]
-            jobs.append({"inc": p[1], "defines": ["-DPy_DEBUG"], "label": p[2], "live": False,
-                         "checks": [(s[1], s[2], ["-DPy_DEBUG"]) for s in rel[1:]
+        elif dbg:
+            p = dbg[0]
+            jobs.append({"inc": p[1], "defines": [], "label": p[2], "live": p[3],
+                         "checks": [(s[1], s[2], []) for s in dbg[1:]
                                     if patch_range(s[0]) == patch_range(p[0])],
                          "derive": derive})
     return jobs
