@@ -171,8 +171,9 @@ static const struct plugin_entry *loaded_named(const struct plugins *pl, const s
 }
 
 /*
- * Load and check e once; a failure is remembered and returned again.
- * Works through a const registry: all that changes lives in the entries.
+ * Load and check e once; a failure is remembered and returned again (never
+ * as -ENOENT).  Works through a const registry: all that changes lives in
+ * the entries.
  */
 static int entry_load(const struct plugins *pl, struct plugin_entry *e, char *err, size_t errlen)
 {
@@ -219,7 +220,8 @@ out_close:
 out_fail:
 	entry_fail(e, msg);
 	snprintf(err, errlen, "%s", e->error);
-	return rc;
+	/* -ENOENT means "no such module" to callers, not "its file is missing". */
+	return rc == -ENOENT ? -ENOEXEC : rc;
 }
 
 /* --- lookups ------------------------------------------------------------------ */

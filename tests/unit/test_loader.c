@@ -292,6 +292,7 @@ static void test_registry(void)
 			"[outputs]\n"
 			"good = @fx_good_output\n"
 			"old = @fx_bad_abi\n"
+			"gone = /nonexistent/gone.so\n"
 			"[good]\n"
 			"Color = blue\n");
 	CU_ASSERT_EQUAL_FATAL(plugins_open(ini, &pl, err, sizeof(err)), 0);
@@ -329,6 +330,12 @@ static void test_registry(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, abi));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "ABI version 99"));
 
+	/* A module whose file is missing is not "no such output". */
+	rc = plugins_output(pl, "gone", &p, err, sizeof(err));
+	CU_ASSERT(rc < 0 && rc != -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, ":9: [outputs] gone: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "module file not found"));
+
 	CU_ASSERT_EQUAL_FATAL(plugins_backend(pl, &p, err, sizeof(err)), 0);
 	CU_ASSERT_STRING_EQUAL(plugin_backend_ops(p)->platform, "linux");
 
@@ -338,7 +345,7 @@ static void test_registry(void)
 	CU_ASSERT_STRING_EQUAL(layouts[0]->name, "lay");
 	CU_ASSERT_EQUAL(plugin_layout(layouts[0])->version_min, PYSPY_PYVER(3, 11, 0));
 
-	/* The listing shows every module and fails because two do not load. */
+	/* The listing shows every module and fails because three do not load. */
 	f = fmemopen(buf, sizeof(buf) - 1, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	rc = plugins_list(pl, f);
