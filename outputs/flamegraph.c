@@ -448,8 +448,7 @@ static int fg_buf_put(const struct pyspy_host *host, struct fg_buf *b, const voi
 	return 0;
 }
 
-/* Length of the UTF-8 sequence at s (n bytes left) if it is a character
- * XML allows, 0 otherwise (invalid UTF-8, U+FFFE, U+FFFF). */
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
 static size_t fg_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
@@ -463,8 +462,6 @@ static size_t fg_utf8_len(const unsigned char *s, size_t n)
 			return 0;
 		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
 			return 0; /* overlong, or a surrogate */
-		if (c == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
-			return 0; /* U+FFFE, U+FFFF: not XML characters */
 		return 3;
 	}
 	if (c >= 0xf0 && c <= 0xf4) {
@@ -490,6 +487,10 @@ static int fg_put_safe(const struct pyspy_host *host, struct fg_buf *b, const ch
 		if (len == 0) {
 			rc = fg_buf_put(host, b, "\xef\xbf\xbd", 3);
 			i++;
+		} else if (len == 3 && p[i] == 0xef && p[i + 1] == 0xbf && p[i + 2] >= 0xbe) {
+			/* U+FFFE, U+FFFF: not XML characters */
+			rc = fg_buf_put(host, b, "\xef\xbf\xbd", 3);
+			i += 3;
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			rc = fg_buf_put(host, b, "?", 1);
 			i++;
