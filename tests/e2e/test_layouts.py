@@ -12,8 +12,7 @@ verified reference numbers, the ABI header and the py-spy loader.
 * `py-spy plugins` lists every module as loading.
 """
 import difflib
-import os
-import pathlib
+import json
 import re
 import subprocess
 import sys
@@ -281,3 +280,108 @@ def test_plugins_lists_every_layout(pyspy):
         elif not line.rstrip().endswith(" ok"):
             bad.append(f"{n}: {line.strip()}")
     assert not bad, "\n".join(bad) + f"\n--- py-spy plugins:\n{r.stdout}{r.stderr}"
+
+
+# Run inside the target interpreter (2.7 and 3.x): follow a dict and an
+# instance's attributes with ctypes, using only the layout's offsets and
+# models, and compare with what Python itself says.  Prints "ok" or why not.
+DICT_PROBE = r'''
+import ctypes, json, sys
+L = json.loads(sys.argv[1])
+P = ctypes.sizeof(ctypes.c_void_p)
+def u8(a): return ctypes.c_uint8.from_address(a).value
+def ss(a): return ctypes.c_ssize_t.from_address(a).value
+def ptr(a): return ctypes.c_void_p.from_address(a).value or 0
+def dict_keys(addr):
+    """ids of the keys of the dict at addr, in entry order."""
+    m = L["dict_model"]
+    if m == "PYSPY_DICT_27":
+        table, n = ptr(addr + L["dict.ma_table"]), ss(addr + L["dict.ma_mask"]) + 1
+        ks = [ptr(table + i * L["dict.entry_size"] + P) for i in range(n)]
+        return [k for k in ks if k]
+    keys = ptr(addr + L["dict.ma_keys"])
+    n = ss(keys + L["dict.dk_nentries"])
+    if m == "PYSPY_DICT_36":
+        size = ss(keys + L["dict.dk_size"])
+        ix = 1 if size <= 0xff else 2 if size <= 0xffff else 4 if size <= 0xffffffff else 8
+        ent, esz, koff = keys + L["dict.dk_indices"] + size * ix, L["dict.entry_size"], P
+    else:
+        ent = keys + L["dict.dk_indices"] + (1 << u8(keys + L["dict.dk_log2_index_bytes"]))
+        if u8(keys + L["dict.dk_kind"]) == 0:
+            esz, koff = L["dict.entry_size"], P
+        else:
+            esz, koff = L["dict.unicode_entry_size"], 0
+    return [ptr(ent + i * esz + koff) for i in range(n)]
+d = {}
+names = ["alpha", "beta", "gamma", "delta", "epsilon"]
+for i, k in enumerate(names):
+    d[k] = i
+assert ss(id(d) + L["dict.ma_used"]) == 5, "ma_used"
+got = dict_keys(id(d))
+assert [k for k in got if k in set(map(id, names))] == [id(k) for k in names] or \
+    L["dict_model"] == "PYSPY_DICT_27" and set(got) >= set(map(id, names)), "dict keys"
+class C(object):
+    pass
+o = C()
+o.first = "one"
+o.second = "two"
+tp, a, m = id(C), id(o), L["attr_model"]
+def cached_values(values):
+    keys = dict_keys_of_keys(ptr(tp + L["object.ht_cached_keys"]))
+    return dict((k, ptr(values + L["dict.values_values"] + i * P)) for i, k in enumerate(keys))
+def dict_keys_of_keys(keys):
+    n = ss(keys + L["dict.dk_nentries"])
+    ent = keys + L["dict.dk_indices"] + (1 << u8(keys + L["dict.dk_log2_index_bytes"]))
+    return [ptr(ent + i * L["dict.unicode_entry_size"]) for i in range(n)]
+if m == "PYSPY_ATTRS_DICTOFFSET":
+    assert ptr(a + ss(tp + L["object.tp_dictoffset"])) == id(o.__dict__), "tp_dictoffset"
+else:
+    flags = ctypes.c_ulong.from_address(tp + L["object.tp_flags"]).value
+    assert flags & L["object.managed_dict_flag"], "managed dict flag"
+    if m == "PYSPY_ATTRS_MANAGED_311":
+        assert ptr(a - 3 * P) == 0, "dict materialised"
+        vals = cached_values(ptr(a - 4 * P))
+    elif m == "PYSPY_ATTRS_MANAGED_312":
+        v = ptr(a - 3 * P)
+        assert v & 1, "values not tagged"
+        vals = cached_values(v + 1)
+    else:
+        assert flags & L["object.inline_values_flag"], "inline values flag"
+        assert ptr(a - 3 * P) == 0, "dict materialised"
+        vals = cached_values(a + ss(tp + L["object.tp_basicsize"]))
+    assert vals.get(id("first")) == id(o.first), "attribute first"
+    assert vals.get(id("second")) == id(o.second), "attribute second"
+t = (1, "x")
+assert ptr(id(t) + L["tuple.ob_item"] + P) == id(t[1]), "tuple.ob_item"
+sys.stdout.write("ok\n")
+'''
+
+
+def release_module_for(version):
+    for name in NAMES:
+        v = committed(name)
+        if v["flavour"] != "PYSPY_FLAVOUR_RELEASE":
+            continue
+        lo = tuple(int(x) for x in re.findall(r"\d+", v["version_min"]))
+        hi = tuple(int(x) for x in re.findall(r"\d+", v["version_max"]))
+        if lo <= version <= hi:
+            return name
+    return None
+
+
+def test_dict_and_attr_fields_live(interp):
+    """The dict/attribute fields (thread names) read the right things in a
+    real interpreter of each version."""
+    interp.require()
+    r = subprocess.run(interp.argv + ["-c", "import sys; print('%d %d %d' % sys.version_info[:3])"],
+                       capture_output=True, text=True, timeout=30)
+    version = tuple(int(x) for x in r.stdout.split())
+    name = release_module_for(version)
+    assert name, f"no release layout module covers {version}"
+    vals = committed(name)
+    L = {}
+    for k, v in vals.items():
+        L[k] = int(v, 0) if re.fullmatch(r"-?(0x)?[0-9a-f]+", v) else v
+    r = subprocess.run(interp.argv + ["-c", DICT_PROBE, json.dumps(L)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip() == "ok", f"{interp.name} with {name}: {r.stdout}{r.stderr}"
