@@ -1,0 +1,132 @@
+/*
+ * Linux backend, private declarations shared by the files of this module.
+ *
+ *   proc.c    attach/detach, info, read, maps, threads, /proc helpers
+ *   ptrace.c  pause/resume (PTRACE_SEIZE + PTRACE_INTERRUPT, PTRACE_DETACH)
+ *   elf.c     binary_open/close/info/symbol/section (libelf)
+ *   spawn.c   spawn, alive, terminate
+ *   module.c  the ops table and the exported descriptor
+ *
+ * Everything here is hidden (-fvisibility=hidden); only pyspy_module is
+ * exported.
+ */
+#ifndef PYSPY_BACKEND_LINUX_LNX_H
+#define PYSPY_BACKEND_LINUX_LNX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <pyspy/backend.h>
+
+/* Bounds on what the target (or /proc) may make us hold. */
+#define LNX_MAX_MAPS      (1u << 20)        /* lines of /proc/PID/maps */
+#define LNX_MAX_MAPS_TEXT (256u << 20)      /* bytes of /proc/PID/maps */
+#define LNX_MAX_THREADS   (1u << 16)        /* tasks of one process */
+#define LNX_MAX_CMDLINE   (32u << 10)       /* bytes of /proc/PID/cmdline kept */
+#define LNX_PAUSE_PASSES  64                /* task listings per pause */
+
+/* A memory map, owned by whoever parsed it. */
+struct lnx_maplist {
+	struct pyspy_map *maps;
+	size_t n;
+	char *text;           /* the file's text; paths point into it */
+};
+
+/* One thread held by pause. */
+struct lnx_held {
+	pid_t tid;
+	int sig;              /* signal to re-inject at detach, or 0 */
+	int stopped;          /* 1: in a ptrace stop we have waited for */
+};
+
+struct pyspy_proc {
+	const struct pyspy_host *host;
+	pid_t pid;
+	int is_child;         /* we are its parent (spawned by us) */
+	int exited;           /* a child whose exit status we have reaped */
+	int status;           /* its wait status */
+	int use_mem;          /* read through /proc/PID/mem */
+	int mem_fd;           /* /proc/PID/mem or -1 */
+	DIR *task_dir;        /* /proc/PID/task, kept open for pause */
+	pid_t *tids;          /* last task listing */
+	size_t ntids, tids_cap;
+
+	struct lnx_maplist maps;          /* last result of the maps op */
+
+	struct pyspy_os_thread *threads;  /* last result of the threads op */
+	size_t nthreads, threads_cap;
+
+	struct lnx_held *held;            /* threads seized by pause */
+	size_t nheld, held_cap;
+	int paused;
+	int reap_leader;      /* a traced main thread exited: reap it later */
+
+	char *exe, *cmdline, *comm;       /* last result of the info op */
+};
+
+/* Memory through the host's allocator (zeroed). */
+void *lnx_alloc(const struct pyspy_host *host, size_t n);
+void *lnx_realloc(const struct pyspy_host *host, void *p, size_t n);
+void lnx_free(const struct pyspy_host *host, void *p);
+char *lnx_strdup(const struct pyspy_host *host, const char *s);
+
+/* "/proc/PID/..." into buf; 0 or -ENAMETOOLONG. */
+int lnx_proc_path(char *buf, size_t len, pid_t pid, const char *fmt, ...)
+	PYSPY_PRINTF(4, 5);
+/* Read a whole (small or /proc) file, at most max bytes, NUL-terminated.
+ * *len gets the size without the NUL.  0 or a negative errno. */
+int lnx_read_file(const struct pyspy_host *host, const char *path, size_t max,
+		  char **out, size_t *len);
+/* State letter of /proc/PID/stat (or /proc/PID/task/TID/stat): 'R', 'S',
+ * 'Z', 't', ...; 0 if the file cannot be read. */
+char lnx_stat_state(const char *path);
+/* Parent pid from /proc/PID/stat, or -1. */
+pid_t lnx_stat_ppid(pid_t pid);
+/* 1 if the process exists and is not a zombie, else 0. */
+int lnx_pid_running(pid_t pid);
+
+/* Parse /proc/PID/maps into ml (sorted by start).  0 or a negative errno. */
+int lnx_maps_parse(const struct pyspy_host *host, pid_t pid, struct lnx_maplist *ml);
+void lnx_maps_free(const struct pyspy_host *host, struct lnx_maplist *ml);
+
+/* List /proc/PID/task into proc->tids.  0, -ESRCH (no task left) or a
+ * negative errno. */
+int lnx_task_list(struct pyspy_proc *proc);
+
+/* Record a wait status of the main thread of a process we spawned. */
+void lnx_note_exit(struct pyspy_proc *proc, pid_t tid, int status);
+
+/* Ops (one file each group). */
+int lnx_attach(const struct pyspy_host *host, int64_t pid, struct pyspy_proc **out,
+	       char *err, size_t errlen);
+void lnx_detach(struct pyspy_proc *proc);
+int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, size_t errlen);
+int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n);
+int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
+	     char *err, size_t errlen);
+int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
+		size_t *n, char *err, size_t errlen);
+
+int lnx_pause(struct pyspy_proc *proc, char *err, size_t errlen);
+int lnx_resume(struct pyspy_proc *proc);
+/* A stop seen outside pause (by alive's waitpid) for a held thread. */
+void lnx_held_note_stop(struct pyspy_proc *proc, pid_t tid, int status);
+
+int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_binary **out,
+		    char *err, size_t errlen);
+void lnx_binary_close(struct pyspy_binary *bin);
+int lnx_binary_info(struct pyspy_binary *bin, struct pyspy_binary_info *out);
+int lnx_binary_symbol(struct pyspy_binary *bin, const char *name, uint64_t *addr,
+		      uint64_t *size);
+int lnx_binary_section(struct pyspy_binary *bin, const char *name, uint64_t *addr,
+		       uint64_t *size);
+
+int lnx_spawn(const struct pyspy_host *host, const struct pyspy_spawn *spawn,
+	      int64_t *pid, char *err, size_t errlen);
+int lnx_alive(struct pyspy_proc *proc, int *status);
+int lnx_terminate(struct pyspy_proc *proc);
+
+#endif /* PYSPY_BACKEND_LINUX_LNX_H */

@@ -1,0 +1,802 @@
+/*
+ * Linux backend: attaching to a process and reading it through /proc and
+ * process_vm_readv (or /proc/PID/mem where process_vm_readv is refused).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lnx.h"
+
+#define LNX_PROBE_MAPS 16 /* mappings tried by attach's read probe */
+
+/* --- small helpers ------------------------------------------------------ */
+
+void *lnx_alloc(const struct pyspy_host *host, size_t n)
+{
+	return host->alloc(n ? n : 1);
+}
+
+void *lnx_realloc(const struct pyspy_host *host, void *p, size_t n)
+{
+	return host->realloc(p, n ? n : 1);
+}
+
+void lnx_free(const struct pyspy_host *host, void *p)
+{
+	if (p)
+		host->free(p);
+}
+
+char *lnx_strdup(const struct pyspy_host *host, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = lnx_alloc(host, n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+int lnx_proc_path(char *buf, size_t len, pid_t pid, const char *fmt, ...)
+{
+	va_list ap;
+	int a, b;
+
+	a = snprintf(buf, len, "/proc/%d/", (int)pid);
+	if (a < 0 || (size_t)a >= len)
+		return -ENAMETOOLONG;
+	va_start(ap, fmt);
+	b = vsnprintf(buf + a, len - a, fmt, ap);
+	va_end(ap);
+	if (b < 0 || (size_t)b >= len - a)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int lnx_read_file(const struct pyspy_host *host, const char *path, size_t max,
+		  char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf, *nbuf;
+	ssize_t r;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = lnx_alloc(host, cap);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out_close;
+	}
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap > max) /* keep what fits: max bytes at most */
+				break;
+			nbuf = lnx_realloc(host, buf, cap * 2);
+			if (!nbuf) {
+				rc = -ENOMEM;
+				goto out_free;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			goto out_free;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	if (n > max)
+		n = max;
+	buf[n] = '\0';
+	close(fd);
+	*out = buf;
+	*len = n;
+	return 0;
+
+out_free:
+	lnx_free(host, buf);
+out_close:
+	close(fd);
+	return rc;
+}
+
+/* The text after the last ')' of a stat line: comm may hold anything. */
+static const char *lnx_stat_rest(char *buf, ssize_t n)
+{
+	char *p;
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == '\0')
+		return NULL;
+	return p + 2;
+}
+
+static ssize_t lnx_read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = read(fd, buf, len - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n;
+}
+
+char lnx_stat_state(const char *path)
+{
+	char buf[1024];
+	const char *rest;
+
+	rest = lnx_stat_rest(buf, lnx_read_small(path, buf, sizeof(buf)));
+	return rest ? rest[0] : 0;
+}
+
+pid_t lnx_stat_ppid(pid_t pid)
+{
+	char path[64], buf[1024];
+	const char *rest;
+	long ppid;
+
+	if (lnx_proc_path(path, sizeof(path), pid, "stat"))
+		return -1;
+	rest = lnx_stat_rest(buf, lnx_read_small(path, buf, sizeof(buf)));
+	/* "S 1234 ...": state, then ppid */
+	if (!rest || sscanf(rest, "%*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+static int lnx_dead_state(char st)
+{
+	return st == 0 || st == 'Z' || st == 'X' || st == 'x';
+}
+
+/* Whether a task other than the main thread is still alive. */
+static int lnx_other_task_alive(pid_t pid)
+{
+	char path[96];
+	struct dirent *de;
+	unsigned n = 0;
+	int alive = 0;
+	DIR *d;
+
+	if (lnx_proc_path(path, sizeof(path), pid, "task"))
+		return 0;
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!alive && n++ < LNX_MAX_THREADS && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || atoi(de->d_name) == pid)
+			continue;
+		if (lnx_proc_path(path, sizeof(path), pid, "task/%.20s/stat", de->d_name))
+			continue;
+		alive = !lnx_dead_state(lnx_stat_state(path));
+	}
+	closedir(d);
+	return alive;
+}
+
+int lnx_pid_running(pid_t pid)
+{
+	char path[64];
+	char st;
+
+	if (lnx_proc_path(path, sizeof(path), pid, "stat"))
+		return 0;
+	st = lnx_stat_state(path);
+	if (st != 'Z')
+		return !lnx_dead_state(st);
+	/* a zombie main thread: the process lives on while another thread does */
+	return lnx_other_task_alive(pid);
+}
+
+/* --- the memory map ----------------------------------------------------- */
+
+static int lnx_hex(const char **p, char end, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	int digits = 0;
+
+	for (; *s && *s != end; s++, digits++) {
+		int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			return -EINVAL;
+		if (digits >= 16)
+			return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (*s != end || digits == 0)
+		return -EINVAL;
+	*p = s + 1;
+	*out = v;
+	return 0;
+}
+
+/* Skip one space-terminated field and the space. */
+static int lnx_skip_field(const char **p)
+{
+	const char *s = strchr(*p, ' ');
+
+	if (!s)
+		return -EINVAL;
+	*p = s + 1;
+	return 0;
+}
+
+/* "start-end perms offset dev inode   path" (line NUL-terminated). */
+static int lnx_maps_line(char *line, struct pyspy_map *m)
+{
+	const char *p = line;
+
+	memset(m, 0, sizeof(*m));
+	if (lnx_hex(&p, '-', &m->start) || lnx_hex(&p, ' ', &m->end))
+		return -EINVAL;
+	if (strlen(p) < 5 || p[4] != ' ')
+		return -EINVAL;
+	if (p[0] == 'r')
+		m->prot |= PYSPY_PROT_READ;
+	if (p[1] == 'w')
+		m->prot |= PYSPY_PROT_WRITE;
+	if (p[2] == 'x')
+		m->prot |= PYSPY_PROT_EXEC;
+	p += 5;
+	if (lnx_hex(&p, ' ', &m->offset))
+		return -EINVAL;
+	if (lnx_skip_field(&p)) /* dev */
+		return -EINVAL;
+	/* inode, then padding spaces, then the path (which may hold spaces) */
+	while (*p && *p != ' ')
+		p++;
+	while (*p == ' ')
+		p++;
+	m->path = p;
+	if (m->end < m->start)
+		return -EINVAL;
+	return 0;
+}
+
+static int lnx_map_cmp(const void *a, const void *b)
+{
+	const struct pyspy_map *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void lnx_maps_free(const struct pyspy_host *host, struct lnx_maplist *ml)
+{
+	lnx_free(host, ml->maps);
+	lnx_free(host, ml->text);
+	memset(ml, 0, sizeof(*ml));
+}
+
+int lnx_maps_parse(const struct pyspy_host *host, pid_t pid, struct lnx_maplist *ml)
+{
+	char path[64], *text, *line, *nl;
+	struct pyspy_map *maps;
+	size_t len, lines = 0, n = 0, i;
+	int rc, sorted = 1;
+
+	memset(ml, 0, sizeof(*ml));
+	rc = lnx_proc_path(path, sizeof(path), pid, "maps");
+	if (rc)
+		return rc;
+	rc = lnx_read_file(host, path, LNX_MAX_MAPS_TEXT, &text, &len);
+	if (rc)
+		return rc;
+	for (i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	lines++;
+	if (lines > LNX_MAX_MAPS)
+		lines = LNX_MAX_MAPS;
+	maps = lnx_alloc(host, lines * sizeof(*maps));
+	if (!maps) {
+		lnx_free(host, text);
+		return -ENOMEM;
+	}
+	for (line = text; *line && n < lines; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		else
+			nl = line + strlen(line);
+		if (lnx_maps_line(line, &maps[n]))
+			continue; /* malformed: skip rather than trust it */
+		if (n && maps[n].start < maps[n - 1].start)
+			sorted = 0;
+		n++;
+	}
+	if (!sorted)
+		qsort(maps, n, sizeof(*maps), lnx_map_cmp);
+	ml->maps = maps;
+	ml->n = n;
+	ml->text = text;
+	return 0;
+}
+
+int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
+	     char *err, size_t errlen)
+{
+	struct lnx_maplist ml;
+	int rc;
+
+	rc = lnx_maps_parse(proc->host, proc->pid, &ml);
+	if (rc) {
+		if (rc == -ENOENT)
+			rc = -ESRCH;
+		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", (int)proc->pid,
+			 strerror(-rc));
+		return rc;
+	}
+	if (ml.n == 0 && !lnx_pid_running(proc->pid)) {
+		lnx_maps_free(proc->host, &ml);
+		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
+		return -ESRCH;
+	}
+	lnx_maps_free(proc->host, &proc->maps);
+	proc->maps = ml;
+	*maps = ml.maps;
+	*n = ml.n;
+	return 0;
+}
+
+/* --- threads ------------------------------------------------------------ */
+
+int lnx_task_list(struct pyspy_proc *proc)
+{
+	struct dirent *de;
+	pid_t *ntids;
+	char *end;
+	long tid;
+
+	proc->ntids = 0;
+	rewinddir(proc->task_dir);
+	errno = 0;
+	while ((de = readdir(proc->task_dir)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		tid = strtol(de->d_name, &end, 10);
+		if (*end || tid <= 0 || tid > INT_MAX)
+			continue;
+		if (proc->ntids == proc->tids_cap) {
+			size_t cap = proc->tids_cap ? proc->tids_cap * 2 : 64;
+
+			if (cap > LNX_MAX_THREADS)
+				return -E2BIG;
+			ntids = lnx_realloc(proc->host, proc->tids, cap * sizeof(*ntids));
+			if (!ntids)
+				return -ENOMEM;
+			proc->tids = ntids;
+			proc->tids_cap = cap;
+		}
+		proc->tids[proc->ntids++] = (pid_t)tid;
+	}
+	if (errno && errno != ENOENT && errno != ESRCH)
+		return -errno;
+	return proc->ntids ? 0 : -ESRCH;
+}
+
+int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
+		size_t *n, char *err, size_t errlen)
+{
+	struct pyspy_os_thread *t;
+	char path[96], st;
+	size_t i, k = 0;
+	int rc;
+
+	rc = lnx_task_list(proc);
+	if (rc) {
+		if (rc == -ESRCH)
+			snprintf(err, errlen, "process %d has exited", (int)proc->pid);
+		else
+			snprintf(err, errlen, "cannot list /proc/%d/task: %s", (int)proc->pid,
+				 strerror(-rc));
+		return rc;
+	}
+	if (proc->threads_cap < proc->ntids) {
+		t = lnx_realloc(proc->host, proc->threads, proc->ntids * sizeof(*t));
+		if (!t) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		proc->threads = t;
+		proc->threads_cap = proc->ntids;
+	}
+	for (i = 0; i < proc->ntids; i++) {
+		if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/stat",
+				  (int)proc->tids[i]))
+			continue;
+		st = lnx_stat_state(path);
+		if (lnx_dead_state(st))
+			continue; /* exited since the listing */
+		t = &proc->threads[k++];
+		memset(t, 0, sizeof(*t));
+		t->tid = proc->tids[i];
+		t->state = st == 'R' ? PYSPY_THREAD_RUNNING : PYSPY_THREAD_IDLE;
+	}
+	if (k == 0) {
+		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
+		return -ESRCH;
+	}
+	*threads = proc->threads;
+	*n = k;
+	return 0;
+}
+
+/* --- reading memory ----------------------------------------------------- */
+
+/* Whether a failed read means the process is gone. */
+static int lnx_gone(struct pyspy_proc *proc)
+{
+	return !lnx_pid_running(proc->pid);
+}
+
+static int lnx_open_mem(struct pyspy_proc *proc)
+{
+	char path[64];
+	int rc;
+
+	if (proc->mem_fd >= 0)
+		return 0;
+	rc = lnx_proc_path(path, sizeof(path), proc->pid, "mem");
+	if (rc)
+		return rc;
+	proc->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	return proc->mem_fd < 0 ? -errno : 0;
+}
+
+/* pread on /proc/PID/mem, one range after the other. */
+static int lnx_read_mem(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+{
+	size_t i, got;
+	ssize_t r;
+
+	for (i = 0; i < n; i++) {
+		if (iov[i].remote > (uint64_t)INT64_MAX - iov[i].len)
+			return (int)i;
+		for (got = 0; got < iov[i].len; got += r) {
+			r = pread(proc->mem_fd, (char *)iov[i].local + got, iov[i].len - got,
+				  (off_t)(iov[i].remote + got));
+			if (r < 0 && errno == EINTR) {
+				r = 0;
+				continue;
+			}
+			if (r <= 0) /* EIO: unmapped; 0: no mm any more */
+				return lnx_gone(proc) ? -ESRCH : (int)i;
+		}
+	}
+	return (int)i;
+}
+
+/* process_vm_readv in batches of IOV_MAX ranges: how many leading ranges
+ * were copied, or -errno of the first failing call. */
+static int lnx_read_vm(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+{
+	struct iovec local[IOV_MAX], remote[IOV_MAX];
+	size_t done = 0, k, i, total;
+	ssize_t got;
+
+	while (done < n) {
+		total = 0;
+		for (k = 0; k < IOV_MAX && done + k < n; k++) {
+			const struct pyspy_iov *v = &iov[done + k];
+
+			if (v->len > (size_t)SSIZE_MAX - total)
+				break;
+			total += v->len;
+			local[k].iov_base = v->local;
+			local[k].iov_len = v->len;
+			remote[k].iov_base = (void *)(uintptr_t)v->remote;
+			remote[k].iov_len = v->len;
+		}
+		if (k == 0)
+			return (int)done; /* a range too long to read at all */
+		got = process_vm_readv(proc->pid, local, k, remote, k, 0);
+		if (got < 0) {
+			if (errno == EFAULT || errno == EIO)
+				return (int)done; /* the first range of the batch */
+			return -errno;
+		}
+		for (i = 0; i < k && (size_t)got >= remote[i].iov_len; i++)
+			got -= remote[i].iov_len;
+		done += i;
+		if (i < k)
+			return (int)done;
+	}
+	return (int)done;
+}
+
+int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+{
+	int rc;
+
+	if (n > INT_MAX)
+		n = INT_MAX;
+	if (n == 0)
+		return 0;
+	if (proc->use_mem)
+		return lnx_read_mem(proc, iov, n);
+	rc = lnx_read_vm(proc, iov, n);
+	if (rc >= 0 || rc == -ESRCH || rc == -ENOMEM)
+		return rc;
+	if (lnx_gone(proc))
+		return -ESRCH;
+	if (rc != -EPERM && rc != -ENOSYS)
+		return rc;
+	/* process_vm_readv refused: /proc/PID/mem may still be allowed */
+	if (lnx_open_mem(proc))
+		return rc;
+	proc->use_mem = 1;
+	return lnx_read_mem(proc, iov, n);
+}
+
+/* --- attach, detach, info ----------------------------------------------- */
+
+static int lnx_perm_error(pid_t pid, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+		 "permission denied reading process %d: run py-spy as root (sudo), "
+		 "or lower /proc/sys/kernel/yama/ptrace_scope, or in Docker start the "
+		 "container with --cap-add SYS_PTRACE", (int)pid);
+	return -EPERM;
+}
+
+static int lnx_is_special_map(const char *path)
+{
+	return strcmp(path, "[vvar]") == 0 || strcmp(path, "[vsyscall]") == 0 ||
+	       strcmp(path, "[vvar_vclock]") == 0;
+}
+
+/* Read a few bytes of readable mappings: proves we may read the process. */
+static int lnx_probe(struct pyspy_proc *proc, char *err, size_t errlen)
+{
+	struct lnx_maplist *ml = &proc->maps;
+	unsigned char buf[8];
+	struct pyspy_iov iov;
+	size_t i, tried = 0;
+	int rc;
+
+	rc = lnx_maps_parse(proc->host, proc->pid, ml);
+	if (rc == -EACCES || rc == -EPERM)
+		return lnx_perm_error(proc->pid, err, errlen);
+	if (rc == -ENOENT || rc == -ESRCH) {
+		snprintf(err, errlen, "no such process: %d", (int)proc->pid);
+		return -ESRCH;
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", (int)proc->pid,
+			 strerror(-rc));
+		return rc;
+	}
+	for (i = 0; i < ml->n && tried < LNX_PROBE_MAPS; i++) {
+		const struct pyspy_map *m = &ml->maps[i];
+
+		if (!(m->prot & PYSPY_PROT_READ) || lnx_is_special_map(m->path) ||
+		    m->end - m->start < sizeof(buf))
+			continue;
+		tried++;
+		iov.remote = m->start;
+		iov.local = buf;
+		iov.len = sizeof(buf);
+		rc = lnx_read(proc, &iov, 1);
+		if (rc == 1)
+			return 0;
+		if (rc == -EPERM || rc == -EACCES)
+			return lnx_perm_error(proc->pid, err, errlen);
+		if (rc == -ESRCH) {
+			snprintf(err, errlen, "process %d has exited", (int)proc->pid);
+			return -ESRCH;
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot read process %d: %s", (int)proc->pid,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	if (tried == 0) {
+		snprintf(err, errlen, "process %d has no readable memory (a kernel thread?)",
+			 (int)proc->pid);
+		return -EINVAL;
+	}
+	snprintf(err, errlen, "cannot read any mapping of process %d", (int)proc->pid);
+	return -EIO;
+}
+
+static void lnx_proc_free(struct pyspy_proc *proc)
+{
+	const struct pyspy_host *host = proc->host;
+
+	if (proc->task_dir)
+		closedir(proc->task_dir);
+	if (proc->mem_fd >= 0)
+		close(proc->mem_fd);
+	lnx_maps_free(host, &proc->maps);
+	lnx_free(host, proc->tids);
+	lnx_free(host, proc->threads);
+	lnx_free(host, proc->held);
+	lnx_free(host, proc->exe);
+	lnx_free(host, proc->cmdline);
+	lnx_free(host, proc->comm);
+	lnx_free(host, proc);
+}
+
+int lnx_attach(const struct pyspy_host *host, int64_t pid, struct pyspy_proc **out,
+	       char *err, size_t errlen)
+{
+	struct pyspy_proc *proc;
+	const char *opt;
+	char path[64];
+	char st;
+	int rc;
+
+	if (pid <= 0 || pid > INT_MAX ||
+	    lnx_proc_path(path, sizeof(path), (pid_t)pid, "stat") ||
+	    (st = lnx_stat_state(path)) == 0) {
+		snprintf(err, errlen, "no such process: %lld", (long long)pid);
+		return -ESRCH;
+	}
+	if (st == 'Z' || st == 'X' || st == 'x') {
+		snprintf(err, errlen, "process %lld has exited", (long long)pid);
+		return -ESRCH;
+	}
+	proc = lnx_alloc(host, sizeof(*proc));
+	if (!proc) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	proc->host = host;
+	proc->pid = (pid_t)pid;
+	proc->mem_fd = -1;
+	proc->is_child = lnx_stat_ppid(proc->pid) == getpid();
+	opt = host->option ? host->option(host, "read") : NULL;
+	if (opt && strcmp(opt, "proc-mem") == 0) {
+		/* option read = proc-mem: never use process_vm_readv */
+		rc = lnx_open_mem(proc);
+		if (rc == -ENOENT) {
+			snprintf(err, errlen, "no such process: %d", (int)proc->pid);
+			rc = -ESRCH;
+			goto out_free;
+		}
+		if (rc) {
+			rc = lnx_perm_error(proc->pid, err, errlen);
+			goto out_free;
+		}
+		proc->use_mem = 1;
+	}
+	rc = lnx_proc_path(path, sizeof(path), proc->pid, "task");
+	if (rc == 0 && !(proc->task_dir = opendir(path)))
+		rc = -errno;
+	if (rc) {
+		snprintf(err, errlen, "cannot open /proc/%d/task: %s", (int)proc->pid,
+			 strerror(-rc));
+		if (rc == -ENOENT)
+			rc = -ESRCH;
+		goto out_free;
+	}
+	rc = lnx_probe(proc, err, errlen);
+	if (rc)
+		goto out_free;
+	*out = proc;
+	return 0;
+
+out_free:
+	lnx_proc_free(proc);
+	return rc;
+}
+
+void lnx_detach(struct pyspy_proc *proc)
+{
+	if (!proc)
+		return;
+	if (proc->paused)
+		lnx_resume(proc);
+	if (proc->reap_leader)
+		lnx_alive(proc, NULL);
+	lnx_proc_free(proc);
+}
+
+/* One /proc/PID/<name> file as a string: NULs to spaces, no trailing
+ * newline or space. */
+static int lnx_proc_string(struct pyspy_proc *proc, const char *name, size_t max, char **out)
+{
+	char path[64], *text;
+	size_t len, i;
+	int rc;
+
+	rc = lnx_proc_path(path, sizeof(path), proc->pid, "%s", name);
+	if (rc)
+		return rc;
+	rc = lnx_read_file(proc->host, path, max, &text, &len);
+	if (rc)
+		return rc;
+	for (i = 0; i < len; i++)
+		if (text[i] == '\0')
+			text[i] = ' ';
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\n'))
+		text[--len] = '\0';
+	*out = text;
+	return 0;
+}
+
+int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, size_t errlen)
+{
+	const struct pyspy_host *host = proc->host;
+	char path[64], exe[PATH_MAX], *cmdline = NULL, *comm = NULL;
+	ssize_t n;
+	int rc;
+
+	if (!out || out->size < sizeof(*out)) {
+		snprintf(err, errlen, "proc_info struct too small");
+		return -EINVAL;
+	}
+	rc = lnx_proc_string(proc, "comm", 256, &comm);
+	if (rc) {
+		if (rc == -ENOENT || rc == -ESRCH) {
+			snprintf(err, errlen, "process %d has exited", (int)proc->pid);
+			return -ESRCH;
+		}
+		snprintf(err, errlen, "cannot read /proc/%d/comm: %s", (int)proc->pid,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = lnx_proc_string(proc, "cmdline", LNX_MAX_CMDLINE, &cmdline);
+	if (rc) {
+		snprintf(err, errlen, "cannot read /proc/%d/cmdline: %s", (int)proc->pid,
+			 strerror(-rc));
+		goto out_free;
+	}
+	/* exe may be unreadable (kernel thread, permissions): then "" */
+	n = -1;
+	if (lnx_proc_path(path, sizeof(path), proc->pid, "exe") == 0)
+		n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+
+	lnx_free(host, proc->exe);
+	lnx_free(host, proc->cmdline);
+	lnx_free(host, proc->comm);
+	proc->exe = lnx_strdup(host, exe);
+	proc->cmdline = cmdline;
+	proc->comm = comm;
+	if (!proc->exe) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	out->pid = proc->pid;
+	out->exe = proc->exe;
+	out->cmdline = proc->cmdline;
+	out->comm = proc->comm;
+	return 0;
+
+out_free:
+	lnx_free(host, comm);
+	lnx_free(host, cmdline);
+	return rc;
+}

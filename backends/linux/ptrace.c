@@ -1,0 +1,303 @@
+/*
+ * Linux backend: holding every thread of the target still while it is
+ * sampled.
+ *
+ * pause seizes each task (PTRACE_SEIZE, which sends no signal) and asks it
+ * to stop (PTRACE_INTERRUPT), then waits until each is in its stop.  A task
+ * may instead stop to have a signal delivered: that signal is kept and
+ * handed back at PTRACE_DETACH, so the target still receives it.  The task
+ * listing is repeated until it shows no task we do not hold.  resume
+ * detaches every task, which lets it run.  If py-spy dies, the kernel
+ * detaches the tasks itself and they run again.  SIGSTOP is never used.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "lnx.h"
+
+static int lnx_held_cmp(const void *a, const void *b)
+{
+	const struct lnx_held *x = a, *y = b;
+
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* Held threads are sorted by tid after each pass of pause. */
+static struct lnx_held *lnx_held_find(struct pyspy_proc *proc, size_t sorted, pid_t tid)
+{
+	struct lnx_held key = { .tid = tid };
+	size_t i;
+
+	for (i = sorted; i < proc->nheld; i++)
+		if (proc->held[i].tid == tid)
+			return &proc->held[i];
+	return bsearch(&key, proc->held, sorted, sizeof(key), lnx_held_cmp);
+}
+
+/* Room for one more held thread, made before seizing it. */
+static int lnx_held_reserve(struct pyspy_proc *proc)
+{
+	struct lnx_held *held;
+	size_t cap;
+
+	if (proc->nheld < proc->held_cap)
+		return 0;
+	cap = proc->held_cap ? proc->held_cap * 2 : 64;
+	if (cap > LNX_MAX_THREADS)
+		return -E2BIG;
+	held = lnx_realloc(proc->host, proc->held, cap * sizeof(*held));
+	if (!held)
+		return -ENOMEM;
+	proc->held = held;
+	proc->held_cap = cap;
+	return 0;
+}
+
+void lnx_note_exit(struct pyspy_proc *proc, pid_t tid, int status)
+{
+	if (tid == proc->pid && proc->is_child && !proc->exited) {
+		proc->exited = 1;
+		proc->status = status;
+	}
+}
+
+/* What a wait status says about a held thread. */
+static void lnx_held_status(struct pyspy_proc *proc, struct lnx_held *h, int status)
+{
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		lnx_note_exit(proc, h->tid, status);
+		h->tid = 0; /* gone */
+		return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	h->stopped = 1;
+	/* event 0: signal-delivery-stop; keep the signal for the detach.
+	 * PTRACE_EVENT_STOP: our interrupt (or a group-stop). */
+	if ((status >> 16) == 0 && h->sig == 0)
+		h->sig = WSTOPSIG(status);
+}
+
+void lnx_held_note_stop(struct pyspy_proc *proc, pid_t tid, int status)
+{
+	struct lnx_held *h;
+	size_t i;
+
+	for (i = 0; i < proc->nheld; i++) {
+		h = &proc->held[i];
+		if (h->tid == tid) {
+			lnx_held_status(proc, h, status);
+			return;
+		}
+	}
+}
+
+static void lnx_sleep_us(long us)
+{
+	struct timespec ts = { 0, us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Wait until a seized thread is in a stop, or gone.  Other threads simply
+ * block in waitpid.  The main thread is polled instead: once it has exited
+ * it stays a zombie, unreportable, for as long as other threads live, so
+ * a blocking wait could last for ever.  Such a zombie is reaped later
+ * (proc->reap_leader: by alive or detach).
+ */
+static void lnx_held_wait(struct pyspy_proc *proc, struct lnx_held *h)
+{
+	int leader = h->tid == proc->pid, status;
+	char path[96], st;
+	long us = 0;
+	pid_t r;
+
+	while (h->tid && !h->stopped) {
+		r = waitpid(h->tid, &status, leader ? WNOHANG | __WALL : __WALL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) { /* ECHILD: it exited and was reaped */
+			h->tid = 0;
+			return;
+		}
+		if (r > 0) {
+			lnx_held_status(proc, h, status);
+			continue;
+		}
+		st = 0;
+		if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/stat", (int)h->tid) == 0)
+			st = lnx_stat_state(path);
+		if (st == 0 || st == 'Z' || st == 'X' || st == 'x') {
+			proc->reap_leader = 1;
+			h->tid = 0;
+			return;
+		}
+		us = us ? (us < 1000 ? us * 2 : 1000) : 5;
+		lnx_sleep_us(us);
+	}
+}
+
+/* Wait for held[from..]: the other threads first, the main thread last. */
+static void lnx_wait_all(struct pyspy_proc *proc, size_t from)
+{
+	struct lnx_held *leader = NULL;
+	size_t i;
+
+	for (i = from; i < proc->nheld; i++) {
+		if (proc->held[i].tid == proc->pid)
+			leader = &proc->held[i];
+		else
+			lnx_held_wait(proc, &proc->held[i]);
+	}
+	if (leader)
+		lnx_held_wait(proc, leader);
+}
+
+/* Detach one stopped thread, giving back its signal.  ESRCH means it is
+ * not in a stop any more: SIGKILL woke it and it is exiting, so reap it. */
+static int lnx_detach_one(struct pyspy_proc *proc, struct lnx_held *h)
+{
+	int tries;
+
+	for (tries = 0; tries < 4 && h->tid; tries++) {
+		if (ptrace(PTRACE_DETACH, h->tid, NULL, (void *)(long)h->sig) == 0)
+			return 0;
+		if (errno != ESRCH)
+			return -errno;
+		h->stopped = 0;
+		lnx_held_wait(proc, h);
+	}
+	return 0;
+}
+
+/* Let every held thread go, the main thread last (it can only be reaped
+ * after the others).  Returns 0 or the first unexpected error. */
+static int lnx_release(struct pyspy_proc *proc)
+{
+	struct lnx_held *leader = NULL;
+	int rc = 0, r;
+	size_t i;
+
+	lnx_wait_all(proc, 0); /* PTRACE_DETACH needs a stopped tracee */
+	for (i = 0; i < proc->nheld; i++) {
+		if (!proc->held[i].tid)
+			continue;
+		if (proc->held[i].tid == proc->pid) {
+			leader = &proc->held[i];
+			continue;
+		}
+		r = lnx_detach_one(proc, &proc->held[i]);
+		if (r && !rc)
+			rc = r;
+	}
+	if (leader) {
+		r = lnx_detach_one(proc, leader);
+		if (r && !rc)
+			rc = r;
+	}
+	proc->nheld = 0;
+	proc->paused = 0;
+	return rc;
+}
+
+/* Seize and interrupt one task.  0: held; 1: it vanished; <0: error. */
+static int lnx_seize(struct pyspy_proc *proc, pid_t tid)
+{
+	struct lnx_held *h;
+	char path[96], st;
+	int rc;
+
+	rc = lnx_held_reserve(proc);
+	if (rc)
+		return rc;
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0) {
+		rc = -errno;
+		if (rc == -ESRCH)
+			return 1;
+		/* EPERM on a task that is exiting (zombie) is not an error */
+		if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/stat", (int)tid))
+			return rc;
+		st = lnx_stat_state(path);
+		if (st == 0 || st == 'Z' || st == 'X' || st == 'x')
+			return 1;
+		return rc;
+	}
+	h = &proc->held[proc->nheld++];
+	memset(h, 0, sizeof(*h));
+	h->tid = tid;
+	/* ESRCH here means it is exiting: lnx_held_wait sees the exit */
+	ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
+	return 0;
+}
+
+int lnx_pause(struct pyspy_proc *proc, char *err, size_t errlen)
+{
+	size_t sorted = 0, i, added;
+	int pass, rc;
+
+	if (proc->paused)
+		return 0;
+	proc->nheld = 0;
+	proc->paused = 1; /* detach() resumes whatever is held from here on */
+	for (pass = 0; pass < LNX_PAUSE_PASSES; pass++) {
+		rc = lnx_task_list(proc);
+		if (rc == -ESRCH && proc->nheld)
+			break; /* every task we held has exited since */
+		if (rc) {
+			snprintf(err, errlen, rc == -ESRCH ? "process %d has exited" :
+				 "cannot list the threads of process %d", (int)proc->pid);
+			goto out_release;
+		}
+		added = 0;
+		for (i = 0; i < proc->ntids; i++) {
+			if (lnx_held_find(proc, sorted, proc->tids[i]))
+				continue;
+			rc = lnx_seize(proc, proc->tids[i]);
+			if (rc < 0) {
+				snprintf(err, errlen, "cannot ptrace thread %d of process %d: %s%s",
+					 (int)proc->tids[i], (int)proc->pid, strerror(-rc),
+					 rc == -EPERM ? " (is a debugger attached?)" : "");
+				goto out_release;
+			}
+			added += rc == 0;
+		}
+		if (added == 0)
+			break;
+		/* wait for this pass's stops: a task that is stopped cannot
+		 * start new ones, so an unchanged listing is the whole set */
+		lnx_wait_all(proc, sorted);
+		qsort(proc->held, proc->nheld, sizeof(*proc->held), lnx_held_cmp);
+		sorted = proc->nheld;
+	}
+	if (pass == LNX_PAUSE_PASSES) {
+		snprintf(err, errlen, "process %d keeps starting threads; cannot pause it",
+			 (int)proc->pid);
+		rc = -EAGAIN;
+		goto out_release;
+	}
+	for (i = 0; i < proc->nheld && proc->held[i].tid == 0; i++)
+		;
+	if (i == proc->nheld) {
+		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
+		rc = -ESRCH;
+		goto out_release;
+	}
+	return 0;
+
+out_release:
+	lnx_release(proc);
+	return rc;
+}
+
+int lnx_resume(struct pyspy_proc *proc)
+{
+	if (!proc->paused)
+		return 0;
+	return lnx_release(proc);
+}

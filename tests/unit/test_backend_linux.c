@@ -1,0 +1,970 @@
+/*
+ * The Linux backend (build/modules/backends/linux.so), loaded with dlopen
+ * and driven against real processes: the memtarget helper (known buffers,
+ * 4 threads, a SIGUSR1 counter), a pyenv CPython 3.11 (PIE libpython) and
+ * Debian's /usr/bin/python3.11 (non-PIE, libpython static in the exe).
+ */
+#include <dlfcn.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pyspy/backend.h>
+#include <pyspy/module.h>
+
+#include "unit.h"
+
+#define TBL_MARKER 0x5ca1ab1e0ddba11ull /* MEMTARGET_MARKER of the helper */
+#define TBL_PAGE 4096
+
+/* --- a host for the module --------------------------------------------- */
+
+static void *tbl_alloc(size_t n)
+{
+	return calloc(1, n);
+}
+
+static void *tbl_realloc(void *p, size_t n)
+{
+	return realloc(p, n);
+}
+
+static void tbl_free(void *p)
+{
+	free(p);
+}
+
+static void tbl_log(const struct pyspy_host *host, int level, const char *fmt, ...)
+{
+}
+
+static const char *tbl_option(const struct pyspy_host *host, const char *key)
+{
+	return NULL;
+}
+
+/* Option read = proc-mem: the /proc/PID/mem path of reads. */
+static const char *tbl_option_mem(const struct pyspy_host *host, const char *key)
+{
+	return strcmp(key, "read") == 0 ? "proc-mem" : NULL;
+}
+
+static const struct pyspy_host tbl_host = {
+	.size = sizeof(struct pyspy_host),
+	.abi_version = PYSPY_ABI_VERSION,
+	.alloc = tbl_alloc,
+	.realloc = tbl_realloc,
+	.free = tbl_free,
+	.log = tbl_log,
+	.option = tbl_option,
+};
+
+static const struct pyspy_host tbl_host_mem = {
+	.size = sizeof(struct pyspy_host),
+	.abi_version = PYSPY_ABI_VERSION,
+	.alloc = tbl_alloc,
+	.realloc = tbl_realloc,
+	.free = tbl_free,
+	.log = tbl_log,
+	.option = tbl_option_mem,
+};
+
+static void *tbl_handle;
+static const struct pyspy_module *tbl_mod;
+static const struct pyspy_backend_ops *ops;
+
+/* --- a started program and what it printed ------------------------------ */
+
+struct tbl_prog {
+	int64_t pid;
+	int out;              /* read end of its stdout */
+	char text[8192];      /* what it printed so far */
+	size_t len;
+};
+
+static int64_t tbl_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void tbl_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The whole line of the output that starts with `key`, or NULL. */
+static const char *tbl_line(const struct tbl_prog *p, const char *key)
+{
+	const char *s = p->text;
+	size_t n = strlen(key);
+
+	while (s && *s) {
+		if (strncmp(s, key, n) == 0 && strchr(s, '\n'))
+			return s;
+		s = strchr(s, '\n');
+		if (s)
+			s++;
+	}
+	return NULL;
+}
+
+/* Read its stdout until a whole line starts with `until` (5 s at most). */
+static int tbl_read_until(struct tbl_prog *p, const char *until)
+{
+	int64_t deadline = tbl_ms() + 5000;
+	struct pollfd pfd = { p->out, POLLIN, 0 };
+	ssize_t r;
+
+	while (!tbl_line(p, until)) {
+		if (p->len + 1 >= sizeof(p->text) || tbl_ms() > deadline)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		r = read(p->out, p->text + p->len, sizeof(p->text) - 1 - p->len);
+		if (r <= 0)
+			return -EIO;
+		p->len += r;
+		p->text[p->len] = '\0';
+	}
+	return 0;
+}
+
+/* Start argv through the backend with stdout to a pipe; wait for `until`. */
+static int tbl_start(struct tbl_prog *p, char *const *argv, const char *until)
+{
+	struct pyspy_spawn sp = { .size = sizeof(sp), .argv = argv, .uid = -1, .gid = -1 };
+	char err[256];
+	int fds[2], rc;
+
+	memset(p, 0, sizeof(*p));
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	sp.stdout_fd = fds[1];
+	rc = ops->spawn(&tbl_host, &sp, &p->pid, err, sizeof(err));
+	close(fds[1]);
+	if (rc) {
+		close(fds[0]);
+		fprintf(stderr, "spawn %s: %s\n", argv[0], err);
+		return rc;
+	}
+	p->out = fds[0];
+	rc = tbl_read_until(p, until);
+	if (rc) {
+		kill((pid_t)p->pid, SIGKILL);
+		waitpid((pid_t)p->pid, NULL, 0);
+		close(p->out);
+	}
+	return rc;
+}
+
+/* The number after "key " on its own line of the output. */
+static uint64_t tbl_value(const struct tbl_prog *p, const char *key, int nth)
+{
+	char pat[64];
+	const char *s = p->text;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), "%s ", key);
+	n = strlen(pat);
+	while (s && *s) {
+		if (strncmp(s, pat, n) == 0 && nth-- == 0)
+			return strtoull(s + n, NULL, 0);
+		s = strchr(s, '\n');
+		if (s)
+			s++;
+	}
+	return 0;
+}
+
+/* Attach; end the program and the attachment together. */
+static struct pyspy_proc *tbl_attach(const struct pyspy_host *host, int64_t pid)
+{
+	struct pyspy_proc *proc = NULL;
+	char err[512];
+	int rc;
+
+	rc = ops->attach(host, pid, &proc, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "attach %lld: %s\n", (long long)pid, err);
+	return rc ? NULL : proc;
+}
+
+static void tbl_end(struct tbl_prog *p, struct pyspy_proc *proc)
+{
+	if (proc) {
+		ops->terminate(proc);
+		ops->detach(proc);
+	} else if (p->pid > 0) {
+		kill((pid_t)p->pid, SIGKILL);
+		waitpid((pid_t)p->pid, NULL, 0);
+	}
+	if (p->out > 0)
+		close(p->out);
+}
+
+/* The shared memtarget of the suite. */
+static struct tbl_prog mt;
+static struct pyspy_proc *mt_proc;
+static char mt_path[PATH_MAX];
+
+static int tbl_suite_init(void)
+{
+	char path[PATH_MAX];
+	char *argv[] = { mt_path, "an arg", NULL };
+
+	snprintf(path, sizeof(path), "%s/modules/backends/linux.so", unit_build_dir());
+	tbl_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!tbl_handle) {
+		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+		return -1;
+	}
+	tbl_mod = dlsym(tbl_handle, PYSPY_MODULE_SYMBOL);
+	if (!tbl_mod || !tbl_mod->ops)
+		return -1;
+	ops = tbl_mod->ops;
+	snprintf(mt_path, sizeof(mt_path), "%s/tests/helpers/memtarget", unit_build_dir());
+	if (tbl_start(&mt, argv, "ready"))
+		return -1;
+	mt_proc = tbl_attach(&tbl_host, mt.pid);
+	return mt_proc ? 0 : -1;
+}
+
+static int tbl_suite_clean(void)
+{
+	if (mt.pid)
+		tbl_end(&mt, mt_proc);
+	if (tbl_handle)
+		dlclose(tbl_handle);
+	return 0;
+}
+
+/* --- the descriptor ----------------------------------------------------- */
+
+static void test_descriptor(void)
+{
+	CU_ASSERT_EQUAL(tbl_mod->abi_version, PYSPY_ABI_VERSION);
+	CU_ASSERT_EQUAL(tbl_mod->struct_size, sizeof(struct pyspy_module));
+	CU_ASSERT_EQUAL(tbl_mod->kind, PYSPY_KIND_BACKEND);
+	CU_ASSERT_STRING_EQUAL(tbl_mod->name, "linux");
+	CU_ASSERT_EQUAL(ops->size, sizeof(struct pyspy_backend_ops));
+	CU_ASSERT_STRING_EQUAL(ops->platform, "linux");
+	CU_ASSERT_PTR_NOT_NULL(ops->attach && ops->detach && ops->info && ops->read &&
+			       ops->maps && ops->threads && ops->pause && ops->resume &&
+			       ops->binary_open && ops->binary_close && ops->binary_info &&
+			       ops->binary_symbol && ops->binary_section && ops->spawn &&
+			       ops->alive && ops->terminate ? ops : NULL);
+}
+
+/* --- reading memory ----------------------------------------------------- */
+
+static int tbl_check_pattern(const unsigned char *b, size_t n, unsigned mul, unsigned add)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != (unsigned char)(i * mul + add))
+			return 0;
+	return 1;
+}
+
+static void tbl_check_batch(struct pyspy_proc *proc)
+{
+	static unsigned char b0[TBL_PAGE], b1[3000], b2[TBL_PAGE];
+	uint64_t marker = 0;
+	struct pyspy_iov iov[4] = {
+		{ tbl_value(&mt, "buf0", 0), b0, sizeof(b0) },
+		{ tbl_value(&mt, "buf1", 0), b1, sizeof(b1) },
+		{ tbl_value(&mt, "buf2", 0), b2, sizeof(b2) },
+		{ tbl_value(&mt, "marker", 0), &marker, sizeof(marker) },
+	};
+
+	memset(b0, 0, sizeof(b0));
+	memset(b1, 0, sizeof(b1));
+	memset(b2, 0, sizeof(b2));
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 4), 4);
+	CU_ASSERT(tbl_check_pattern(b0, sizeof(b0), 7, 1));
+	CU_ASSERT(tbl_check_pattern(b1, sizeof(b1), 3, 2));
+	CU_ASSERT(tbl_check_pattern(b2, sizeof(b2), 13, 5));
+	CU_ASSERT_EQUAL(marker, TBL_MARKER);
+}
+
+/* More ranges than IOV_MAX in one read: every one lands where it should. */
+static void tbl_check_many(struct pyspy_proc *proc)
+{
+	enum { N = 3000 };
+	static struct pyspy_iov iov[N];
+	static unsigned char out[N];
+	uint64_t b0 = tbl_value(&mt, "buf0", 0), b2 = tbl_value(&mt, "buf2", 0);
+	int i, bad = 0;
+
+	for (i = 0; i < N; i++) {
+		iov[i].remote = (i % 2 ? b2 : b0) + (uint64_t)(i % TBL_PAGE);
+		iov[i].local = &out[i];
+		iov[i].len = 1;
+	}
+	memset(out, 0, sizeof(out));
+	CU_ASSERT_EQUAL(ops->read(proc, iov, N), N);
+	for (i = 0; i < N; i++)
+		bad += out[i] != (unsigned char)(i % 2 ? (i % TBL_PAGE) * 13 + 5 :
+						 (i % TBL_PAGE) * 7 + 1);
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* An unmapped range stops the count at the ranges before it. */
+static void tbl_check_partial(struct pyspy_proc *proc)
+{
+	static unsigned char b0[64], b1[64], h[64], b2[64];
+	uint64_t buf0 = tbl_value(&mt, "buf0", 0), hole = tbl_value(&mt, "hole", 0);
+	struct pyspy_iov iov[4] = {
+		{ buf0, b0, sizeof(b0) },
+		{ tbl_value(&mt, "buf1", 0), b1, sizeof(b1) },
+		{ hole, h, sizeof(h) },
+		{ tbl_value(&mt, "buf2", 0), b2, sizeof(b2) },
+	};
+	struct pyspy_iov across = { buf0 + TBL_PAGE - 8, h, 16 };
+
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 4), 2);
+	CU_ASSERT(tbl_check_pattern(b0, sizeof(b0), 7, 1));
+	CU_ASSERT(tbl_check_pattern(b1, sizeof(b1), 3, 2));
+	CU_ASSERT_EQUAL(ops->read(proc, iov + 2, 2), 0);
+	CU_ASSERT_EQUAL(ops->read(proc, &across, 1), 0); /* runs into the hole */
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 0), 0);
+}
+
+static void test_read(void)
+{
+	tbl_check_batch(mt_proc);
+	tbl_check_many(mt_proc);
+	tbl_check_partial(mt_proc);
+}
+
+/* The same through /proc/PID/mem. */
+static void test_read_proc_mem(void)
+{
+	struct pyspy_proc *proc = tbl_attach(&tbl_host_mem, mt.pid);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
+	tbl_check_batch(proc);
+	tbl_check_many(proc);
+	tbl_check_partial(proc);
+	ops->detach(proc);
+}
+
+/* --- maps, threads, info ------------------------------------------------ */
+
+static const struct pyspy_map *tbl_map_of(const struct pyspy_map *maps, size_t n, uint64_t a)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (maps[i].start <= a && a < maps[i].end)
+			return &maps[i];
+	return NULL;
+}
+
+static void test_maps(void)
+{
+	const struct pyspy_map *maps, *m;
+	char err[256], exe[PATH_MAX];
+	size_t n, i;
+	int sorted = 1, exe_x = 0;
+
+	CU_ASSERT_EQUAL_FATAL(ops->maps(mt_proc, &maps, &n, err, sizeof(err)), 0);
+	CU_ASSERT(n > 5);
+	for (i = 1; i < n; i++)
+		sorted &= maps[i - 1].start < maps[i].start && maps[i].start < maps[i].end;
+	CU_ASSERT(sorted);
+	m = tbl_map_of(maps, n, tbl_value(&mt, "buf0", 0));
+	CU_ASSERT(m && m->prot == (PYSPY_PROT_READ | PYSPY_PROT_WRITE) && !m->path[0]);
+	m = tbl_map_of(maps, n, tbl_value(&mt, "buf2", 0));
+	CU_ASSERT(m && (m->prot & PYSPY_PROT_WRITE));
+	m = tbl_map_of(maps, n, tbl_value(&mt, "buf1", 0));
+	CU_ASSERT(m && (m->prot & PYSPY_PROT_WRITE));
+	CU_ASSERT_PTR_NULL(tbl_map_of(maps, n, tbl_value(&mt, "hole", 0)));
+	CU_ASSERT_PTR_NOT_NULL(realpath(mt_path, exe));
+	for (i = 0; i < n; i++)
+		if (strcmp(maps[i].path, exe) == 0 && (maps[i].prot & PYSPY_PROT_EXEC))
+			exe_x = 1;
+	CU_ASSERT(exe_x);
+	for (i = 0; i < n; i++)
+		if (strcmp(maps[i].path, "[stack]") == 0)
+			break;
+	CU_ASSERT(i < n);
+}
+
+static void test_threads(void)
+{
+	const struct pyspy_os_thread *t;
+	int64_t spin = (int64_t)tbl_value(&mt, "spin", 0);
+	int64_t s0 = (int64_t)tbl_value(&mt, "sleep", 0), s1 = (int64_t)tbl_value(&mt, "sleep", 1);
+	int seen = 0;
+	char err[256];
+	size_t n, i;
+
+	CU_ASSERT_EQUAL_FATAL(ops->threads(mt_proc, &t, &n, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(n, 4);
+	for (i = 0; i < n; i++) {
+		if (t[i].tid == mt.pid) {
+			CU_ASSERT_EQUAL(t[i].state, PYSPY_THREAD_IDLE);
+			seen |= 1;
+		} else if (t[i].tid == spin) {
+			CU_ASSERT_EQUAL(t[i].state, PYSPY_THREAD_RUNNING);
+			seen |= 2;
+		} else if (t[i].tid == s0 || t[i].tid == s1) {
+			CU_ASSERT_EQUAL(t[i].state, PYSPY_THREAD_IDLE);
+			seen |= t[i].tid == s0 ? 4 : 8;
+		}
+	}
+	CU_ASSERT_EQUAL(seen, 15);
+}
+
+static void test_info(void)
+{
+	struct pyspy_proc_info info = { .size = sizeof(info) };
+	char err[256], exe[PATH_MAX], cmd[PATH_MAX + 16];
+
+	CU_ASSERT_EQUAL_FATAL(ops->info(mt_proc, &info, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(info.pid, mt.pid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(mt_path, exe));
+	CU_ASSERT_STRING_EQUAL(info.exe, exe);
+	snprintf(cmd, sizeof(cmd), "%s an arg", mt_path);
+	CU_ASSERT_STRING_EQUAL(info.cmdline, cmd);
+	CU_ASSERT_STRING_EQUAL(info.comm, "memtarget");
+}
+
+/* --- pause and resume --------------------------------------------------- */
+
+/* How many tasks of pid are in state `state` ('t'), and how many in all. */
+static int tbl_count_state(int64_t pid, char state, int *total)
+{
+	char path[128], buf[512], *p;
+	struct dirent *de;
+	int n = 0, fd;
+	ssize_t r;
+	DIR *d;
+
+	*total = 0;
+	snprintf(path, sizeof(path), "/proc/%lld/task", (long long)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "/proc/%lld/task/%s/stat",
+				     (long long)pid, de->d_name) >= sizeof(path))
+			continue;
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = '\0';
+		p = strrchr(buf, ')');
+		if (!p)
+			continue;
+		(*total)++;
+		n += p[2] == state;
+	}
+	closedir(d);
+	return n;
+}
+
+static uint64_t tbl_read_u64(struct pyspy_proc *proc, uint64_t addr)
+{
+	uint64_t v = 0;
+	struct pyspy_iov iov = { addr, &v, sizeof(v) };
+
+	return ops->read(proc, &iov, 1) == 1 ? v : ~0ull;
+}
+
+static uint32_t tbl_read_u32(struct pyspy_proc *proc, uint64_t addr)
+{
+	uint32_t v = 0;
+	struct pyspy_iov iov = { addr, &v, sizeof(v) };
+
+	return ops->read(proc, &iov, 1) == 1 ? v : ~0u;
+}
+
+static void test_pause_resume(void)
+{
+	uint64_t usr1 = tbl_value(&mt, "usr1", 0);
+	uint32_t before;
+	int64_t deadline;
+	char err[256];
+	int total, stopped;
+
+	before = tbl_read_u32(mt_proc, usr1);
+	CU_ASSERT_NOT_EQUAL_FATAL(before, ~0u);
+	CU_ASSERT_EQUAL_FATAL(ops->pause(mt_proc, err, sizeof(err)), 0);
+	stopped = tbl_count_state(mt.pid, 't', &total);
+	CU_ASSERT_EQUAL(total, 4);
+	CU_ASSERT_EQUAL(stopped, total);
+	CU_ASSERT_EQUAL(ops->pause(mt_proc, err, sizeof(err)), 0); /* already paused */
+
+	/* a signal sent while it is held waits for the resume */
+	CU_ASSERT_EQUAL(kill((pid_t)mt.pid, SIGUSR1), 0);
+	tbl_sleep_ms(100);
+	CU_ASSERT_EQUAL(tbl_read_u32(mt_proc, usr1), before); /* read works while held */
+	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), total);
+
+	CU_ASSERT_EQUAL(ops->resume(mt_proc), 0);
+	deadline = tbl_ms() + 3000;
+	while (tbl_read_u32(mt_proc, usr1) == before && tbl_ms() < deadline)
+		tbl_sleep_ms(5);
+	CU_ASSERT_EQUAL(tbl_read_u32(mt_proc, usr1), before + 1);
+	while (tbl_count_state(mt.pid, 't', &total) != 0 && tbl_ms() < deadline)
+		tbl_sleep_ms(5);
+	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 0);
+	CU_ASSERT_EQUAL(total, 4);
+	CU_ASSERT_EQUAL(ops->resume(mt_proc), 0); /* not paused: nothing to do */
+}
+
+/* Signals that arrive while pause is seizing the threads (a thread stops
+ * to have one delivered) are handed back at the resume: real-time signals
+ * queue, so the target must count every one sent. */
+static void test_pause_signal_storm(void)
+{
+	enum { SIGNALS = 2000 };
+	uint64_t rt = tbl_value(&mt, "rt", 0);
+	int i, cycles = 0, rc = 0, total;
+	uint32_t before, now;
+	int64_t deadline;
+	char err[256];
+	pid_t sender;
+
+	before = tbl_read_u32(mt_proc, rt);
+	CU_ASSERT_NOT_EQUAL_FATAL(before, ~0u);
+	sender = fork();
+	CU_ASSERT_FATAL(sender >= 0);
+	if (sender == 0) {
+		for (i = 0; i < SIGNALS; i++) {
+			kill((pid_t)mt.pid, SIGRTMIN + 1);
+			usleep(50);
+		}
+		_exit(0);
+	}
+	while (waitpid(sender, NULL, WNOHANG) == 0 && rc == 0) {
+		rc = ops->pause(mt_proc, err, sizeof(err));
+		if (rc == 0)
+			rc = ops->resume(mt_proc);
+		cycles++;
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(cycles > 10);
+	deadline = tbl_ms() + 3000;
+	while ((now = tbl_read_u32(mt_proc, rt)) != before + SIGNALS && tbl_ms() < deadline)
+		tbl_sleep_ms(10);
+	CU_ASSERT_EQUAL(now, before + SIGNALS);
+	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 0);
+}
+
+/* Many cycles: cheap enough, and the target runs on afterwards. */
+static void test_pause_cycles(void)
+{
+	int64_t t0 = tbl_ms();
+	int i, rc = 0, total;
+	char err[256];
+
+	for (i = 0; i < 500 && rc == 0; i++) {
+		rc = ops->pause(mt_proc, err, sizeof(err));
+		if (rc == 0)
+			rc = ops->resume(mt_proc);
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(tbl_ms() - t0 < 5000);
+	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 0);
+	CU_ASSERT_EQUAL(tbl_read_u64(mt_proc, tbl_value(&mt, "marker", 0)), TBL_MARKER);
+}
+
+/* --- ELF ---------------------------------------------------------------- */
+
+/* The first mapped path that contains `part`. */
+static int tbl_find_path(struct pyspy_proc *proc, const char *part, char *out, size_t len)
+{
+	const struct pyspy_map *maps;
+	char err[256];
+	size_t n, i;
+
+	if (ops->maps(proc, &maps, &n, err, sizeof(err)))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (strstr(maps[i].path, part)) {
+			snprintf(out, len, "%s", maps[i].path);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* e_type of an ELF file read by hand (2: ET_EXEC, 3: ET_DYN). */
+static int tbl_elf_type(const char *path)
+{
+	unsigned char h[18];
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = read(fd, h, sizeof(h));
+	close(fd);
+	return r == sizeof(h) ? h[16] | h[17] << 8 : -1;
+}
+
+static void tbl_check_memtarget_elf(struct pyspy_proc *proc, const struct tbl_prog *p,
+				    const char *path, const char *file)
+{
+	struct pyspy_binary_info bi = { .size = sizeof(bi) };
+	struct pyspy_binary *bin = NULL;
+	uint64_t addr = 0, size = 0, sa = 0, ss = 0;
+	uint64_t marker = tbl_value(p, "marker", 0);
+	char err[512];
+	int rc;
+
+	rc = ops->binary_open(proc, path, &bin, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "binary_open %s: %s\n", path, err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(ops->binary_info(bin, &bi), 0);
+	CU_ASSERT_STRING_EQUAL(bi.path, path);
+	CU_ASSERT_EQUAL(bi.is_pie, tbl_elf_type(file) == 3);
+	CU_ASSERT(bi.map_start <= marker && marker < bi.map_end);
+	CU_ASSERT_EQUAL(bi.load_bias % TBL_PAGE, 0);
+	/* from .symtab: the helper is not linked with -rdynamic */
+	CU_ASSERT_EQUAL(ops->binary_symbol(bin, "memtarget_marker", &addr, &size), 0);
+	CU_ASSERT_EQUAL(addr, marker);
+	CU_ASSERT_EQUAL(size, 8);
+	CU_ASSERT_EQUAL(tbl_read_u64(proc, addr), TBL_MARKER);
+	CU_ASSERT_EQUAL(ops->binary_symbol(bin, "tbl_no_such_symbol", &addr, &size), -ENOENT);
+	CU_ASSERT_EQUAL(ops->binary_section(bin, ".bss", &sa, &ss), 0);
+	addr = tbl_value(p, "usr1", 0);
+	CU_ASSERT(sa <= addr && addr < sa + ss);
+	CU_ASSERT_EQUAL(ops->binary_section(bin, ".data", &sa, &ss), 0);
+	addr = tbl_value(p, "buf1", 0);
+	CU_ASSERT(sa <= addr && addr + 3000 <= sa + ss);
+	CU_ASSERT_EQUAL(ops->binary_section(bin, ".tbl_none", &sa, &ss), -ENOENT);
+	ops->binary_close(bin);
+}
+
+static void test_elf_self(void)
+{
+	struct pyspy_binary *bin = NULL;
+	char exe[PATH_MAX], err[512];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(mt_path, exe));
+	tbl_check_memtarget_elf(mt_proc, &mt, exe, exe);
+	CU_ASSERT_EQUAL(ops->binary_open(mt_proc, "/tbl/not/mapped", &bin, err, sizeof(err)),
+			-ENOENT);
+	CU_ASSERT_PTR_NULL(bin);
+}
+
+/* A deleted executable is read through /proc/PID/map_files. */
+static void test_elf_deleted(void)
+{
+	char tmp[] = "/tmp/tbl-memtarget-XXXXXX", path[PATH_MAX + 16];
+	char *argv[] = { tmp, NULL };
+	struct pyspy_proc *proc = NULL;
+	struct tbl_prog p;
+	char buf[65536];
+	int in, out;
+	ssize_t r;
+
+	in = open(mt_path, O_RDONLY);
+	out = mkstemp(tmp);
+	CU_ASSERT_FATAL(in >= 0 && out >= 0);
+	while ((r = read(in, buf, sizeof(buf))) > 0)
+		CU_ASSERT_EQUAL(write(out, buf, r), r);
+	close(in);
+	fchmod(out, 0755);
+	close(out);
+	if (tbl_start(&p, argv, "ready")) {
+		unlink(tmp);
+		CU_FAIL_FATAL("cannot start a copy of memtarget");
+	}
+	unlink(tmp);
+	proc = tbl_attach(&tbl_host, p.pid);
+	CU_ASSERT_PTR_NOT_NULL(proc);
+	if (proc && tbl_find_path(proc, tmp, path, sizeof(path)) == 0) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(path, " (deleted)"));
+		tbl_check_memtarget_elf(proc, &p, path, mt_path);
+		tbl_check_memtarget_elf(proc, &p, tmp, mt_path); /* without the suffix */
+	} else {
+		CU_FAIL("the deleted copy is not in the maps");
+	}
+	tbl_end(&p, proc);
+}
+
+static int tbl_pyenv_python(const char *version, char *out, size_t len)
+{
+	const char *root = getenv("PYENV_ROOT");
+	char buf[PATH_MAX] = "";
+	FILE *f;
+
+	if (!root || !*root) {
+		f = popen("pyenv root 2>/dev/null", "r");
+		if (f) {
+			if (fgets(buf, sizeof(buf), f))
+				buf[strcspn(buf, "\n")] = '\0';
+			pclose(f);
+		}
+		if (!buf[0])
+			snprintf(buf, sizeof(buf), "%s/.pyenv", getenv("HOME") ? getenv("HOME") : "/root");
+		root = buf;
+	}
+	if ((size_t)snprintf(out, len, "%s/versions/%s/bin/python", root, version) >= len)
+		return -1;
+	return access(out, X_OK);
+}
+
+static const char tbl_py_script[] =
+	"import sys, time; print('hexversion', sys.hexversion, flush=True); time.sleep(60)";
+
+/* A running python: open `file_part`'s ELF, check Py_Version and that
+ * _PyRuntime lies at the .PyRuntime section. */
+static void tbl_check_python(const char *python, const char *file_part, int want_pie,
+			     uint64_t want_version)
+{
+	char *argv[] = { (char *)python, "-c", (char *)tbl_py_script, NULL };
+	struct pyspy_binary_info bi = { .size = sizeof(bi) };
+	struct pyspy_binary *bin = NULL;
+	struct pyspy_proc *proc;
+	uint64_t addr = 0, size = 0, raddr = 0, rsize = 0, saddr = 0, ssize = 0;
+	char path[PATH_MAX + 16], err[512];
+	struct tbl_prog p;
+
+	if (tbl_start(&p, argv, "hexversion")) {
+		CU_FAIL("cannot start python");
+		return;
+	}
+	CU_ASSERT_EQUAL(tbl_value(&p, "hexversion", 0), want_version);
+	proc = tbl_attach(&tbl_host, p.pid);
+	CU_ASSERT_PTR_NOT_NULL(proc);
+	if (!proc || tbl_find_path(proc, file_part, path, sizeof(path))) {
+		CU_FAIL("python's binary is not mapped");
+		tbl_end(&p, proc);
+		return;
+	}
+	CU_ASSERT_EQUAL(ops->binary_open(proc, path, &bin, err, sizeof(err)), 0);
+	if (!bin) {
+		fprintf(stderr, "binary_open %s: %s\n", path, err);
+		tbl_end(&p, proc);
+		return;
+	}
+	CU_ASSERT_EQUAL(ops->binary_info(bin, &bi), 0);
+	CU_ASSERT_EQUAL(bi.is_pie, want_pie);
+	CU_ASSERT(want_pie ? bi.load_bias != 0 && bi.load_bias % TBL_PAGE == 0 :
+		  bi.load_bias == 0);
+	CU_ASSERT_EQUAL(ops->binary_symbol(bin, "Py_Version", &addr, &size), 0);
+	CU_ASSERT(bi.map_start <= addr && addr < bi.map_end);
+	CU_ASSERT_EQUAL(tbl_read_u64(proc, addr), want_version);
+	CU_ASSERT_EQUAL(ops->binary_symbol(bin, "_PyRuntime", &raddr, &rsize), 0);
+	CU_ASSERT_EQUAL(ops->binary_section(bin, ".PyRuntime", &saddr, &ssize), 0);
+	CU_ASSERT_EQUAL(raddr, saddr);
+	CU_ASSERT_EQUAL(rsize, ssize);
+	CU_ASSERT(bi.map_start <= raddr && raddr < bi.map_end);
+	ops->binary_close(bin);
+	tbl_end(&p, proc);
+}
+
+static void test_elf_pyenv_libpython(void)
+{
+	char python[PATH_MAX];
+
+	if (tbl_pyenv_python("3.11.7", python, sizeof(python))) {
+		printf("\n  skip: pyenv 3.11.7 (%s) is absent\n", python);
+		CU_PASS("pyenv 3.11.7 absent");
+		return;
+	}
+	tbl_check_python(python, "/libpython3.11.so", 1, 0x030b07f0);
+}
+
+static void test_elf_debian_python(void)
+{
+	const char *python = "/usr/bin/python3.11";
+	char cmd[128], line[64] = "";
+	uint64_t version;
+	FILE *f;
+
+	if (access(python, X_OK)) {
+		printf("\n  skip: Debian %s is absent\n", python);
+		CU_PASS("Debian python3.11 absent");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "%s -c 'import sys; print(sys.hexversion)'", python);
+	f = popen(cmd, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	pclose(f);
+	version = strtoull(line, NULL, 10);
+	CU_ASSERT_FATAL(version >> 16 == 0x030b);
+	CU_ASSERT_EQUAL(tbl_elf_type(python), 2);
+	tbl_check_python(python, python, 0, version);
+}
+
+/* --- spawn, alive, terminate, exited processes -------------------------- */
+
+static void test_spawn_fail(void)
+{
+	char *argv[] = { "tbl-no-such-program", NULL };
+	struct pyspy_spawn sp = { .size = sizeof(sp), .stdout_fd = -1, .argv = argv,
+				  .uid = -1, .gid = -1 };
+	char err[256] = "";
+	int64_t pid = 0;
+
+	CU_ASSERT_EQUAL(ops->spawn(&tbl_host, &sp, &pid, err, sizeof(err)), -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot run tbl-no-such-program: "));
+}
+
+static void test_spawn_user(void)
+{
+	char *argv[] = { "sh", "-c", "echo ids $(id -u) $(id -g) $(id -G)", NULL };
+	struct tbl_prog p;
+	int st = 0;
+
+	if (geteuid() != 0) {
+		printf("\n  skip: spawn as another user needs root\n");
+		CU_PASS("not root");
+		return;
+	}
+	{
+		struct pyspy_spawn sp = { .size = sizeof(sp), .argv = argv, .uid = 65534,
+					  .gid = 65534 };
+		char err[256];
+		int fds[2];
+
+		memset(&p, 0, sizeof(p));
+		CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+		sp.stdout_fd = fds[1];
+		CU_ASSERT_EQUAL_FATAL(ops->spawn(&tbl_host, &sp, &p.pid, err, sizeof(err)), 0);
+		close(fds[1]);
+		p.out = fds[0];
+	}
+	CU_ASSERT_EQUAL(tbl_read_until(&p, "ids"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(p.text, "ids 65534 65534 65534\n"));
+	CU_ASSERT_EQUAL(waitpid((pid_t)p.pid, &st, 0), p.pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(p.out);
+}
+
+/* A child we spawned and hold with ptrace: its stops are not exits. */
+static void test_alive_terminate(void)
+{
+	char *argv[] = { mt_path, NULL };
+	const struct pyspy_os_thread *t;
+	struct pyspy_proc *proc;
+	struct tbl_prog p;
+	char err[256];
+	int st = 0, i, alive = 1;
+	size_t n;
+
+	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
+	proc = tbl_attach(&tbl_host, p.pid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
+	CU_ASSERT_EQUAL(ops->alive(proc, &st), 1);
+	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), 0);
+	for (i = 0; i < 5; i++)
+		alive &= ops->alive(proc, &st) == 1;
+	CU_ASSERT(alive);
+	CU_ASSERT_EQUAL(ops->resume(proc), 0);
+	CU_ASSERT_EQUAL(ops->alive(proc, &st), 1);
+	CU_ASSERT_EQUAL(ops->terminate(proc), 0);
+	st = 0;
+	CU_ASSERT_EQUAL(ops->alive(proc, &st), 0);
+	CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	CU_ASSERT_EQUAL(tbl_read_u64(proc, tbl_value(&p, "marker", 0)), ~0ull);
+	{
+		uint64_t v;
+		struct pyspy_iov iov = { tbl_value(&p, "marker", 0), &v, sizeof(v) };
+
+		CU_ASSERT_EQUAL(ops->read(proc, &iov, 1), -ESRCH);
+	}
+	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), -ESRCH);
+	CU_ASSERT_EQUAL(ops->threads(proc, &t, &n, err, sizeof(err)), -ESRCH);
+	ops->detach(proc);
+	close(p.out);
+}
+
+/* Killed while held: alive sees the end, resume and detach cope. */
+static void test_killed_while_paused(void)
+{
+	char *argv[] = { mt_path, NULL };
+	struct pyspy_proc *proc;
+	struct tbl_prog p;
+	int64_t deadline;
+	char err[256];
+	int st = 0;
+
+	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
+	proc = tbl_attach(&tbl_host, p.pid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
+	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(kill((pid_t)p.pid, SIGKILL), 0);
+	CU_ASSERT_EQUAL(ops->resume(proc), 0);
+	deadline = tbl_ms() + 3000;
+	while (ops->alive(proc, &st) && tbl_ms() < deadline)
+		tbl_sleep_ms(5);
+	CU_ASSERT_EQUAL(ops->alive(proc, &st), 0);
+	CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	CU_ASSERT_EQUAL(waitpid((pid_t)p.pid, NULL, WNOHANG), -1); /* reaped */
+	ops->detach(proc);
+	close(p.out);
+}
+
+static void test_attach_dead(void)
+{
+	struct pyspy_proc *proc = NULL;
+	char err[256] = "", want[64];
+	pid_t pid = fork();
+
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	CU_ASSERT_EQUAL(waitpid(pid, NULL, 0), pid);
+	CU_ASSERT_EQUAL(ops->attach(&tbl_host, pid, &proc, err, sizeof(err)), -ESRCH);
+	CU_ASSERT_PTR_NULL(proc);
+	snprintf(want, sizeof(want), "no such process: %d", (int)pid);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	CU_ASSERT_EQUAL(ops->attach(&tbl_host, -5, &proc, err, sizeof(err)), -ESRCH);
+}
+
+UNIT_SUITE(backend_linux_suite)
+{
+	CU_pSuite s = CU_add_suite("backend_linux", tbl_suite_init, tbl_suite_clean);
+
+	CU_add_test(s, "descriptor", test_descriptor);
+	CU_add_test(s, "read: batched, many, partial", test_read);
+	CU_add_test(s, "read through /proc/PID/mem", test_read_proc_mem);
+	CU_add_test(s, "maps", test_maps);
+	CU_add_test(s, "threads and states", test_threads);
+	CU_add_test(s, "info", test_info);
+	CU_add_test(s, "pause/resume, signal held", test_pause_resume);
+	CU_add_test(s, "pause/resume under a signal storm", test_pause_signal_storm);
+	CU_add_test(s, "pause/resume cycles", test_pause_cycles);
+	CU_add_test(s, "ELF: own symbol, sections", test_elf_self);
+	CU_add_test(s, "ELF: deleted executable", test_elf_deleted);
+	CU_add_test(s, "ELF: pyenv 3.11 libpython (PIE)", test_elf_pyenv_libpython);
+	CU_add_test(s, "ELF: Debian python3.11 (ET_EXEC)", test_elf_debian_python);
+	CU_add_test(s, "spawn: exec failure", test_spawn_fail);
+	CU_add_test(s, "spawn: as another user", test_spawn_user);
+	CU_add_test(s, "alive/terminate of a held child", test_alive_terminate);
+	CU_add_test(s, "killed while paused", test_killed_while_paused);
+	CU_add_test(s, "attach to a dead pid", test_attach_dead);
+}
