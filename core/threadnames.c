@@ -1,27 +1,423 @@
-/* TEMPORARY: replaced by the real reader (threading._active) in this wave. */
+/*
+ * Python thread names (see threadnames.h).
+ *
+ *   interp->modules["threading"].__dict__["_active"]  ->  {ident: Thread}
+ *   Thread._name (2.7: _Thread__name)
+ *
+ * Dictionaries are read in the three layouts the layout module names
+ * (2.7 open table, 3.6-3.10 compact dict, 3.11+ dict with unicode keys and
+ * split tables); instance attributes through tp_dictoffset or the managed
+ * dict / inline values of 3.11+.  Everything read is bounded.
+ */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
+#include "log.h"
+#include "pyobject.h"
 #include "threadnames.h"
+#include "util.h"
+
+#define MAX_DICT_ENTRIES 65536
+#define MAX_THREAD_NAMES 4096
+#define REFRESH_NS 1000000000ull
 
 void thread_names_init(struct thread_names *tn, const struct pyspy_layout *l, struct remote *r,
 		       struct interner *strings, uint64_t interp, struct pyspy_binary *bin)
 {
+	uint64_t addr = 0, size;
+
 	memset(tn, 0, sizeof(*tn));
 	tn->layout = l;
 	tn->remote = r;
 	tn->strings = strings;
 	tn->interp = interp;
-	(void)bin;
+	if (bin && r->ops->binary_symbol(bin, "PyInt_Type", &addr, &size) == 0)
+		tn->int_type = addr;
 }
 
 void thread_names_free(struct thread_names *tn)
 {
+	free(tn->entries);
 	memset(tn, 0, sizeof(*tn));
+}
+
+/* ---- dictionaries ------------------------------------------------------- */
+
+struct dict_items {
+	uint64_t *keys, *values;
+	size_t n;
+};
+
+static void items_free(struct dict_items *it)
+{
+	free(it->keys);
+	free(it->values);
+	memset(it, 0, sizeof(*it));
+}
+
+static void items_add(struct dict_items *it, uint64_t key, uint64_t value)
+{
+	if ((it->n & (it->n - 1)) == 0 || it->n == 0) {
+		size_t cap = it->n ? it->n * 2 : 16;
+
+		it->keys = xrealloc(it->keys, cap * sizeof(*it->keys));
+		it->values = xrealloc(it->values, cap * sizeof(*it->values));
+	}
+	it->keys[it->n] = key;
+	it->values[it->n] = value;
+	it->n++;
+}
+
+/* 2.7: ma_table of (mask + 1) entries {hash, key, value}. */
+static int dict27_items(struct thread_names *tn, uint64_t dict, struct dict_items *it)
+{
+	const struct pyspy_layout *l = tn->layout;
+	int64_t mask;
+	uint64_t table, *buf;
+	size_t n, i, esz = (size_t)l->dict.entry_size / 8;
+	int rc;
+
+	if (remote_read(tn->remote, dict + (uint64_t)l->dict.ma_mask, &mask, 8) ||
+	    remote_read_ptr(tn->remote, dict + (uint64_t)l->dict.ma_table, &table))
+		return -EFAULT;
+	if (mask < 0 || mask >= MAX_DICT_ENTRIES || esz < 3)
+		return -EINVAL;
+	n = (size_t)mask + 1;
+	buf = xcalloc(n * esz, 8);
+	rc = remote_read(tn->remote, table, buf, n * esz * 8);
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (buf[i * esz + 1] && buf[i * esz + 2])
+			items_add(it, buf[i * esz + 1], buf[i * esz + 2]);
+	}
+	free(buf);
+	return rc;
+}
+
+/* 3.6+: ma_keys -> indices then entries; ma_values for split tables. */
+static int dict3_items(struct thread_names *tn, uint64_t dict, struct dict_items *it)
+{
+	const struct pyspy_layout *l = tn->layout;
+	uint64_t keys, values, entries, hdr[8] = { 0 };
+	int64_t nentries, size = 0;
+	size_t esz, i, index_bytes;
+	uint64_t *buf, *vals = NULL;
+	int split_values_at, rc;
+
+	if (remote_read_ptr(tn->remote, dict + (uint64_t)l->dict.ma_keys, &keys) ||
+	    remote_read_ptr(tn->remote, dict + (uint64_t)l->dict.ma_values, &values) || !keys)
+		return -EFAULT;
+	if (l->dict.dk_indices < 0 || l->dict.dk_indices > (int32_t)sizeof(hdr))
+		return -EINVAL;
+	if (remote_read(tn->remote, keys, hdr, (size_t)l->dict.dk_indices))
+		return -EFAULT;
+	nentries = field_i64(hdr, sizeof(hdr), l->dict.dk_nentries);
+	esz = (size_t)l->dict.entry_size;
+	if (l->dict_model == PYSPY_DICT_311) {
+		uint8_t log2_index = field_u8(hdr, sizeof(hdr), l->dict.dk_log2_index_bytes);
+		uint8_t kind = field_u8(hdr, sizeof(hdr), l->dict.dk_kind);
+
+		if (log2_index > 24)
+			return -EINVAL;
+		index_bytes = (size_t)1 << log2_index;
+		if (kind != 0)
+			esz = (size_t)l->dict.unicode_entry_size;
+	} else {
+		size = field_i64(hdr, sizeof(hdr), l->dict.dk_size);
+		if (size <= 0 || size > MAX_DICT_ENTRIES * 2)
+			return -EINVAL;
+		index_bytes = (size_t)size * (size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffffLL ? 4 : 8);
+	}
+	if (nentries < 0 || nentries > MAX_DICT_ENTRIES || (esz != 16 && esz != 24))
+		return -EINVAL;
+	entries = keys + (uint64_t)l->dict.dk_indices + index_bytes;
+	buf = xcalloc((size_t)nentries + 1, esz);
+	rc = remote_read(tn->remote, entries, buf, (size_t)nentries * esz);
+	split_values_at = values != 0;
+	if (rc == 0 && split_values_at) {
+		vals = xcalloc((size_t)nentries + 1, 8);
+		rc = remote_read(tn->remote, values + (uint64_t)(l->dict.values_values > 0 ? l->dict.values_values : 0),
+				 vals, (size_t)nentries * 8);
+	}
+	for (i = 0; rc == 0 && i < (size_t)nentries; i++) {
+		uint64_t *e = buf + i * (esz / 8);
+		uint64_t key = esz == 24 ? e[1] : e[0];
+		uint64_t value = split_values_at ? vals[i] : (esz == 24 ? e[2] : e[1]);
+
+		if (key && value)
+			items_add(it, key, value);
+	}
+	free(vals);
+	free(buf);
+	return rc;
+}
+
+static int dict_items(struct thread_names *tn, uint64_t dict, struct dict_items *it)
+{
+	memset(it, 0, sizeof(*it));
+	if (!dict)
+		return -EFAULT;
+	if (tn->layout->dict_model == PYSPY_DICT_27)
+		return dict27_items(tn, dict, it);
+	return dict3_items(tn, dict, it);
+}
+
+/* Whether the str object at addr equals s. */
+static int str_equals(struct thread_names *tn, uint64_t addr, const char *s)
+{
+	struct strbuf sb;
+	int eq;
+
+	sb_init(&sb);
+	eq = pyobj_read_string(tn->remote, tn->layout, addr, &sb) == 0 && sb.len == strlen(s) &&
+	     memcmp(sb.buf, s, sb.len) == 0;
+	sb_free(&sb);
+	return eq;
+}
+
+static uint64_t dict_get(struct thread_names *tn, uint64_t dict, const char *key)
+{
+	struct dict_items it;
+	uint64_t found = 0;
+	size_t i;
+
+	if (dict_items(tn, dict, &it) == 0) {
+		for (i = 0; i < it.n && !found; i++) {
+			if (str_equals(tn, it.keys[i], key))
+				found = it.values[i];
+		}
+	}
+	items_free(&it);
+	return found;
+}
+
+/* The index of `key` among the entries of a shared-keys object (3.11+). */
+static int64_t keys_index(struct thread_names *tn, uint64_t keys, const char *key)
+{
+	const struct pyspy_layout *l = tn->layout;
+	uint64_t hdr[8] = { 0 }, entries;
+	int64_t nentries, i, found = -1;
+	uint8_t log2_index, kind;
+	uint64_t *buf;
+	size_t esz;
+
+	if (!keys || l->dict.dk_indices < 0 || l->dict.dk_indices > (int32_t)sizeof(hdr) ||
+	    remote_read(tn->remote, keys, hdr, (size_t)l->dict.dk_indices))
+		return -1;
+	nentries = field_i64(hdr, sizeof(hdr), l->dict.dk_nentries);
+	log2_index = field_u8(hdr, sizeof(hdr), l->dict.dk_log2_index_bytes);
+	kind = field_u8(hdr, sizeof(hdr), l->dict.dk_kind);
+	if (nentries < 0 || nentries > 4096 || log2_index > 24)
+		return -1;
+	esz = (size_t)(kind ? l->dict.unicode_entry_size : l->dict.entry_size);
+	if (esz != 16 && esz != 24)
+		return -1;
+	entries = keys + (uint64_t)l->dict.dk_indices + ((uint64_t)1 << log2_index);
+	buf = xcalloc((size_t)nentries + 1, esz);
+	if (remote_read(tn->remote, entries, buf, (size_t)nentries * esz) == 0) {
+		for (i = 0; i < nentries && found < 0; i++) {
+			uint64_t k = buf[(size_t)i * (esz / 8) + (esz == 24 ? 1 : 0)];
+
+			if (k && str_equals(tn, k, key))
+				found = i;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+/* ---- objects ------------------------------------------------------------ */
+
+/* An attribute of a plain Python object, or 0. */
+static uint64_t object_attr(struct thread_names *tn, uint64_t obj, const char *name)
+{
+	const struct pyspy_layout *l = tn->layout;
+	uint64_t type, flags = 0, dict = 0, values = 0, keys;
+	int64_t dictoffset = 0, basicsize = 0;
+	int64_t idx;
+
+	if (remote_read_ptr(tn->remote, obj + (uint64_t)l->object.ob_type, &type) || !type)
+		return 0;
+	remote_read(tn->remote, type + (uint64_t)l->object.tp_flags, &flags, 8);
+	remote_read(tn->remote, type + (uint64_t)l->object.tp_dictoffset, &dictoffset, 8);
+	remote_read(tn->remote, type + (uint64_t)l->object.tp_basicsize, &basicsize, 8);
+
+	switch (l->attr_model) {
+	case PYSPY_ATTRS_DICTOFFSET:
+		if (dictoffset <= 0 || dictoffset > (1 << 20))
+			return 0;
+		remote_read_ptr(tn->remote, obj + (uint64_t)dictoffset, &dict);
+		break;
+	case PYSPY_ATTRS_MANAGED_311:
+		if (!(flags & l->object.managed_dict_flag))
+			break;
+		remote_read_ptr(tn->remote, obj + (uint64_t)(int64_t)l->names.managed_dict, &dict);
+		if (!dict)
+			remote_read_ptr(tn->remote, obj + (uint64_t)(int64_t)l->names.managed_values, &values);
+		break;
+	case PYSPY_ATTRS_MANAGED_312: {
+		uint64_t dorv = 0;
+
+		if (!(flags & l->object.managed_dict_flag))
+			break;
+		remote_read_ptr(tn->remote, obj + (uint64_t)(int64_t)l->names.managed_dict, &dorv);
+		if (dorv & 1)
+			values = dorv + 1; /* tagged: the pointer is stored 1 byte low */
+		else
+			dict = dorv;
+		break;
+	}
+	case PYSPY_ATTRS_INLINE_313:
+		if (flags & l->object.managed_dict_flag)
+			remote_read_ptr(tn->remote, obj + (uint64_t)(int64_t)l->names.managed_dict, &dict);
+		if (!dict && (flags & l->object.inline_values_flag) && basicsize > 0 && basicsize < (1 << 20)) {
+			uint8_t valid = 0;
+
+			values = obj + (uint64_t)basicsize;
+			remote_read(tn->remote, values + (uint64_t)l->names.values_valid, &valid, 1);
+			if (!valid)
+				values = 0;
+		}
+		if (!dict && !values && dictoffset > 0 && dictoffset < (1 << 20))
+			remote_read_ptr(tn->remote, obj + (uint64_t)dictoffset, &dict);
+		break;
+	}
+	if (dict)
+		return dict_get(tn, dict, name);
+	if (!values || remote_read_ptr(tn->remote, type + (uint64_t)l->object.ht_cached_keys, &keys))
+		return 0;
+	idx = keys_index(tn, keys, name);
+	if (idx < 0)
+		return 0;
+	remote_read_ptr(tn->remote, values + (uint64_t)(l->dict.values_values > 0 ? l->dict.values_values : 0) +
+					    (uint64_t)idx * 8,
+			&dict /* the attribute */);
+	return dict;
+}
+
+/* An int object as an unsigned 64-bit value (thread idents). */
+static int read_int(struct thread_names *tn, uint64_t obj, uint64_t *out)
+{
+	const struct pyspy_layout *l = tn->layout;
+	uint64_t type = 0, value = 0;
+	int64_t sizeword, ndigits;
+	uint32_t digits[4] = { 0 };
+	unsigned shift = l->names.long_shift, i;
+
+	if (tn->int_type && l->names.int_ival >= 0 &&
+	    remote_read_ptr(tn->remote, obj + (uint64_t)l->object.ob_type, &type) == 0 && type == tn->int_type)
+		return remote_read(tn->remote, obj + (uint64_t)l->names.int_ival, out, 8);
+	if (remote_read(tn->remote, obj + (uint64_t)l->names.long_size, &sizeword, 8))
+		return -EFAULT;
+	if (l->names.long_tagged) {
+		if ((sizeword & 3) == 2)
+			return -ERANGE; /* negative */
+		ndigits = sizeword >> 3;
+	} else {
+		if (sizeword < 0)
+			return -ERANGE;
+		ndigits = sizeword;
+	}
+	if (ndigits < 0 || ndigits > 4 || shift == 0 || shift > 30)
+		return -ERANGE;
+	if (shift == 30) {
+		if (remote_read(tn->remote, obj + (uint64_t)l->names.long_digits, digits, (size_t)ndigits * 4))
+			return -EFAULT;
+	} else {
+		uint16_t d16[4] = { 0 };
+
+		if (remote_read(tn->remote, obj + (uint64_t)l->names.long_digits, d16, (size_t)ndigits * 2))
+			return -EFAULT;
+		for (i = 0; i < 4; i++)
+			digits[i] = d16[i];
+	}
+	for (i = 0; i < (unsigned)ndigits; i++)
+		value |= (uint64_t)digits[i] << (shift * i);
+	*out = value;
+	return 0;
+}
+
+/* ---- the registry --------------------------------------------------------- */
+
+static void store(struct thread_names *tn, uint64_t id, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < tn->n; i++) {
+		if (tn->entries[i].thread_id == id) {
+			tn->entries[i].name = name;
+			return;
+		}
+	}
+	if (tn->n >= MAX_THREAD_NAMES)
+		return;
+	if (tn->n == tn->cap) {
+		tn->cap = tn->cap ? tn->cap * 2 : 16;
+		tn->entries = xrealloc(tn->entries, tn->cap * sizeof(*tn->entries));
+	}
+	tn->entries[tn->n].thread_id = id;
+	tn->entries[tn->n].name = name;
+	tn->n++;
+}
+
+static void refresh(struct thread_names *tn)
+{
+	const struct pyspy_layout *l = tn->layout;
+	uint64_t modules, threading, mdict, active;
+	struct dict_items it;
+	size_t i;
+
+	if (!l->names.present || l->interp.modules < 0)
+		return;
+	if (remote_read_ptr(tn->remote, tn->interp + (uint64_t)l->interp.modules, &modules) || !modules)
+		return;
+	threading = dict_get(tn, modules, "threading");
+	if (!threading || remote_read_ptr(tn->remote, threading + (uint64_t)l->names.module_dict, &mdict)) {
+		log_debug("thread names: no threading module in sys.modules");
+		return;
+	}
+	active = dict_get(tn, mdict, "_active");
+	if (!active || dict_items(tn, active, &it) != 0) {
+		log_debug("thread names: no readable threading._active");
+		return;
+	}
+	for (i = 0; i < it.n && i < MAX_THREAD_NAMES; i++) {
+		uint64_t ident, name_obj;
+		struct strbuf sb;
+
+		if (read_int(tn, it.keys[i], &ident) != 0)
+			continue;
+		name_obj = object_attr(tn, it.values[i], "_name");
+		if (!name_obj)
+			name_obj = object_attr(tn, it.values[i], "_Thread__name");
+		if (!name_obj)
+			continue;
+		sb_init(&sb);
+		if (pyobj_read_string(tn->remote, l, name_obj, &sb) == 0)
+			store(tn, ident, intern_n(tn->strings, sb.buf ? sb.buf : "", sb.len));
+		sb_free(&sb);
+	}
+	items_free(&it);
 }
 
 const char *thread_names_get(struct thread_names *tn, uint64_t thread_id)
 {
-	(void)tn;
-	(void)thread_id;
+	uint64_t now;
+	size_t i;
+
+	for (i = 0; i < tn->n; i++) {
+		if (tn->entries[i].thread_id == thread_id)
+			return tn->entries[i].name;
+	}
+	now = host_now_ns();
+	if (tn->last_refresh_ns && now - tn->last_refresh_ns < REFRESH_NS)
+		return NULL;
+	tn->last_refresh_ns = now;
+	refresh(tn);
+	for (i = 0; i < tn->n; i++) {
+		if (tn->entries[i].thread_id == thread_id)
+			return tn->entries[i].name;
+	}
 	return NULL;
 }

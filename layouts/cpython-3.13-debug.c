@@ -8,7 +8,6 @@
  * tested_live = 0: no interpreter of this build is run by the tests here
  * Left out as they move between 3.13 patch releases (section 6.4): runtime.main_interpreter
  * Cross-checked: /root/.cache/pyspy-sid/root/usr/include/python3.13 (CPython 3.13.18, Debian sid): every member equal except sizes (runtime.size 299336 vs 299424; interp.size 194984 vs 195000; tstate.size 304 vs 312; the module keeps 3.13.0's)
- * Cross-checked: /tmp/genlayout-sid/root/usr/include/python3.13d (CPython 3.13.18, Debian sid): every member equal except sizes (runtime.size 299336 vs 299424; interp.size 194984 vs 195000; tstate.size 304 vs 312; the module keeps 3.13.0's)
  */
 #include <pyspy/layout.h>
 #include <pyspy/module.h>
@@ -140,6 +139,18 @@ static const struct pyspy_layout layout = {
 	},
 	.tuple = {
 		.ob_item = 24,
+	},
+	.names = {
+		.present = 1,
+		.long_tagged = 1,
+		.long_size = 16,
+		.long_digits = 24,
+		.long_shift = 30,
+		.int_ival = PYSPY_NO_OFFSET,
+		.module_dict = 16,
+		.managed_dict = -24,
+		.managed_values = PYSPY_NO_OFFSET,
+		.values_valid = 3,
 	},
 };
 

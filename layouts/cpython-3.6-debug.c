@@ -138,6 +138,18 @@ static const struct pyspy_layout layout = {
 	.tuple = {
 		.ob_item = 40,
 	},
+	.names = {
+		.present = 1,
+		.long_tagged = 0,
+		.long_size = 32,
+		.long_digits = 40,
+		.long_shift = 30,
+		.int_ival = PYSPY_NO_OFFSET,
+		.module_dict = 32,
+		.managed_dict = PYSPY_NO_OFFSET,
+		.managed_values = PYSPY_NO_OFFSET,
+		.values_valid = PYSPY_NO_OFFSET,
+	},
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

@@ -138,6 +138,18 @@ static const struct pyspy_layout layout = {
 	.tuple = {
 		.ob_item = 24,
 	},
+	.names = {
+		.present = 1,
+		.long_tagged = 0,
+		.long_size = 16,
+		.long_digits = 24,
+		.long_shift = 30,
+		.int_ival = PYSPY_NO_OFFSET,
+		.module_dict = 16,
+		.managed_dict = PYSPY_NO_OFFSET,
+		.managed_values = PYSPY_NO_OFFSET,
+		.values_valid = PYSPY_NO_OFFSET,
+	},
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

@@ -40,8 +40,8 @@ run_unit build-asan
 
 echo "== end-to-end tests"
 xml=$(mktemp)
-python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" tests/e2e "$@"
-counts=$(python3 - "$xml" <<'PY'
+/usr/bin/python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" tests/e2e "$@"
+counts=$(/usr/bin/python3 - "$xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 try:
     root = ET.parse(sys.argv[1]).getroot()

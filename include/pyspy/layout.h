@@ -217,6 +217,19 @@ struct pyspy_layout {
 	struct {
 		int32_t ob_item;
 	} tuple;
+
+	struct {                      /* thread names: ints, modules, instance attributes */
+		uint32_t present;         /* 1: the generator filled this group */
+		uint32_t long_tagged;     /* 1: the size word of an int is lv_tag (ndigits << 3 | sign) */
+		int32_t long_size;        /* ob_size, or lv_tag */
+		int32_t long_digits;      /* ob_digit */
+		uint32_t long_shift;      /* bits per digit (PyLong_SHIFT) */
+		int32_t int_ival;         /* 2.7 PyIntObject.ob_ival */
+		int32_t module_dict;      /* PyModuleObject.md_dict */
+		int32_t managed_dict;     /* MANAGED_DICT_OFFSET, from the object (negative), 3.11+ */
+		int32_t managed_values;   /* 3.11: the values pointer, from the object (negative) */
+		int32_t values_valid;     /* 3.13+: PyDictValues.valid (uint8) */
+	} names;
 	/* Members above are valid for ABI version 1.  Append only. */
 };
 

@@ -355,6 +355,13 @@ def decide(facts):
         L["dict." + m] = off(f, "dict." + m)
 
     L["tuple.ob_item"] = off(f, "tuple.ob_item")
+
+    L["names.present"] = num(f, "names.present") or 0
+    L["names.long_tagged"] = num(f, "names.long_tagged") or 0
+    L["names.long_shift"] = num(f, "names.long_shift") or 0
+    for m in ("long_size", "long_digits", "int_ival", "module_dict", "managed_dict",
+              "managed_values", "values_valid"):
+        L["names." + m] = off(f, "names." + m)
     return L
 
 

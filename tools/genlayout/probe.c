@@ -37,6 +37,10 @@
 #if PY_VERSION_HEX >= 0x030B0000
 #include "internal/pycore_code.h"
 #include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
+#endif
+#if PY_VERSION_HEX < 0x030B0000
+#include "longintrepr.h"
 #endif
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000
 #include "internal/pycore_frame.h"
@@ -339,6 +343,50 @@ static void probe_dict(void)
 #endif
 }
 
+/* Thread names: int objects (thread idents), a module's __dict__, and where
+ * an instance keeps its attributes (managed dict, values, inline values). */
+static void probe_names(void)
+{
+	C("names.present", 1);
+#if PY_VERSION_HEX >= 0x030C0000
+	O("names.long_size", PyLongObject, long_value.lv_tag);
+	O("names.long_digits", PyLongObject, long_value.ob_digit);
+	C("names.long_tagged", 1);
+#else
+	O("names.long_size", PyVarObject, ob_size);
+	O("names.long_digits", PyLongObject, ob_digit);
+	C("names.long_tagged", 0);
+#endif
+	C("names.long_shift", PyLong_SHIFT);
+#if PY_VERSION_HEX < 0x03000000
+	O("names.int_ival", PyIntObject, ob_ival);
+#endif
+	/* PyModuleObject (private before 3.10) is PyObject_HEAD then md_dict. */
+	S("names.module_dict", PyObject);
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+	{
+		/* The 3.11/3.12 accessors are inline functions: ask them. */
+		static PyTypeObject type;
+		static PyObject *mem[16];
+		PyObject *o = (PyObject *)&mem[8];
+
+		type.tp_flags = Py_TPFLAGS_MANAGED_DICT;
+		Py_SET_TYPE(o, &type);
+#if PY_VERSION_HEX < 0x030C0000
+		C("names.managed_dict", (char *)_PyObject_ManagedDictPointer(o) - (char *)o);
+		C("names.managed_values", (char *)_PyObject_ValuesPointer(o) - (char *)o);
+#else
+		C("names.managed_dict", (char *)_PyObject_DictOrValuesPointer(o) - (char *)o);
+#endif
+	}
+#elif defined(MANAGED_DICT_OFFSET)
+	C("names.managed_dict", MANAGED_DICT_OFFSET);
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+	O("names.values_valid", PyDictValues, valid);
+#endif
+}
+
 int main(void)
 {
 	probe_config();
@@ -350,5 +398,6 @@ int main(void)
 	probe_objects();
 	probe_strings();
 	probe_dict();
+	probe_names();
 	return 0;
 }
