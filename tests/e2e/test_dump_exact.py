@@ -174,15 +174,34 @@ def cpython_native_ids(rep):
     return rep.get("native_id_source") == "cpython"
 
 
-def ignorable(rep, ident=None, native=None, name=None):
+def ignorable(rep, ident=None, native=None, name=None, frames=None):
+    """Whether an unreported thread listed by a dump may be left aside:
+    the reporter, a thread the program said moves, or (frames: a list of
+    (function, file)) an unnamed thread in only the functions it named."""
     r = rep["reporter"]
     if ident is not None and (ident == r["ident"] or ident in rep["ignore_idents"]):
         return True
-    if native is not None and native == r["native_id"]:
+    if native is not None and (native == r["native_id"] or
+                               native in rep.get("ignore_native_ids", [])):
         return True
-    if name is not None and any(name.startswith(p) for p in rep["ignore_name_prefixes"]):
-        return True
+    if name is not None:
+        return any(name.startswith(p) for p in rep["ignore_name_prefixes"])
+    funcs = rep.get("ignore_functions") or []
+    if funcs and frames is not None:
+        return all(f in funcs or os.path.basename(file) == "threading.py"
+                   for f, file in frames)
     return False
+
+
+FRAME_RE = re.compile(r"^    (.*) \((.*?)(?::\d+)?\)$")
+
+
+def text_frames(lines):
+    out = []
+    for line in lines:
+        m = FRAME_RE.match(line)
+        out.append((m.group(1), m.group(2)) if m else (line, ""))
+    return out
 
 
 def diff(want, got):
@@ -251,7 +270,7 @@ def check_text(rep, out, full, what, problems, frames=True):
         if t is None:
             native = None if tid.startswith("0x") else int(tid)
             ident = int(tid, 16) if tid.startswith("0x") else None
-            if not ignorable(rep, ident, native, name):
+            if not ignorable(rep, ident, native, name, text_frames(lines)):
                 problems.append("%s: unexpected thread %s %r:\n%s"
                                 % (what, tid, name, "\n".join(lines[:5])))
             continue
@@ -311,8 +330,10 @@ def check_json(rep, out, problems):
             problems.append("%s: thread %s has pid %s" % (what, st["thread_id"], st["pid"]))
     known = set(t["ident"] for t in rep["threads"])
     for ident, sts in by_ident.items():
+        frames = [(f.get("name"), f.get("filename") or "") for f in sts[0]["frames"]
+                  if isinstance(f, dict)]
         if ident not in known and not ignorable(rep, ident, sts[0]["os_thread_id"],
-                                                sts[0]["thread_name"]):
+                                                sts[0]["thread_name"], frames):
             problems.append("%s: unexpected thread %s %r" % (what, ident, sts[0]["thread_name"]))
     for t in rep["threads"]:
         label = "%s: thread %r (ident %d)" % (what, t["name"], t["ident"])

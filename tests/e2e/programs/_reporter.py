@@ -22,7 +22,7 @@ except ImportError:  # Python 2.7
 
 _lock = threading.Lock()
 _ready = {}          # ident -> native thread id
-_ignored = set()     # idents of threads whose stacks move (churner)
+_ignored = {}        # ident -> native id of threads whose stacks move
 _tempdirs = []       # folders the test removes at the end
 
 # gettid(2) by number, for interpreters without threading.get_native_id.
@@ -54,8 +54,9 @@ def ready():
 
 def ignore():
     """The calling thread's stack moves; the dump may list it anyhow."""
+    tid = native_id()[0]
     with _lock:
-        _ignored.add(get_ident())
+        _ignored[get_ident()] = tid
 
 
 def add_tempdir(path):
@@ -95,7 +96,7 @@ def reporter_block():
     threading.Event().wait()
 
 
-def _report(path, expected, ignore_prefixes):
+def _report(path, expected, ignore_prefixes, ignore_functions):
     me = get_ident()
     my_tid, tid_source = native_id()
     while True:
@@ -128,6 +129,7 @@ def _report(path, expected, ignore_prefixes):
         })
     with _lock:
         ignored = sorted(_ignored)
+        ignored_native = sorted(t for t in _ignored.values() if t)
     _write(path, {
         "pid": os.getpid(),
         "version": list(sys.version_info[:3]),
@@ -138,7 +140,9 @@ def _report(path, expected, ignore_prefixes):
         "reporter": {"ident": me, "native_id": my_tid, "name": names.get(me)},
         "threads": threads,
         "ignore_idents": ignored,
+        "ignore_native_ids": ignored_native,
         "ignore_name_prefixes": list(ignore_prefixes),
+        "ignore_functions": list(ignore_functions),
         "tempdirs": _tempdirs,
         "skip": None,
     })
@@ -148,10 +152,14 @@ def _report(path, expected, ignore_prefixes):
 _main_ident = get_ident()  # this module is imported by the main thread
 
 
-def start(expected, ignore_prefixes=()):
-    """Report once `expected` threads (main included) called ready()."""
+def start(expected, ignore_prefixes=(), ignore_functions=()):
+    """Report once `expected` threads (main included) called ready().
+
+    Threads that come and go may be listed by a dump too: those named with
+    one of ignore_prefixes, or (when the dump shows no name) whose frames
+    are all in threading.py or functions named in ignore_functions."""
     t = threading.Thread(target=_report, name="reporter",
-                         args=(sys.argv[1], expected, ignore_prefixes))
+                         args=(sys.argv[1], expected, ignore_prefixes, ignore_functions))
     t.daemon = True
     t.start()
 

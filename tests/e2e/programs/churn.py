@@ -40,7 +40,8 @@ def main():
     _reporter.start_thread("stable-b", stable, 1)
     _reporter.start_thread("stable-c", stable, 0)
     _reporter.start_thread("churner", churner)
-    _reporter.start(expected=4, ignore_prefixes=("churn-", "churner"))
+    _reporter.start(expected=4, ignore_prefixes=("churn-", "churner"),
+                    ignore_functions=("short_lived", "churner"))
     _reporter.ready()
     time.sleep(_reporter.FOREVER)
 
