@@ -64,6 +64,9 @@ size_t sampler_filter(const struct pyspy_stack *in, size_t n, int idle, int gil,
 			continue;
 		if (!idle && !in[i].active)
 			continue;
+		/* Nothing to show (a thread starting or ending). */
+		if (in[i].nframes == 0)
+			continue;
 		out[kept++] = in[i];
 	}
 	return kept;

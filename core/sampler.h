@@ -74,7 +74,7 @@ const char *sampler_stop_reason(enum sampler_stop stop);
 uint64_t sampler_deadline(uint64_t start_ns, double rate, uint64_t k, double u);
 
 /* Keep the stacks py-spy keeps: idle threads only with idle, only the GIL
- * holder with gil.  out has room for n; returns how many were kept. */
+ * holder with gil, never a stack without frames.  out has room for n; returns how many were kept. */
 size_t sampler_filter(const struct pyspy_stack *in, size_t n, int idle, int gil,
 		      struct pyspy_stack *out);
 

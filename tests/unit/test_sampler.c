@@ -1,6 +1,6 @@
 /*
  * The sampler's schedule (jittered but exact in the mean, never before its
- * own period) and its stack filter (idle threads, --gil).
+ * own period) and its stack filter (idle threads, --gil, empty stacks).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +73,8 @@ static void test_filter(void)
 	size_t n;
 
 	memset(in, 0, sizeof(in));
+	for (n = 0; n < 4; n++)
+		in[n].nframes = 1;
 	in[0].thread_id = 1; in[0].active = 1; in[0].owns_gil = 1;
 	in[1].thread_id = 2; in[1].active = 1; in[1].owns_gil = 0;
 	in[2].thread_id = 3; in[2].active = 0; in[2].owns_gil = 0;
@@ -100,6 +102,13 @@ static void test_filter(void)
 	CU_ASSERT_EQUAL(n, 0);
 
 	CU_ASSERT_EQUAL(sampler_filter(in, 0, 1, 1, out), 0);
+
+	/* A stack without frames is never kept. */
+	in[0].nframes = 0;
+	CU_ASSERT_EQUAL(sampler_filter(in, 4, 1, 1, out), 0);
+	n = sampler_filter(in, 4, 1, 0, out);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(out[0].thread_id, 2);
 }
 
 static void test_stop_reasons(void)
