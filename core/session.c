@@ -62,6 +62,9 @@ struct session {
 	int32_t tstate_read;  /* bytes of a thread state to read */
 	int32_t frame_read;   /* bytes of a frame to read */
 
+	uint64_t gil_struct;   /* 3.12+: *(interp + ceval.gil), read once */
+	int32_t gil_lo;        /* offset of the GIL region read each sample */
+
 	/* pthread_t -> kernel tid for <= 3.10, found by calibration */
 	int32_t tid_offset;   /* -1 unknown */
 
@@ -101,6 +104,7 @@ static void plan_reads(struct session *s)
 	n = max_end(n, l->tstate.status, 4);
 	n = max_end(n, l->tstate.holds_gil, 4);
 	n = max_end(n, l->tstate.datastack_chunk, 8);
+	n = max_end(n, l->tstate.datastack_top, 8);
 	n = max_end(n, l->tstate.base_frame, 8);
 	s->tstate_read = n > TSTATE_READ_MAX ? TSTATE_READ_MAX : n;
 
@@ -271,29 +275,29 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 	return 0;
 }
 
-/* 3.11+: read the thread's current data-stack chunk in one call; frames
- * inside it are then parsed locally. */
-static void load_chunk(struct session *s, uint64_t chunk, uint64_t *lo, uint64_t *hi)
+/* 3.11+: read the used part of the thread's current data-stack chunk,
+ * [chunk, datastack_top), in one call; frames inside it are then parsed
+ * locally, the others (older chunks, generators) read one by one. */
+static void load_chunk(struct session *s, uint64_t chunk, uint64_t top, uint64_t *lo, uint64_t *hi)
 {
-	uint64_t head[3]; /* previous, size, top */
+	size_t len;
 
 	*lo = *hi = 0;
-	if (!chunk || remote_read(&s->r, chunk, head, sizeof(head)) != 0)
+	if (!chunk || top <= chunk || top - chunk > MAX_CHUNK_BYTES)
 		return;
-	if (head[1] < sizeof(head) || head[1] > MAX_CHUNK_BYTES)
-		return;
-	if (s->cap_chunk < head[1]) {
-		s->cap_chunk = (size_t)head[1];
+	len = (size_t)(top - chunk);
+	if (s->cap_chunk < len) {
+		s->cap_chunk = len;
 		s->chunk = xrealloc(s->chunk, s->cap_chunk);
 	}
-	if (remote_read(&s->r, chunk, s->chunk, (size_t)head[1]) != 0)
+	if (remote_read(&s->r, chunk, s->chunk, len) != 0)
 		return;
 	*lo = chunk;
-	*hi = chunk + head[1];
+	*hi = top;
 }
 
-static int walk_interpreter_frames(struct session *s, uint64_t fr, uint64_t chunk, uint64_t base_frame,
-				   struct thread_walk *tw)
+static int walk_interpreter_frames(struct session *s, uint64_t fr, uint64_t chunk, uint64_t top,
+				   uint64_t base_frame, struct thread_walk *tw)
 {
 	const struct pyspy_layout *l = &s->t.layout;
 	uint8_t local[512];
@@ -302,7 +306,7 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, uint64_t chun
 
 	if (n > sizeof(local))
 		return -EINVAL;
-	load_chunk(s, chunk, &lo, &hi);
+	load_chunk(s, chunk, top, &lo, &hi);
 	while (fr) {
 		const uint8_t *buf;
 		uint64_t code, ip;
@@ -355,7 +359,68 @@ static int walk_thread(struct session *s, const uint8_t *ts, size_t tslen, struc
 		return -EINVAL;
 	}
 	return walk_interpreter_frames(s, fr, field_ptr(ts, tslen, l->tstate.datastack_chunk),
+				       field_ptr(ts, tslen, l->tstate.datastack_top),
 				       field_ptr(ts, tslen, l->tstate.base_frame), tw);
+}
+
+/* ---- who holds the GIL -------------------------------------------------- */
+
+/* The GIL state is one small region, read in the same call as the head of
+ * the thread list: where it is (0 if unknown), and the holder in it. */
+static uint64_t gil_region(struct session *s, size_t *len)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+	int32_t locked = -1, holder = -1;
+	uint64_t base = 0;
+
+	*len = 8;
+	switch (l->gil_model) {
+	case PYSPY_GIL_CURRENT_SYMBOL:
+		return s->t.tstate_current;
+	case PYSPY_GIL_RUNTIME:
+		if (!s->t.runtime)
+			return 0;
+		if (l->runtime.gilstate_tstate_current >= 0)
+			return s->t.runtime + (uint64_t)l->runtime.gilstate_tstate_current;
+		base = s->t.runtime;
+		locked = l->runtime.gil_locked;
+		holder = l->runtime.gil_last_holder;
+		break;
+	case PYSPY_GIL_INTERP_PTR:
+		/* interp->ceval.gil is set once when the interpreter starts. */
+		if (!s->gil_struct && l->interp.ceval_gil >= 0)
+			remote_read_ptr(&s->r, s->t.interp + (uint64_t)l->interp.ceval_gil, &s->gil_struct);
+		base = s->gil_struct;
+		locked = l->interp.gil_locked;
+		holder = l->interp.gil_last_holder;
+		break;
+	default:
+		return 0;
+	}
+	if (!base || locked < 0 || holder < 0)
+		return 0;
+	s->gil_lo = locked < holder ? locked : holder;
+	*len = (size_t)((locked > holder ? locked : holder) - s->gil_lo + 8);
+	return base + (uint64_t)s->gil_lo;
+}
+
+static uint64_t gil_holder(struct session *s, const uint8_t *buf, size_t len)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+
+	switch (l->gil_model) {
+	case PYSPY_GIL_CURRENT_SYMBOL:
+		return field_ptr(buf, len, 0);
+	case PYSPY_GIL_RUNTIME:
+		if (l->runtime.gilstate_tstate_current >= 0)
+			return field_ptr(buf, len, 0);
+		return field_u32(buf, len, l->runtime.gil_locked - s->gil_lo) ?
+			       field_ptr(buf, len, l->runtime.gil_last_holder - s->gil_lo) : 0;
+	case PYSPY_GIL_INTERP_PTR:
+		return field_u32(buf, len, l->interp.gil_locked - s->gil_lo) ?
+			       field_ptr(buf, len, l->interp.gil_last_holder - s->gil_lo) : 0;
+	}
+	return 0;
 }
 
 static struct thread_walk *new_thread(struct session *s)
@@ -368,20 +433,37 @@ static struct thread_walk *new_thread(struct session *s)
 	return &s->threads[s->nthreads++];
 }
 
-/* Walk every thread state of the interpreter. */
-static int walk_all(struct session *s, uint32_t *errors)
+/* Walk every thread state of the interpreter; *holder is the thread state
+ * holding the GIL (0 if none or unknown). */
+static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 {
 	const struct pyspy_layout *l = &s->t.layout;
-	uint8_t ts[TSTATE_READ_MAX];
-	size_t tslen = (size_t)s->tstate_read;
-	uint64_t tstate;
-	int rc;
+	uint8_t ts[TSTATE_READ_MAX], gil[64];
+	size_t tslen = (size_t)s->tstate_read, gil_len;
+	struct pyspy_iov iov[2];
+	uint64_t tstate = 0, gil_at;
+	int rc, n = 1;
 
 	s->nthreads = 0;
 	s->nraw = 0;
-	rc = remote_read_ptr(&s->r, s->t.interp + (uint64_t)l->interp.tstate_head, &tstate);
-	if (rc)
+	*holder = 0;
+	iov[0].remote = s->t.interp + (uint64_t)l->interp.tstate_head;
+	iov[0].local = &tstate;
+	iov[0].len = sizeof(tstate);
+	gil_at = gil_region(s, &gil_len);
+	if (gil_at && gil_len <= sizeof(gil)) {
+		iov[1].remote = gil_at;
+		iov[1].local = gil;
+		iov[1].len = gil_len;
+		n = 2;
+	}
+	rc = remote_readv(&s->r, iov, (size_t)n);
+	if (rc < 0)
 		return rc;
+	if (rc < 1)
+		return -EFAULT;
+	if (rc == 2)
+		*holder = gil_holder(s, gil, gil_len);
 	while (tstate) {
 		struct thread_walk *tw;
 
@@ -413,45 +495,6 @@ static int walk_all(struct session *s, uint32_t *errors)
 		tstate = field_ptr(ts, tslen, l->tstate.next);
 		if (tstate == s->threads[0].tstate)
 			break;
-	}
-	return 0;
-}
-
-/* ---- who holds the GIL -------------------------------------------------- */
-
-static uint64_t gil_holder(struct session *s)
-{
-	const struct pyspy_layout *l = &s->t.layout;
-	uint64_t holder = 0, gil;
-	uint32_t locked = 0;
-
-	switch (l->gil_model) {
-	case PYSPY_GIL_CURRENT_SYMBOL:
-		if (s->t.tstate_current)
-			remote_read_ptr(&s->r, s->t.tstate_current, &holder);
-		return holder;
-	case PYSPY_GIL_RUNTIME:
-		if (!s->t.runtime)
-			return 0;
-		if (l->runtime.gilstate_tstate_current >= 0) {
-			remote_read_ptr(&s->r, s->t.runtime + (uint64_t)l->runtime.gilstate_tstate_current,
-					&holder);
-			return holder;
-		}
-		if (l->runtime.gil_locked < 0 || l->runtime.gil_last_holder < 0)
-			return 0;
-		remote_read_u32(&s->r, s->t.runtime + (uint64_t)l->runtime.gil_locked, &locked);
-		if (locked)
-			remote_read_ptr(&s->r, s->t.runtime + (uint64_t)l->runtime.gil_last_holder, &holder);
-		return holder;
-	case PYSPY_GIL_INTERP_PTR:
-		if (l->interp.ceval_gil < 0 ||
-		    remote_read_ptr(&s->r, s->t.interp + (uint64_t)l->interp.ceval_gil, &gil) || !gil)
-			return 0;
-		remote_read_u32(&s->r, gil + (uint64_t)l->interp.gil_locked, &locked);
-		if (locked)
-			remote_read_ptr(&s->r, gil + (uint64_t)l->interp.gil_last_holder, &holder);
-		return holder;
 	}
 	return 0;
 }
@@ -651,9 +694,7 @@ int session_sample(struct session *s, struct session_sample *out)
 			return rc;
 		paused = rc == 0;
 	}
-	rc = walk_all(s, &out->errors);
-	if (rc == 0)
-		holder = gil_holder(s);
+	rc = walk_all(s, &out->errors, &holder);
 	if (paused) {
 		s->r.ops->resume(s->r.proc);
 		out->paused_ns = host_now_ns() - t0;

@@ -64,6 +64,7 @@ static const struct pyspy_layout layout = {
 		.holds_gil = PYSPY_NO_OFFSET,
 		.state = PYSPY_NO_OFFSET,
 		.datastack_chunk = PYSPY_NO_OFFSET,
+		.datastack_top = PYSPY_NO_OFFSET,
 		.base_frame = PYSPY_NO_OFFSET,
 	},
 	.frame = {

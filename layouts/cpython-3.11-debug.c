@@ -65,6 +65,7 @@ static const struct pyspy_layout layout = {
 		.holds_gil = PYSPY_NO_OFFSET,
 		.state = PYSPY_NO_OFFSET,
 		.datastack_chunk = 296,
+		.datastack_top = 304,
 		.base_frame = PYSPY_NO_OFFSET,
 	},
 	.frame = {

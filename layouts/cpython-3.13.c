@@ -66,6 +66,7 @@ static const struct pyspy_layout layout = {
 		.holds_gil = PYSPY_NO_OFFSET,
 		.state = 40,
 		.datastack_chunk = 232,
+		.datastack_top = 240,
 		.base_frame = PYSPY_NO_OFFSET,
 	},
 	.frame = {

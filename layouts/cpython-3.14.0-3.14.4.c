@@ -71,6 +71,7 @@ static const struct pyspy_layout layout = {
 		.holds_gil = 36,
 		.state = 44,
 		.datastack_chunk = 232,
+		.datastack_top = 240,
 		.base_frame = PYSPY_NO_OFFSET,
 	},
 	.frame = {

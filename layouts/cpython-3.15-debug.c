@@ -64,6 +64,7 @@ static const struct pyspy_layout layout = {
 		.holds_gil = 36,
 		.state = 48,
 		.datastack_chunk = 256,
+		.datastack_top = 264,
 		.base_frame = 80,
 	},
 	.frame = {

@@ -135,6 +135,7 @@ struct pyspy_layout {
 		int32_t holds_gil;        /* 3.14+ int */
 		int32_t state;            /* 3.13+ attached/detached */
 		int32_t datastack_chunk;  /* 3.11+ */
+		int32_t datastack_top;    /* 3.11+: end of the used part of the current chunk */
 		int32_t base_frame;       /* 3.15+: pointer to the sentinel frame */
 	} tstate;
 

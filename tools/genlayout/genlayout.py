@@ -310,7 +310,7 @@ def decide(facts):
         L["interp." + m] = off(f, "interp." + m)
     for m in ("size", "prev", "next", "interp", "frame", "cframe", "cframe_current_frame",
               "current_frame", "thread_id", "native_thread_id", "status", "holds_gil",
-              "state", "datastack_chunk", "base_frame"):
+              "state", "datastack_chunk", "datastack_top", "base_frame"):
         L["tstate." + m] = off(f, "tstate." + m)
     L["tstate.status_holds_gil_mask"] = num(f, "tstate.status_holds_gil_mask") or 0
 

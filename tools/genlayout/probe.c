@@ -181,6 +181,7 @@ static void probe_tstate(void)
 #if PY_VERSION_HEX >= 0x030B0000
 	O("tstate.native_thread_id", PyThreadState, native_thread_id);
 	O("tstate.datastack_chunk", PyThreadState, datastack_chunk);
+	O("tstate.datastack_top", PyThreadState, datastack_top);
 #endif
 #if PY_VERSION_HEX >= 0x030C0000
 	O("tstate.status", PyThreadState, _status);
