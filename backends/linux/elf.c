@@ -354,7 +354,7 @@ int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_bina
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
-		snprintf(err, errlen, "%s: not an ELF file (%s)", path, elf_errmsg(-1));
+		snprintf(err, errlen, "%s: not an ELF file", path);
 		rc = -ENOEXEC;
 		goto out_elf;
 	}
@@ -362,6 +362,7 @@ int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_bina
 	if (bin->is_pie) {
 		rc = lnx_load_bias(elf, &ml, path, alt, &bin->bias);
 		if (rc) {
+			rc = -ENOEXEC;
 			snprintf(err, errlen, "%s: no mapping matches a PT_LOAD segment", path);
 			goto out_elf;
 		}
@@ -371,7 +372,8 @@ int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_bina
 		snprintf(err, errlen, "%s: cannot load its symbols: %s", path, strerror(-rc));
 		goto out_elf;
 	}
-	qsort_r(bin->syms, bin->nsyms, sizeof(*bin->syms), lnx_sym_cmp, bin->names);
+	if (bin->nsyms)
+		qsort_r(bin->syms, bin->nsyms, sizeof(*bin->syms), lnx_sym_cmp, bin->names);
 	elf_end(elf);
 	close(fd);
 	lnx_maps_free(host, &ml);

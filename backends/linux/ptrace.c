@@ -36,7 +36,7 @@ static struct lnx_held *lnx_held_find(struct pyspy_proc *proc, size_t sorted, pi
 	for (i = sorted; i < proc->nheld; i++)
 		if (proc->held[i].tid == tid)
 			return &proc->held[i];
-	return bsearch(&key, proc->held, sorted, sizeof(key), lnx_held_cmp);
+	return sorted ? bsearch(&key, proc->held, sorted, sizeof(key), lnx_held_cmp) : NULL;
 }
 
 /* Room for one more held thread, made before seizing it. */

@@ -18,13 +18,18 @@
  *   ready
  *
  * SIGUSR1 also writes "usr1\n" on stdout.
+ *
+ * Arguments "--map FILE" (repeated) map each FILE read-only at offset 0, so
+ * that the tests can ask the backend to parse it (corrupt ELF files).
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,7 +83,24 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
-int main(void)
+static int map_files(int argc, char **argv)
+{
+	struct stat st;
+	int i, fd;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--map") != 0)
+			continue;
+		fd = open(argv[i + 1], O_RDONLY);
+		if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0 ||
+		    mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	struct sigaction sa;
@@ -87,6 +109,8 @@ int main(void)
 	long i;
 
 	alarm(120);
+	if (map_files(argc, argv))
+		return 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sa.sa_flags = SA_RESTART;

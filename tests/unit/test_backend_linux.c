@@ -6,6 +6,7 @@
  */
 #include <dlfcn.h>
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -711,6 +712,148 @@ static void test_elf_deleted(void)
 	tbl_end(&p, proc);
 }
 
+/* --- corrupt ELF files -------------------------------------------------- */
+
+enum { TBL_CORRUPT = 14 };
+
+static const char *const tbl_corrupt_names[TBL_CORRUPT] = {
+	"intact", "not-elf", "truncated-64", "truncated-half", "shoff-beyond",
+	"shnum-huge", "shstrndx-bad", "phdrs-beyond", "symtab-size", "symtab-offset",
+	"symtab-link", "strtab-unterminated", "garbage-shdrs", "garbage-all",
+};
+
+static uint64_t tbl_rand_state = 0x9e3779b97f4a7c15ull;
+
+static unsigned char tbl_rand(void)
+{
+	tbl_rand_state ^= tbl_rand_state << 13;
+	tbl_rand_state ^= tbl_rand_state >> 7;
+	tbl_rand_state ^= tbl_rand_state << 17;
+	return (unsigned char)tbl_rand_state;
+}
+
+/* Damage a copy of a valid ELF64 file (b, n) the way `kind` says; returns
+ * the length to write. */
+static size_t tbl_corrupt(int kind, unsigned char *b, size_t n)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)b;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(b + eh->e_shoff);
+	size_t i, nsh = eh->e_shnum;
+
+	switch (kind) {
+	case 1:
+		return (size_t)snprintf((char *)b, n, "not an ELF file at all\n");
+	case 2:
+		return 64;
+	case 3:
+		return n / 2;
+	case 4:
+		eh->e_shoff = n + 1000000;
+		break;
+	case 5:
+		eh->e_shnum = 0xffff;
+		break;
+	case 6:
+		eh->e_shstrndx = 0xfffe;
+		break;
+	case 7:
+		eh->e_phoff = ~(uint64_t)0 - 10;
+		eh->e_phnum = 0xffff;
+		break;
+	case 8: case 9: case 10:
+		for (i = 0; i < nsh; i++) {
+			if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM)
+				continue;
+			if (kind == 8)
+				sh[i].sh_size = 0x7fffffffffffull;
+			else if (kind == 9)
+				sh[i].sh_offset = 0x7ffffffffff0ull;
+			else
+				sh[i].sh_link = 0xfff0;
+		}
+		break;
+	case 11:
+		for (i = 0; i < nsh; i++)
+			if (sh[i].sh_type == SHT_STRTAB && sh[i].sh_offset + sh[i].sh_size <= n)
+				memset(b + sh[i].sh_offset, 'A', sh[i].sh_size);
+		break;
+	case 12:
+		for (i = eh->e_shoff; i < n; i++)
+			b[i] = tbl_rand();
+		break;
+	case 13:
+		for (i = 64; i < n; i++)
+			b[i] = tbl_rand();
+		break;
+	}
+	return n;
+}
+
+/* Damaged copies of memtarget mapped in a process: binary_open fails or
+ * works, and nothing crashes (this test matters most under ASan). */
+static void test_elf_corrupt(void)
+{
+	char dir[] = "/tmp/tbl-elf-XXXXXX", files[TBL_CORRUPT][64];
+	char *argv[2 + 2 * TBL_CORRUPT];
+	static unsigned char orig[1 << 20], copy[1 << 20];
+	struct pyspy_binary_info bi = { .size = sizeof(bi) };
+	struct pyspy_proc *proc = NULL;
+	struct pyspy_binary *bin;
+	uint64_t a, sz;
+	struct tbl_prog p;
+	char err[512];
+	size_t n, len;
+	int i, fd, rc[TBL_CORRUPT];
+
+	fd = open(mt_path, O_RDONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	n = (size_t)read(fd, orig, sizeof(orig));
+	close(fd);
+	CU_ASSERT_FATAL(n > 4096 && n < sizeof(orig) && orig[EI_CLASS] == ELFCLASS64);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	argv[0] = mt_path;
+	for (i = 0; i < TBL_CORRUPT; i++) {
+		snprintf(files[i], sizeof(files[i]), "%s/%s", dir, tbl_corrupt_names[i]);
+		memcpy(copy, orig, n);
+		len = tbl_corrupt(i, copy, n);
+		fd = open(files[i], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		CU_ASSERT(fd >= 0 && write(fd, copy, len) == (ssize_t)len);
+		close(fd);
+		argv[1 + 2 * i] = "--map";
+		argv[2 + 2 * i] = files[i];
+	}
+	argv[1 + 2 * TBL_CORRUPT] = NULL;
+	if (tbl_start(&p, argv, "ready") == 0) {
+		proc = tbl_attach(&tbl_host, p.pid);
+		CU_ASSERT_PTR_NOT_NULL(proc);
+	} else {
+		CU_FAIL("memtarget --map did not start");
+	}
+	for (i = 0; proc && i < TBL_CORRUPT; i++) {
+		bin = NULL;
+		rc[i] = ops->binary_open(proc, files[i], &bin, err, sizeof(err));
+		CU_ASSERT(rc[i] <= 0);
+		CU_ASSERT((rc[i] == 0) == (bin != NULL));
+		if (!bin)
+			continue;
+		ops->binary_info(bin, &bi);
+		ops->binary_symbol(bin, "memtarget_marker", &a, &sz);
+		ops->binary_symbol(bin, "", &a, &sz);
+		ops->binary_section(bin, ".bss", &a, &sz);
+		if (i == 0) /* the control: an intact copy is read as it should be */
+			CU_ASSERT_EQUAL(ops->binary_symbol(bin, "memtarget_marker", &a, &sz), 0);
+		ops->binary_close(bin);
+	}
+	if (proc) {
+		CU_ASSERT_EQUAL(rc[0], 0);
+		CU_ASSERT_EQUAL(rc[1], -ENOEXEC);
+	}
+	tbl_end(&p, proc);
+	for (i = 0; i < TBL_CORRUPT; i++)
+		unlink(files[i]);
+	rmdir(dir);
+}
+
 static int tbl_pyenv_python(const char *version, char *out, size_t len)
 {
 	const char *root = getenv("PYENV_ROOT");
@@ -960,6 +1103,7 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "pause/resume cycles", test_pause_cycles);
 	CU_add_test(s, "ELF: own symbol, sections", test_elf_self);
 	CU_add_test(s, "ELF: deleted executable", test_elf_deleted);
+	CU_add_test(s, "ELF: corrupt files", test_elf_corrupt);
 	CU_add_test(s, "ELF: pyenv 3.11 libpython (PIE)", test_elf_pyenv_libpython);
 	CU_add_test(s, "ELF: Debian python3.11 (ET_EXEC)", test_elf_debian_python);
 	CU_add_test(s, "spawn: exec failure", test_spawn_fail);
