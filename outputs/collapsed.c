@@ -3,16 +3,15 @@
  * flamegraph.pl and inferno read.
  *
  * One line per unique stack: the frames root first joined by ';', one space,
- * the number of times the stack was seen.  Lines come in the order the
- * stacks were first seen.
+ * the number of times the stack was seen.  Line order is not part of the
+ * format (it is that of the trie nodes, fixed for a given input).
  *
  * Stacks are aggregated in memory while sampling, in a trie keyed by
  * (parent node, frame): a frame is identified by the core's interned string
  * pointers, so a stack seen before costs hash look-ups and no string work.
  * Everything is written in finish.
  *
- * Names are made safe for the format (documented in --help of the format
- * and here): a ';' inside a name or file becomes ':', so ';' only ever
+ * Names are made safe for the format: a ';' inside a name or file becomes ':', so ';' only ever
  * separates frames; control characters (newline, tab, ...) become '?', so a
  * stack stays on one line; invalid UTF-8 becomes U+FFFD.  A name may hold
  * spaces: readers split the count off at the last space.  Stacks without

@@ -371,3 +371,138 @@ def test_record_real_program(tmp_path, heavy_interp, fmt, ext):
     finally:
         target.kill()
         target.wait()
+
+
+# --- the viewer's script, run by node against a minimal DOM -------------------
+
+# Just enough DOM for the flamegraph's script: elements built from the SVG
+# (parsed by Python), attributes, style.display, textContent, children and
+# siblings, and events that bubble to the listeners of each ancestor.
+DOM_SHIM = r"""
+const data = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
+const actions = JSON.parse(process.argv[3]);
+const byId = {};
+function El(node, parent) {
+    this.tag = node.tag; this.attrs = node.attrs; this.text = node.text;
+    this.parentNode = parent; this.style = { display: "" }; this.listeners = {};
+    this.children = node.children.map(c => new El(c, this));
+    this.children.forEach((c, i) => { c.nextElementSibling = this.children[i + 1] || null; });
+    this.firstElementChild = this.children[0] || null;
+    if (node.attrs.id) byId[node.attrs.id] = this;
+}
+El.prototype.getAttribute = function (k) { return k in this.attrs ? this.attrs[k] : null; };
+El.prototype.setAttribute = function (k, v) { this.attrs[k] = String(v); };
+El.prototype.addEventListener = function (t, f) { (this.listeners[t] = this.listeners[t] || []).push(f); };
+Object.defineProperty(El.prototype, "textContent", {
+    get() { return this.text + this.children.map(c => c.textContent).join(""); },
+    set(v) { this.text = String(v); this.children = []; this.firstElementChild = null; } });
+function fire(target, type, extra) {
+    const ev = Object.assign({ type, target, preventDefault() {} }, extra || {});
+    for (let n = target; n; n = n.parentNode)
+        (n.listeners[type] || []).forEach(f => f(ev));
+}
+const root = new El(data, null);
+const win = { listeners: {}, prompt: () => actions.prompt, parentNode: null };
+win.addEventListener = El.prototype.addEventListener;
+global.document = { documentElement: root, getElementById: id => byId[id] || null };
+global.window = win;
+root.parentNode = win;
+function findScript(n) { return n.tag === "script" ? n : n.children.map(findScript).find(x => x); }
+(0, eval)(findScript(root).textContent);
+const frames = byId.frames.children;
+function frame(prefix) { return frames.find(g => g.children[0].textContent.startsWith(prefix)); }
+function state() {
+    return frames.map(g => ({ tip: g.children[0].textContent, shown: g.style.display !== "none",
+        x: +g.children[1].getAttribute("x"), w: +g.children[1].getAttribute("width"),
+        cls: g.getAttribute("class") || "", fill: g.children[1].getAttribute("fill"),
+        text: g.children[2].textContent }));
+}
+const out = {};
+if (actions.zoom) {
+    fire(frame(actions.zoom).children[1], "click");
+    out.zoomed = state(); out.reset = byId.reset.style.display;
+    fire(byId.reset, "click");
+    out.unzoomed = state(); out.reset_after = byId.reset.style.display;
+}
+if (actions.prompt !== undefined) {
+    fire(byId.search, "click");
+    out.matched = byId.matched.textContent; out.searched = state();
+    out.button = byId.search.textContent;
+    fire(byId.search, "click");
+    out.cleared = byId.matched.textContent; out.button_after = byId.search.textContent;
+    fire(root, "keydown", { key: "f", ctrlKey: true });
+    out.ctrl_f = byId.matched.textContent;
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def run_viewer(tmp_path, svg, actions):
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        pytest.skip("node (Debian package nodejs) not present: the viewer script is not run")
+
+    def tree(e):
+        return {"tag": e.tag.replace(SVG_NS, ""), "attrs": dict(e.attrib), "text": e.text or "",
+                "children": [tree(c) for c in e]}
+
+    dom = tmp_path / "dom.json"
+    dom.write_text(json.dumps(tree(ET.parse(svg).getroot())))
+    shim = tmp_path / "shim.js"
+    shim.write_text(DOM_SHIM)
+    proc = subprocess.run([node, str(shim), str(dom), json.dumps(actions)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+VIEWER_STACKS = [(1, 5, 30, None, [("main", "/v.py", 1), ("a", "/v.py", 2), ("b", "/v.py", 3)]),
+                 (1, 5, 20, None, [("main", "/v.py", 1), ("c", "/v.py", 4), ("b", "/v.py", 3)]),
+                 (1, 5, 20, None, [("main", "/v.py", 1), ("c", "/v.py", 4), ("e", "/v.py", 6)]),
+                 (1, 5, 10, None, [("main", "/v.py", 1), ("b", "/v.py", 3)]),
+                 (1, 5, 40, None, [("main", "/v.py", 1), ("d", "/v.py", 5)])]
+
+
+def test_flamegraph_viewer_zoom(tmp_path):
+    svg = tmp_path / "v.svg"
+    _, proc = feed("flamegraph", svg, VIEWER_STACKS)
+    assert proc.returncode == 0, proc.stderr
+    before = {t: (x, w) for t, x, y, w in frames_of(ET.parse(svg).getroot())}
+    out = run_viewer(tmp_path, svg, {"zoom": "c (v.py)"})
+    assert out["reset"] == "" and out["reset_after"] == "none"
+    shown = {f["tip"]: f for f in out["zoomed"] if f["shown"]}
+    # c, its children b and e, and its ancestors main and all; nothing else
+    assert sorted(shown) == ["all (120 samples, 100.00%)", "b (v.py) (20 samples, 16.67%)",
+                             "c (v.py) (40 samples, 33.33%)", "e (v.py) (20 samples, 16.67%)",
+                             "main (v.py) (120 samples, 100.00%)"]
+    full = [("all (", 10, 1180), ("main (", 10, 1180), ("c (", 10, 1180),
+            ("b (", 10, 590), ("e (", 600, 590)]
+    for prefix, x, w in full:
+        f = next(f for t, f in shown.items() if t.startswith(prefix))
+        assert abs(f["x"] - x) < 0.01 and abs(f["w"] - w) < 0.01, f
+        assert ("anc" in f["cls"]) == (prefix in ("all (", "main (")), f
+        assert f["text"] == f["tip"].rsplit(" (", 1)[0]     # wide enough for the whole label
+    for f in out["unzoomed"]:
+        x, w = before[f["tip"]]
+        assert f["shown"] and abs(f["x"] - x) < 0.01 and abs(f["w"] - w) < 0.01 and not f["cls"]
+
+
+# a term matches the frame's label; one that is not a regular expression
+# ("(") is looked for as plain text
+@pytest.mark.parametrize("term,share", [("^b ", "50.0"), ("^(a|b) ", "50.0"), ("main", "100.0"),
+                                        ("^d", "33.3"), ("nothing", "0.0"), ("(", "100.0")])
+def test_flamegraph_viewer_search(tmp_path, term, share):
+    svg = tmp_path / "v.svg"
+    _, proc = feed("flamegraph", svg, VIEWER_STACKS)
+    assert proc.returncode == 0, proc.stderr
+    out = run_viewer(tmp_path, svg, {"prompt": term})
+    assert out["matched"] == f"Matched: {share}%"
+    assert out["button"] == "Reset Search"
+    assert out["cleared"].strip() == "" and out["button_after"] == "Search"
+    assert out["ctrl_f"] == f"Matched: {share}%"
+    hot = {f["tip"] for f in out["searched"] if f["fill"] == "rgb(230,0,230)"}
+    if share == "0.0":
+        assert not hot
+    else:
+        assert hot and all(f["fill"] != "rgb(230,0,230)" or f["tip"] in hot
+                           for f in out["searched"])
