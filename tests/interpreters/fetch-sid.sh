@@ -76,6 +76,11 @@ ROOT=$CACHE/root
 A=$CACHE/apt
 LOG=$CACHE/fetch.log
 
+# Notes in the log how long each step took.
+step() {
+	echo "fetch-sid.sh: $1 done at +$((SECONDS - t0)) s" >>"$LOG"
+}
+
 die() {
 	echo "fetch-sid.sh: $*" >&2
 	exit 1
@@ -123,25 +128,23 @@ loader() {
 
 # Runs an interpreter on a check that it starts with the stdlib the tests
 # use, and prints its full version (X.Y.Z).  Extra arguments go before the
-# interpreter (the loader and its --library-path).
+# interpreter (the loader and its --library-path).  It warns (does not fail)
+# when the interpreter maps a library from the host: a package missing from
+# the cache falls back silently to the host's copy.
 smoke() {
-	timeout 60 "$@" -c 'import sys, threading, time, ctypes, json
+	local out host
+	out=$(timeout 60 "$@" -c 'import sys, threading, time, ctypes, json
 t = threading.Thread(target=time.sleep, args=(0.01,)); t.start(); t.join()
-print("%d.%d.%d" % sys.version_info[:3])' 2>>"$LOG"
-}
-
-# Warns (does not fail) when an interpreter maps a library from the host:
-# a package missing from the cache falls back silently to the host's copy.
-check_host_libs() {
-	local exe=$1 host
-	host=$("$exe" -c 'import ctypes, json
+print("%d.%d.%d" % sys.version_info[:3])
 for l in open("/proc/self/maps"):
     f = l.split()
     if len(f) > 5 and f[5].startswith("/") and ".so" in f[5]:
-        print(f[5])' 2>>"$LOG" | grep -v "^$ROOT/" | sort -u | tr '\n' ' ') || true
+        print(f[5])' 2>>"$LOG") || return 1
+	host=$(sed 1d <<<"$out" | grep -v "^$ROOT/" | sort -u | tr '\n' ' ') || true
 	if [ -n "$host" ]; then
-		echo "fetch-sid.sh: warning: $(basename "$exe") maps host libraries: $host" >&2
+		echo "fetch-sid.sh: warning: ${*: -1} maps host libraries: $host" >&2
 	fi
+	head -n 1 <<<"$out"
 }
 
 # Is the cache ready for this request?  Same package set, and every
@@ -240,10 +243,10 @@ write_apt_config() {
 	esac
 }
 
-# Downloads the packages into $CACHE/debs (apt-get keeps a file already
-# there whose hash matches) and prints the paths of the .deb files to unpack.
+# Downloads the packages into $CACHE/debs and prints the paths of the .deb
+# files to unpack.
 download() {
-	local uris name f
+	local uris name size f missing=""
 	# --print-uris lists only what is not in the current folder: ask from an
 	# empty one to get every file name.
 	mkdir -p "$A/empty"
@@ -251,9 +254,17 @@ download() {
 	uris=$(cd "$A/empty" && apt-get -c "$A/apt.conf" download --print-uris $PKGS 2>>"$LOG") ||
 		die "a package is not in sid: $(grep '^E:' "$LOG" | tail -n 1)"
 	[ -n "$uris" ] || die "apt-get lists no file to download (see $LOG)"
-	# shellcheck disable=SC2086
-	(cd "$CACHE/debs" && apt-get -c "$A/apt.conf" -q download $PKGS) >>"$LOG" 2>&1 ||
-		die "apt-get download from sid failed: $(grep '^E:' "$LOG" | tail -n 1)"
+	# Download what is not there yet (same file name = same version; apt
+	# checked its hash when it downloaded it).
+	while read -r _ name size _; do
+		[ "$(stat -c %s "$CACHE/debs/$name" 2>/dev/null)" = "$size" ] ||
+			missing="$missing ${name%%_*}"
+	done <<<"$uris"
+	if [ -n "$missing" ]; then
+		# shellcheck disable=SC2086
+		(cd "$CACHE/debs" && apt-get -c "$A/apt.conf" -q download $missing) >>"$LOG" 2>&1 ||
+			die "apt-get download from sid failed: $(grep '^E:' "$LOG" | tail -n 1)"
+	fi
 	# Drop the .deb files of older versions.
 	for f in "$CACHE"/debs/*.deb; do
 		name=${f##*/}
@@ -320,20 +331,19 @@ patch_all() {
 			ver=$(smoke "$ldso" --library-path "$libdir" "$exe") ||
 				die "$name does not start, even through sid's loader (see $LOG)"
 		fi
-		[ "$style" = patched ] && check_host_libs "$exe"
 		echo "$name $exe $ver $style" >>"$CACHE/manifest.new"
 	done
 	mv "$CACHE/manifest.new" "$CACHE/manifest"
 }
 
 main() {
-	local uri signed_by debs t0
+	local uri signed_by debs
 	mkdir -p "$CACHE/debs"
 	: >"$LOG"
 	if [ "$refresh" = 0 ] && cache_ready; then
 		return 0
 	fi
-	t0=$(date +%s)
+	t0=$SECONDS
 	command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
 		die "apt-get and dpkg-deb are needed (a Debian host)"
 	if [ -n "${PYSPY_SID_URI:-}" ]; then
@@ -357,16 +367,20 @@ main() {
 	ls "$A"/lists/*_sid_main_binary-*_Packages* >/dev/null 2>&1 ||
 		die "no sid package index (no network?): $(grep -E '^(E|W):' "$LOG" | head -n 1)"
 
+	step "apt-get update"
 	debs=$(download)
+	step "download"
 	# shellcheck disable=SC2086
 	unpack "$ROOT.new" $debs
 	rm -rf "$ROOT.old"
 	[ -d "$ROOT" ] && mv "$ROOT" "$ROOT.old"
 	mv "$ROOT.new" "$ROOT"
 	rm -rf "$ROOT.old"
+	step "unpack"
 	patch_all
+	step "patch and smoke test"
 	echo "$PKGS" >"$CACHE/request"
-	echo "fetch-sid.sh: sid interpreters ready in $CACHE ($(($(date +%s) - t0)) s)" >&2
+	echo "fetch-sid.sh: sid interpreters ready in $CACHE ($((SECONDS - t0)) s)" >&2
 }
 
 if [ "${print_uri:-0}" = 1 ]; then
