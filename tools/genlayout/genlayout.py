@@ -666,7 +666,18 @@ def plan():
                                    [(s[1], s[2], []) for s in dbg
                                     if patch_range(s[0]) == patch_range(p[0])],
                          "derive": derive})
-        elif dbg:
+        # Free-threaded (3.13+): the release primary with -DPy_GIL_DISABLED=1
+        # (all that a 't' pyconfig.h adds).  No such interpreter exists here
+        # (cpython-internals.md 12.4), so these are header-only, and no patch
+        # range is derived for them.
+        if rel and minor >= (3, 13):
+            p = rel[0]
+            ft = ["-DPy_GIL_DISABLED=1"]
+            jobs.append({"inc": p[1], "defines": ft, "label": p[2], "live": False,
+                         "checks": [(s[1], s[2], ft) for s in rel[1:]
+                                    if patch_range(s[0]) == patch_range(p[0])],
+                         "derive": False})
+        if dbg and not rel:
             p = dbg[0]
             jobs.append({"inc": p[1], "defines": [], "label": p[2], "live": p[3],
                          "checks": [(s[1], s[2], []) for s in dbg[1:]
@@ -675,10 +686,15 @@ def plan():
     return jobs
 
 
-def run_job(job, outdir):
+def job_modules(job):
+    """The modules (dicts for render()) one job of plan() makes."""
     mods = build_module(job["inc"], job["defines"], job["label"], job["live"],
                         job["checks"], derive=True)
-    return [write_module(m, outdir) for m in mods]
+    return mods if job["derive"] else mods[:1]
+
+
+def run_job(job, outdir):
+    return [write_module(m, outdir) for m in job_modules(job)]
 
 
 def main(argv=None):
