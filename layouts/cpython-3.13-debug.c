@@ -8,6 +8,7 @@
  * tested_live = 0: no interpreter of this build is run by the tests here
  * Left out as they move between 3.13 patch releases (section 6.4): runtime.main_interpreter
  * Cross-checked: /root/.cache/pyspy-sid/root/usr/include/python3.13 (CPython 3.13.18, Debian sid): every member equal except sizes (runtime.size 299336 vs 299424; interp.size 194984 vs 195000; tstate.size 304 vs 312; the module keeps 3.13.0's)
+ * Cross-checked: /tmp/genlayout-sid/root/usr/include/python3.13d (CPython 3.13.18, Debian sid): every member equal except sizes (runtime.size 299336 vs 299424; interp.size 194984 vs 195000; tstate.size 304 vs 312; the module keeps 3.13.0's)
  */
 #include <pyspy/layout.h>
 #include <pyspy/module.h>

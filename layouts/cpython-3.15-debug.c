@@ -6,6 +6,7 @@
  * Compiler: cc -std=gnu11 -DPy_BUILD_CORE -D_Py_TIER2=3 -D_Py_JIT -DPy_DEBUG -I<headers> -I<headers>/internal
  * Defines from /root/.cache/pyspy-sid/root/usr/lib/python3.15/config-3.15-x86_64-linux-gnu/Makefile (CONFIGURE_CFLAGS_NODIST): -D_Py_TIER2=3 -D_Py_JIT
  * tested_live = 0: no interpreter of this build is run by the tests here
+ * Cross-checked: /tmp/genlayout-sid/root/usr/include/python3.15d (CPython 3.15.2, Debian sid): every member equal
  */
 #include <pyspy/layout.h>
 #include <pyspy/module.h>
