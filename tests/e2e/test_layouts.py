@@ -62,8 +62,7 @@ def regenerated():
     out = {}
     for job in genlayout.plan():
         try:
-            mods = genlayout.build_module(job["inc"], job["defines"], job["label"],
-                                          job["live"], job["checks"], derive=True)
+            mods = genlayout.job_modules(job)
         except genlayout.GenError as e:
             out[job["inc"] + " " + " ".join(job["defines"])] = (None, str(e))
             continue
@@ -237,6 +236,30 @@ REFERENCE = {
         "code.code_adaptive": 208, "code.firstlineno": 68,
     },
     "cpython-3.15-debug": {"runtime.size": 362592, "runtime.main_interpreter": 136336},
+    # Free-threaded: header values only (cpython-internals.md 7.4, 8, 11.10).
+    "cpython-3.13-ft": {
+        "flavour": "PYSPY_FLAVOUR_FREETHREADED", "runtime.size": 328256,
+        "runtime.interpreters_head": 632, "object.ob_type": 24, "code.filename": 128,
+        "code.name": 136, "code.qualname": 144, "code.firstlineno": 84, "code.linetable": 152,
+        "code.code_adaptive": 216, "iframe.owner": 70, "interp.gil_locked": 24,
+        "interp.gil_last_holder": 16, "unicode.length": 32, "unicode.state": 48,
+        "unicode.ascii_data": 56, "unicode.compact_data": 72, "unicode.kind_shift": 2,
+        "bytes.ob_sval": 48, "tuple.ob_item": 40,
+    },
+    "cpython-3.14.5-3.14.255-ft": {
+        "runtime.size": 365624, "interp.size": 249976, "iframe.owner": 78,
+        "iframe.tlbc_index": 72, "iframe.executable_tag_mask": "0x1", "code.tlbc": 224,
+        "code.code_adaptive": 232, "unicode.kind_shift": 8, "unicode.compact_shift": 11,
+        "unicode.ascii_shift": 12, "tuple.ob_item": 48,
+    },
+    "cpython-3.15-ft": {
+        "runtime.interpreters_head": 936, "interp.tstate_head": 7336, "tstate.thread_id": 176,
+        "tstate.native_thread_id": 184, "tstate.state": 48, "tstate.holds_gil": 36,
+        "tstate.base_frame": 80, "iframe.owner": 78, "iframe.tlbc_index": 72,
+        "iframe.executable_tag_mask": "0x3", "code.tlbc": 224, "code.code_adaptive": 232,
+        "code.filename": 128, "code.firstlineno": 84, "unicode.state": 48,
+        "unicode.kind_shift": 8,
+    },
 }
 
 
@@ -256,7 +279,7 @@ def test_pep393_state_bits():
         if v["string_model"] != "PYSPY_STRINGS_PEP393":
             continue
         if "FREETHREADED" in v["flavour"]:
-            continue        # 3.14t moved the bits (cpython-internals.md 4.2)
+            continue        # 3.14t moved the bits (cpython-internals.md 4.2): REFERENCE
         assert (v["unicode.kind_shift"], v["unicode.compact_shift"],
                 v["unicode.ascii_shift"]) == ("2", "5", "6"), name
 
