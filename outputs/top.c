@@ -754,6 +754,17 @@ static void top_check_size(struct top_state *st)
 	}
 }
 
+static void top_curses_end(struct top_state *st);
+
+/* Whether the terminal can place the cursor (a "dumb" one cannot). */
+static bool top_can_address(struct top_state *st)
+{
+	char cap[] = "cup";
+	const char *cup = tigetstr(cap);
+
+	return cup && cup != (const char *)-1;
+}
+
 static int top_curses_start(struct top_state *st, char *err, size_t errlen)
 {
 	struct sigaction old_int, old_term;
@@ -794,6 +805,16 @@ static int top_curses_start(struct top_state *st, char *err, size_t errlen)
 	}
 	set_term(st->screen);
 	st->curses_on = true;
+	if (!top_can_address(st)) {
+		snprintf(err, errlen, "top: the terminal '%s' cannot move the cursor",
+			 term ? term : "");
+		top_curses_end(st);
+		delscreen(st->screen);
+		st->screen = NULL;
+		fclose(st->in);
+		st->in = NULL;
+		return -ENOTTY;
+	}
 	/* raw: Control-C arrives as a key; without a keyboard let it signal */
 	if (st->input_fd >= 0)
 		raw();
@@ -898,9 +919,18 @@ static int top_open(const struct pyspy_host *host, const struct pyspy_output_con
 
 	if (st->tty) {
 		ret = top_curses_start(st, err, errlen);
-		if (ret)
+		if (ret == -ENOTTY) {
+			/* a terminal ncurses cannot drive (TERM unset, dumb):
+			 * the plain tables still work */
+			host->log(host, PYSPY_LOG_DEBUG, "%s; printing plain tables", err);
+			if (errlen)
+				err[0] = '\0';
+			st->tty = false;
+		} else if (ret) {
 			goto out_free_title;
-		top_draw_screen(st);
+		} else {
+			top_draw_screen(st);
+		}
 	}
 	*state = st;
 	return 0;

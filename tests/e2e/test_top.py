@@ -77,7 +77,7 @@ def rows_of(screen):
     """(column header line, [(own%, total%, own_s, total_s, label)]) of a view."""
     lines = screen.splitlines()
     for i, line in enumerate(lines):
-        if "Function (filename" in line:
+        if "   Function (" in line:
             rows = []
             for row in lines[i + 1:]:
                 m = ROW.match(row)
@@ -241,10 +241,36 @@ def test_top_terminal_view_and_keys(target, tmux, pyspy, tmp_path):
     assert_shell_back(tmux, tmp_path)
 
 
-def test_top_control_c_quits(target, tmux, pyspy, tmp_path):
+def first_line(screen):
+    return screen.splitlines()[0] if screen else ""
+
+
+def test_top_resize_and_control_c(target, tmux, pyspy, tmp_path):
     start_top(tmux, pyspy, target.pid)
+    # narrower: the view is laid out again within 50 columns
+    tmux.tmux("resize-window", "-t", "t", "-x", "50", "-y", "30")
+    tmux.wait_for(lambda s: len(s.splitlines()) == 30 and "(python v" not in first_line(s) and
+                  first_line(s).startswith("Collecting samples from") and
+                  (leader(s) or "").startswith(HOT_LABEL), "the view at 50 columns")
+    # wider again: the whole header line comes back, which only a redraw
+    # at the new size can do
+    tmux.tmux("resize-window", "-t", "t", "-x", "120", "-y", "40")
+    tmux.wait_for(lambda s: re.search(r"\(python v\d+\.\d+\.\d+\)$", first_line(s).rstrip()) and
+                  (leader(s) or "").startswith(HOT_LABEL), "the view at 120 columns")
+    # Control-C arrives as a key in raw mode and quits like q
     tmux.keys("C-c")
     assert_shell_back(tmux, tmp_path)
+
+
+def test_top_dumb_terminal_prints_tables(target, tmux, pyspy):
+    # a terminal that cannot move the cursor gets the plain tables
+    tmux.type(f"TERM=dumb {pyspy} top --pid {target.pid} --delay 0.5; echo PYSPY-EXIT=$?")
+    screen = tmux.wait_for(lambda s: s.count("Total Samples") >= 2, "two plain tables")
+    assert not tmux.state()["alternate"], screen
+    assert "Press ? for help" not in screen, screen
+    tmux.keys("C-c")
+    screen = tmux.wait_for(lambda s: re.search(r"PYSPY-EXIT=\d+", s), "py-spy to exit")
+    assert "PYSPY-EXIT=0" in screen, screen
 
 
 def test_top_target_exit_keeps_view(target, tmux, pyspy, tmp_path):
