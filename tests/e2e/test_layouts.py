@@ -11,8 +11,10 @@ verified reference numbers, the ABI header and the py-spy loader.
 * Every member of struct pyspy_layout is written explicitly in every file.
 * `py-spy plugins` lists every module as loading.
 """
+import concurrent.futures
 import difflib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -59,15 +61,19 @@ def committed(name):
 def regenerated():
     """Every module the generator makes from the headers here, rendered in
     memory: {name: (text, None)} or {primary include: (None, error)}."""
-    out = {}
-    for job in genlayout.plan():
+    def run(job):
         try:
-            mods = genlayout.job_modules(job)
+            return job, genlayout.job_modules(job), None
         except genlayout.GenError as e:
-            out[job["inc"] + " " + " ".join(job["defines"])] = (None, str(e))
-            continue
-        for m in mods:
-            out[m["name"]] = (genlayout.render(m), None)
+            return job, [], str(e)
+
+    out = {}
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        for job, mods, err in pool.map(run, genlayout.plan()):
+            if err:
+                out[job["inc"] + " " + " ".join(job["defines"])] = (None, err)
+            for m in mods:
+                out[m["name"]] = (genlayout.render(m), None)
     return out
 
 
