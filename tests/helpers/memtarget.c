@@ -20,7 +20,8 @@
  * SIGUSR1 also writes "usr1\n" on stdout.
  *
  * Arguments "--map FILE" (repeated) map each FILE read-only at offset 0, so
- * that the tests can ask the backend to parse it (corrupt ELF files).
+ * that the tests can ask the backend to parse it (corrupt ELF files);
+ * "--churn" adds a thread that starts short-lived threads without end.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -83,15 +84,37 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
-static int map_files(int argc, char **argv)
+static void *short_lived(void *arg)
+{
+	return arg;
+}
+
+/* Start thread after thread, each ending at once. */
+static void *churner(void *arg)
+{
+	pthread_t t;
+
+	pthread_barrier_wait(&started);
+	for (;;)
+		if (pthread_create(&t, NULL, short_lived, NULL) == 0)
+			pthread_join(t, NULL);
+	return NULL;
+}
+
+/* "--map FILE": map FILE read-only; "--churn": *churn = 1. */
+static int parse_args(int argc, char **argv, int *churn)
 {
 	struct stat st;
 	int i, fd;
 
-	for (i = 1; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--map") != 0)
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--churn") == 0) {
+			*churn = 1;
 			continue;
-		fd = open(argv[i + 1], O_RDONLY);
+		}
+		if (strcmp(argv[i], "--map") != 0 || i + 1 == argc)
+			continue;
+		fd = open(argv[++i], O_RDONLY);
 		if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0 ||
 		    mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED)
 			return -1;
@@ -104,12 +127,13 @@ int main(int argc, char **argv)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	struct sigaction sa;
-	pthread_t th[3];
+	pthread_t th[4];
+	int churn = 0;
 	unsigned char *pages;
 	long i;
 
 	alarm(120);
-	if (map_files(argc, argv))
+	if (parse_args(argc, argv, &churn))
 		return 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
@@ -138,10 +162,11 @@ int main(int argc, char **argv)
 	printf("rt %p\n", (void *)&memtarget_rt);
 	fflush(stdout);
 
-	pthread_barrier_init(&started, NULL, 4);
+	pthread_barrier_init(&started, NULL, 4 + churn);
 	if (pthread_create(&th[0], NULL, spinner, NULL) ||
 	    pthread_create(&th[1], NULL, sleeper, NULL) ||
-	    pthread_create(&th[2], NULL, sleeper, NULL))
+	    pthread_create(&th[2], NULL, sleeper, NULL) ||
+	    (churn && pthread_create(&th[3], NULL, churner, NULL)))
 		return 1;
 	pthread_barrier_wait(&started);
 	printf("ready\n");

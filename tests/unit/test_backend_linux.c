@@ -450,7 +450,8 @@ static void test_info(void)
 
 /* --- pause and resume --------------------------------------------------- */
 
-/* How many tasks of pid are in state `state` ('t'), and how many in all. */
+/* How many live tasks of pid are in state `state` ('t'), and how many live
+ * tasks there are. */
 static int tbl_count_state(int64_t pid, char state, int *total)
 {
 	char path[128], buf[512], *p;
@@ -479,8 +480,8 @@ static int tbl_count_state(int64_t pid, char state, int *total)
 			continue;
 		buf[r] = '\0';
 		p = strrchr(buf, ')');
-		if (!p)
-			continue;
+		if (!p || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
+			continue; /* gone or going */
 		(*total)++;
 		n += p[2] == state;
 	}
@@ -593,6 +594,69 @@ static void test_pause_cycles(void)
 	CU_ASSERT(tbl_ms() - t0 < 5000);
 	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 0);
 	CU_ASSERT_EQUAL(tbl_read_u64(mt_proc, tbl_value(&mt, "marker", 0)), TBL_MARKER);
+}
+
+/* Threads that come and go while pause seizes them: every live task is
+ * held when pause returns, and none is left stopped after resume. */
+static void test_pause_churn(void)
+{
+	char *argv[] = { mt_path, "--churn", NULL };
+	struct pyspy_proc *proc;
+	int i, rc = 0, total, held_ok = 1;
+	struct tbl_prog p;
+	int64_t deadline;
+	char err[256];
+
+	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
+	proc = tbl_attach(&tbl_host, p.pid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
+	for (i = 0; i < 300 && rc == 0; i++) {
+		rc = ops->pause(proc, err, sizeof(err));
+		if (rc)
+			break;
+		if (i % 30 == 0)
+			held_ok &= tbl_count_state(p.pid, 't', &total) == total;
+		rc = ops->resume(proc);
+	}
+	if (rc)
+		fprintf(stderr, "pause: %s\n", err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(held_ok);
+	deadline = tbl_ms() + 3000;
+	while (tbl_count_state(p.pid, 't', &total) != 0 && tbl_ms() < deadline)
+		tbl_sleep_ms(5);
+	CU_ASSERT_EQUAL(tbl_count_state(p.pid, 't', &total), 0);
+	CU_ASSERT_EQUAL(ops->alive(proc, NULL), 1);
+	tbl_end(&p, proc);
+}
+
+/* A user who may not read the target gets -EPERM and how to fix it. */
+static void test_attach_no_permission(void)
+{
+	int st = -1;
+	pid_t c;
+
+	if (geteuid() != 0) {
+		printf("\n  skip: attach without permission needs root to drop it\n");
+		CU_PASS("not root");
+		return;
+	}
+	c = fork();
+	CU_ASSERT_FATAL(c >= 0);
+	if (c == 0) {
+		struct pyspy_proc *proc = NULL;
+		char err[512] = "";
+		int rc;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(3);
+		rc = ops->attach(&tbl_host, mt.pid, &proc, err, sizeof(err));
+		_exit(rc == -EPERM && !proc && strstr(err, "permission denied reading process") &&
+		      strstr(err, "sudo") && strstr(err, "ptrace_scope") &&
+		      strstr(err, "--cap-add SYS_PTRACE") ? 0 : 1);
+	}
+	CU_ASSERT_EQUAL(waitpid(c, &st, 0), c);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* --- ELF ---------------------------------------------------------------- */
@@ -714,12 +778,13 @@ static void test_elf_deleted(void)
 
 /* --- corrupt ELF files -------------------------------------------------- */
 
-enum { TBL_CORRUPT = 14 };
+enum { TBL_CORRUPT = 15, TBL_SHIFT = 0x10000 };
 
 static const char *const tbl_corrupt_names[TBL_CORRUPT] = {
 	"intact", "not-elf", "truncated-64", "truncated-half", "shoff-beyond",
 	"shnum-huge", "shstrndx-bad", "phdrs-beyond", "symtab-size", "symtab-offset",
 	"symtab-link", "strtab-unterminated", "garbage-shdrs", "garbage-all",
+	"loads-moved",
 };
 
 static uint64_t tbl_rand_state = 0x9e3779b97f4a7c15ull;
@@ -730,6 +795,30 @@ static unsigned char tbl_rand(void)
 	tbl_rand_state ^= tbl_rand_state >> 7;
 	tbl_rand_state ^= tbl_rand_state << 17;
 	return (unsigned char)tbl_rand_state;
+}
+
+/* Not damage: the PT_LOAD at file offset 0 moved after the other PT_LOADs
+ * (as patchelf --no-sort leaves it) and every PT_LOAD TBL_SHIFT higher. */
+static void tbl_move_loads(unsigned char *b)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)b;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(b + eh->e_phoff), first;
+	int i, at = -1, last = -1;
+
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		ph[i].p_vaddr += TBL_SHIFT;
+		ph[i].p_paddr += TBL_SHIFT;
+		if (at < 0 && ph[i].p_offset == 0)
+			at = i;
+		last = i;
+	}
+	if (at < 0 || last <= at)
+		return;
+	first = ph[at];
+	memmove(&ph[at], &ph[at + 1], (size_t)(last - at) * sizeof(*ph));
+	ph[last] = first;
 }
 
 /* Damage a copy of a valid ELF64 file (b, n) the way `kind` says; returns
@@ -785,6 +874,9 @@ static size_t tbl_corrupt(int kind, unsigned char *b, size_t n)
 		for (i = 64; i < n; i++)
 			b[i] = tbl_rand();
 		break;
+	case 14:
+		tbl_move_loads(b);
+		break;
 	}
 	return n;
 }
@@ -804,12 +896,14 @@ static void test_elf_corrupt(void)
 	char err[512];
 	size_t n, len;
 	int i, fd, rc[TBL_CORRUPT];
+	uint64_t bias[TBL_CORRUPT];
 
 	fd = open(mt_path, O_RDONLY);
 	CU_ASSERT_FATAL(fd >= 0);
 	n = (size_t)read(fd, orig, sizeof(orig));
 	close(fd);
 	CU_ASSERT_FATAL(n > 4096 && n < sizeof(orig) && orig[EI_CLASS] == ELFCLASS64);
+	CU_ASSERT_FATAL(tbl_elf_type(mt_path) == ET_DYN); /* the bias checks need a PIE */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 	argv[0] = mt_path;
 	for (i = 0; i < TBL_CORRUPT; i++) {
@@ -836,7 +930,8 @@ static void test_elf_corrupt(void)
 		CU_ASSERT((rc[i] == 0) == (bin != NULL));
 		if (!bin)
 			continue;
-		ops->binary_info(bin, &bi);
+		CU_ASSERT_EQUAL(ops->binary_info(bin, &bi), 0);
+		bias[i] = bi.load_bias - bi.map_start;
 		ops->binary_symbol(bin, "memtarget_marker", &a, &sz);
 		ops->binary_symbol(bin, "", &a, &sz);
 		ops->binary_section(bin, ".bss", &a, &sz);
@@ -847,6 +942,13 @@ static void test_elf_corrupt(void)
 	if (proc) {
 		CU_ASSERT_EQUAL(rc[0], 0);
 		CU_ASSERT_EQUAL(rc[1], -ENOEXEC);
+		/* load bias: mapping at offset 0 minus the p_vaddr of the
+		 * PT_LOAD at offset 0, wherever that PT_LOAD stands */
+		CU_ASSERT_EQUAL(rc[14], 0);
+		if (rc[0] == 0 && rc[14] == 0) {
+			CU_ASSERT_EQUAL(bias[0], 0);
+			CU_ASSERT_EQUAL(bias[14], (uint64_t)0 - TBL_SHIFT);
+		}
 	}
 	tbl_end(&p, proc);
 	for (i = 0; i < TBL_CORRUPT; i++)
@@ -1101,6 +1203,7 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "pause/resume, signal held", test_pause_resume);
 	CU_add_test(s, "pause/resume under a signal storm", test_pause_signal_storm);
 	CU_add_test(s, "pause/resume cycles", test_pause_cycles);
+	CU_add_test(s, "pause/resume while threads come and go", test_pause_churn);
 	CU_add_test(s, "ELF: own symbol, sections", test_elf_self);
 	CU_add_test(s, "ELF: deleted executable", test_elf_deleted);
 	CU_add_test(s, "ELF: corrupt files", test_elf_corrupt);
@@ -1111,4 +1214,5 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "alive/terminate of a held child", test_alive_terminate);
 	CU_add_test(s, "killed while paused", test_killed_while_paused);
 	CU_add_test(s, "attach to a dead pid", test_attach_dead);
+	CU_add_test(s, "attach without permission", test_attach_no_permission);
 }
