@@ -681,22 +681,23 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 	b.err = err;
 	b.errlen = errlen;
 
+	/* Opened first for the errno reason, which iniparser does not give. */
 	f = fopen(path, "r");
 	if (!f) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		goto out_free_cfg;
 	}
+	cfg->ini = ini_load(cfg->path, err, errlen);
+	if (!cfg->ini) {
+		rc = -EINVAL;
+		fclose(f);
+		goto out_free_cfg;
+	}
 	rc = line_map_read(f, cfg->path, &b.map, err, errlen);
 	fclose(f);
 	if (rc)
 		goto out_free_map;
-
-	cfg->ini = ini_load(cfg->path, err, errlen);
-	if (!cfg->ini) {
-		rc = -EINVAL;
-		goto out_free_map;
-	}
 	rc = build_modules(&b);
 	if (rc)
 		goto out_free_map;
