@@ -145,13 +145,16 @@ def run_austin(py, rate):
         target = start_target(py, SECONDS)
         cpu0 = children_cpu()
         t0 = time.time()
-        r = subprocess.run(["austin", "-i", str(int(1e6 / rate)), "-p", str(target.pid),
-                            "-o", out], capture_output=True, text=True, timeout=SECONDS + 60)
+        aus = subprocess.Popen(["austin", "-i", str(int(1e6 / rate)), "-p", str(target.pid),
+                                "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        # Reap the target as it exits: austin waits while it is a zombie.
+        work = target_work(target)
+        _, err = aus.communicate(timeout=60)
         secs = time.time() - t0
         cpu = children_cpu() - cpu0
-        work = target_work(target)
         if not os.path.exists(out):
-            raise RuntimeError(f"austin failed: {r.stderr}")
+            raise RuntimeError(f"austin failed: {err}")
         stacks = austin_stacks(out)
     samples = len(stacks)
     return {

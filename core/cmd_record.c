@@ -143,11 +143,11 @@ static void print_costs(const struct cli *cli, const struct sampler_stats *st)
 	double held = (double)st->paused_ns / 1e9;
 
 	if (cli->nonblocking)
-		log_status("Never stopped the process (--nonblocking) over %.1fs of "
+		log_status("Never stopped the process (--nonblocking) over %.2fs of "
 			   "sampling. Failed samples: %llu, cut short: %llu", secs,
 			   (unsigned long long)st->failed, (unsigned long long)st->truncated);
 	else
-		log_status("Held the process stopped for %.3fs in total over %.1fs of "
+		log_status("Held the process stopped for %.3fs in total over %.2fs of "
 			   "sampling (%.2f%%). Failed samples: %llu, cut short: %llu",
 			   held, secs, secs > 0 ? 100.0 * held / secs : 0.0,
 			   (unsigned long long)st->failed, (unsigned long long)st->truncated);
