@@ -10,8 +10,10 @@
  *
  * On a terminal the view is drawn with ncursesw on the stream the core
  * handed over (newterm, never initscr) and keys are read from input_fd.
- * Otherwise the same header and table are printed as plain text at every
- * TICK, so the output can be piped or logged.
+ * Otherwise (or when ncurses cannot drive the terminal) the same header and
+ * table are printed as plain text at every TICK, so the output can be piped
+ * or logged; option `rows` of the [top] section of plugins.ini bounds those
+ * tables (default 50 rows).
  */
 #define NCURSES_WIDECHAR 1
 
@@ -123,6 +125,13 @@ struct top_buf {
 	char *p;
 	size_t len, cap;        /* cap includes the terminating NUL */
 };
+
+static void top_buf_reset(struct top_buf *b)
+{
+	b->len = 0;
+	if (b->cap)
+		b->p[0] = '\0';
+}
 
 static void top_buf_putn(struct top_buf *b, const char *s, size_t n)
 {
@@ -590,26 +599,23 @@ static int top_print_text(struct top_state *st)
 	if (ret)
 		return ret;
 	fprintf(st->stream, "%s\n", st->title);
-	line[0] = '\0';
+	top_buf_reset(&b);
 	top_format_samples(st, &b);
 	fprintf(st->stream, "%s\n", line);
-	b.len = 0;
-	line[0] = '\0';
+	top_buf_reset(&b);
 	top_format_gil(st, &b);
 	fprintf(st->stream, "%s\n\n", line);
-	b.len = 0;
-	line[0] = '\0';
+	top_buf_reset(&b);
 	top_format_columns(st, &b);
 	fprintf(st->stream, "%s\n", line);
 	for (i = 0; i < n && i < st->text_rows; i++) {
-		b.len = 0;
-		line[0] = '\0';
+		top_buf_reset(&b);
 		top_format_row(st, st->order[i], &b);
 		fprintf(st->stream, "%s\n", line);
 	}
 	fputc('\n', st->stream);
 	if (fflush(st->stream) != 0 || ferror(st->stream))
-		return -EIO;
+		return errno == EPIPE ? -EPIPE : -EIO;  /* EPIPE: the reader left */
 	return 0;
 }
 
@@ -698,16 +704,14 @@ static void top_draw_screen(struct top_state *st)
 		n = 0;          /* out of memory: draw the header at least */
 	erase();
 	top_draw(st, 0, 0, st->title, COLS, A_BOLD);
-	line[0] = '\0';
+	top_buf_reset(&b);
 	top_format_samples(st, &b);
 	top_draw(st, 1, 0, line, COLS, A_NORMAL);
-	b.len = 0;
-	line[0] = '\0';
+	top_buf_reset(&b);
 	top_format_gil(st, &b);
 	top_draw(st, 2, 0, line, COLS, A_NORMAL);
 
-	b.len = 0;
-	line[0] = '\0';
+	top_buf_reset(&b);
 	if (st->exited) {
 		top_buf_escape(&b, st->exit_msg);
 		top_buf_puts(&b, st->utf8 ? " \u2014 press any key to quit" : " - press any key to quit");
@@ -718,8 +722,7 @@ static void top_draw_screen(struct top_state *st)
 		top_draw(st, 3, 0, "Press ? for help, q to quit", COLS, A_DIM);
 	}
 
-	b.len = 0;
-	line[0] = '\0';
+	top_buf_reset(&b);
 	top_format_columns(st, &b);
 	move(4, 0);
 	for (y = 0; y < COLS; y++)
@@ -727,8 +730,7 @@ static void top_draw_screen(struct top_state *st)
 	top_draw(st, 4, 0, line, COLS, A_REVERSE);
 
 	for (i = 0, y = TOP_HEADER_ROWS; i < n && y < LINES; i++, y++) {
-		b.len = 0;
-		line[0] = '\0';
+		top_buf_reset(&b);
 		top_format_row(st, st->order[i], &b);
 		top_draw(st, y, 0, line, COLS, A_NORMAL);
 	}
@@ -757,7 +759,7 @@ static void top_check_size(struct top_state *st)
 static void top_curses_end(struct top_state *st);
 
 /* Whether the terminal can place the cursor (a "dumb" one cannot). */
-static bool top_can_address(struct top_state *st)
+static bool top_can_address(void)
 {
 	char cap[] = "cup";
 	const char *cup = tigetstr(cap);
@@ -769,7 +771,7 @@ static int top_curses_start(struct top_state *st, char *err, size_t errlen)
 {
 	struct sigaction old_int, old_term;
 	const char *term = getenv("TERM");
-	int fd;
+	int fd, ret;
 
 	fflush(st->stream);
 	/* ncurses wants a FILE for input; keys are read from input_fd
@@ -779,14 +781,16 @@ static int top_curses_start(struct top_state *st, char *err, size_t errlen)
 	else
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "top: cannot open the keyboard: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "top: cannot open the keyboard: %s", strerror(-ret));
+		return ret;
 	}
 	st->in = fdopen(fd, "r");
 	if (!st->in) {
+		ret = -errno;
 		close(fd);
-		snprintf(err, errlen, "top: cannot open the keyboard: %s", strerror(errno));
-		return -ENOMEM;
+		snprintf(err, errlen, "top: cannot open the keyboard: %s", strerror(-ret));
+		return ret;
 	}
 
 	/* ncurses catches SIGINT and SIGTERM when nobody else does, and its
@@ -805,7 +809,7 @@ static int top_curses_start(struct top_state *st, char *err, size_t errlen)
 	}
 	set_term(st->screen);
 	st->curses_on = true;
-	if (!top_can_address(st)) {
+	if (!top_can_address()) {
 		snprintf(err, errlen, "top: the terminal '%s' cannot move the cursor",
 			 term ? term : "");
 		top_curses_end(st);
@@ -903,7 +907,7 @@ static int top_open(const struct pyspy_host *host, const struct pyspy_output_con
 	st->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 
 	proc = cfg->process;
-	line[0] = '\0';
+	top_buf_reset(&b);
 	top_buf_puts(&b, "Collecting samples from '");
 	top_buf_escape(&b, proc && proc->cmdline ? proc->cmdline : "?");
 	top_buf_puts(&b, "' (python v");
