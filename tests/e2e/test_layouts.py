@@ -382,6 +382,37 @@ else:
     assert vals.get(id("second")) == id(o.second), "attribute second"
 t = (1, "x")
 assert ptr(id(t) + L["tuple.ob_item"] + P) == id(t[1]), "tuple.ob_item"
+# The names group (thread names): module dict, ints, managed dicts.
+mod = sys.modules["os"]
+assert ptr(id(mod) + L["names.module_dict"]) == id(mod.__dict__), "names.module_dict"
+big = 123456789012345678
+if L["names.int_ival"] >= 0:
+    small = int(140737488355327)
+    assert ctypes.c_long.from_address(id(small) + L["names.int_ival"]).value == small, "int_ival"
+    big = long(big)
+word = ss(id(big) + L["names.long_size"])
+nd = word >> 3 if L["names.long_tagged"] else word
+dsz = 4 if L["names.long_shift"] == 30 else 2
+dig = ctypes.c_uint32 if dsz == 4 else ctypes.c_uint16
+val = sum(dig.from_address(id(big) + L["names.long_digits"] + i * dsz).value
+          << (L["names.long_shift"] * i) for i in range(nd))
+assert val == big, "long digits"
+if L["attr_model"] != "PYSPY_ATTRS_DICTOFFSET":
+    p = C()
+    p.x = 1
+    if L["attr_model"] == "PYSPY_ATTRS_MANAGED_311":
+        assert ptr(id(p) + L["names.managed_values"]) == ptr(id(p) - 4 * P) != 0, "managed_values"
+    if L["attr_model"] == "PYSPY_ATTRS_INLINE_313":
+        vals = id(p) + ss(tp + L["object.tp_basicsize"])
+        assert u8(vals + L["names.values_valid"]) == 1, "values valid"
+    dd = p.__dict__
+    assert ptr(id(p) + L["names.managed_dict"]) == id(dd), "names.managed_dict"
+    if L["attr_model"] == "PYSPY_ATTRS_INLINE_313":
+        q = C()
+        q.x = 1
+        q.__dict__ = {"y": 2}     # the inline values are no longer valid
+        assert u8(id(q) + ss(tp + L["object.tp_basicsize"]) + L["names.values_valid"]) == 0, \
+            "values valid after a new __dict__"
 sys.stdout.write("ok\n")
 '''
 
@@ -410,7 +441,8 @@ def test_dict_and_attr_fields_live(interp):
     vals = committed(name)
     L = {}
     for k, v in vals.items():
-        L[k] = int(v, 0) if re.fullmatch(r"-?(0x)?[0-9a-f]+", v) else v
+        L[k] = -1 if v == "PYSPY_NO_OFFSET" else \
+            int(v, 0) if re.fullmatch(r"-?(0x)?[0-9a-f]+", v) else v
     r = subprocess.run(interp.argv + ["-c", DICT_PROBE, json.dumps(L)],
                        capture_output=True, text=True, timeout=30)
     assert r.stdout.strip() == "ok", f"{interp.name} with {name}: {r.stdout}{r.stderr}"
