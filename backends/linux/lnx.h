@@ -27,12 +27,20 @@
 #define LNX_MAX_THREADS   (1u << 16)        /* tasks of one process */
 #define LNX_MAX_CMDLINE   (32u << 10)       /* bytes of /proc/PID/cmdline kept */
 #define LNX_PAUSE_PASSES  64                /* task listings per pause */
+#define LNX_STAT_FDS      128               /* task stat files kept open */
 
 /* A memory map, owned by whoever parsed it. */
 struct lnx_maplist {
 	struct pyspy_map *maps;
 	size_t n;
 	char *text;           /* the file's text; paths point into it */
+};
+
+/* An open /proc/PID/task/TID/stat, re-read with pread at offset 0. */
+struct lnx_statfd {
+	pid_t tid;
+	int fd;
+	int seen;             /* listed by the last threads op */
 };
 
 /* One thread held by pause. */
@@ -58,6 +66,8 @@ struct pyspy_proc {
 
 	struct pyspy_os_thread *threads;  /* last result of the threads op */
 	size_t nthreads, threads_cap;
+	struct lnx_statfd statfds[LNX_STAT_FDS];
+	size_t nstatfds;
 
 	struct lnx_held *held;            /* threads seized by pause */
 	size_t nheld, held_cap;

@@ -404,12 +404,74 @@ int lnx_task_list(struct pyspy_proc *proc)
 	return proc->ntids ? 0 : -ESRCH;
 }
 
+/*
+ * State letter of one task.  Its stat file stays open between calls (up to
+ * LNX_STAT_FDS of them): a pread at offset 0 reads it afresh for the cost
+ * of one system call.  A file that fails (the task ended, its tid reused)
+ * is opened again once.
+ */
+static char lnx_task_state(struct pyspy_proc *proc, pid_t tid)
+{
+	struct lnx_statfd *sf = NULL;
+	char name[32], buf[1024];
+	const char *rest;
+	ssize_t r;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < proc->nstatfds; i++) {
+		if (proc->statfds[i].tid == tid) {
+			sf = &proc->statfds[i];
+			break;
+		}
+	}
+	if (sf) {
+		sf->seen = 1;
+		r = pread(sf->fd, buf, sizeof(buf) - 1, 0);
+		rest = lnx_stat_rest(buf, r);
+		if (rest)
+			return rest[0];
+		close(sf->fd);
+		*sf = proc->statfds[--proc->nstatfds];
+	}
+	snprintf(name, sizeof(name), "%d/stat", (int)tid);
+	fd = openat(dirfd(proc->task_dir), name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = pread(fd, buf, sizeof(buf) - 1, 0);
+	rest = lnx_stat_rest(buf, r);
+	if (rest && proc->nstatfds < LNX_STAT_FDS) {
+		sf = &proc->statfds[proc->nstatfds++];
+		sf->tid = tid;
+		sf->fd = fd;
+		sf->seen = 1;
+	} else {
+		close(fd);
+	}
+	return rest ? rest[0] : 0;
+}
+
+/* Close the stat files of tasks the last listing did not show. */
+static void lnx_statfds_prune(struct pyspy_proc *proc)
+{
+	size_t i = 0;
+
+	while (i < proc->nstatfds) {
+		if (proc->statfds[i].seen) {
+			proc->statfds[i++].seen = 0;
+			continue;
+		}
+		close(proc->statfds[i].fd);
+		proc->statfds[i] = proc->statfds[--proc->nstatfds];
+	}
+}
+
 int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 		size_t *n, char *err, size_t errlen)
 {
 	struct pyspy_os_thread *t;
-	char path[96], st;
 	size_t i, k = 0;
+	char st;
 	int rc;
 
 	rc = lnx_task_list(proc);
@@ -431,10 +493,7 @@ int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 		proc->threads_cap = proc->ntids;
 	}
 	for (i = 0; i < proc->ntids; i++) {
-		if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/stat",
-				  (int)proc->tids[i]))
-			continue;
-		st = lnx_stat_state(path);
+		st = lnx_task_state(proc, proc->tids[i]);
 		if (lnx_dead_state(st))
 			continue; /* exited since the listing */
 		t = &proc->threads[k++];
@@ -442,6 +501,7 @@ int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 		t->tid = proc->tids[i];
 		t->state = st == 'R' ? PYSPY_THREAD_RUNNING : PYSPY_THREAD_IDLE;
 	}
+	lnx_statfds_prune(proc);
 	if (k == 0) {
 		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
 		return -ESRCH;
@@ -633,7 +693,10 @@ static int lnx_probe(struct pyspy_proc *proc, char *err, size_t errlen)
 static void lnx_proc_free(struct pyspy_proc *proc)
 {
 	const struct pyspy_host *host = proc->host;
+	size_t i;
 
+	for (i = 0; i < proc->nstatfds; i++)
+		close(proc->statfds[i].fd);
 	if (proc->task_dir)
 		closedir(proc->task_dir);
 	if (proc->mem_fd >= 0)
