@@ -8,6 +8,7 @@ import pathlib
 import re
 import signal
 import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -213,6 +214,32 @@ def test_spawn_raw_file(heavy_interp, tmp_path):
     assert "Stopped sampling because the duration elapsed" in r.stderr
 
 
+def test_spawn_ended_by_sigint_ends_program(heavy_interp, tmp_path):
+    heavy_interp.require()
+    out = tmp_path / "x.txt"
+    env = dict(os.environ)
+    env.update(heavy_interp.env)
+    rec = subprocess.Popen([str(PYSPY), "record", "-o", f"collapsed:{out}", "--"] +
+                           heavy_interp.command(PROGS / "shares.py"), env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = rec.stdout.readline()
+        m = re.match(r"ready (\d+)", line)
+        assert m, line
+        time.sleep(1.5)
+        rec.send_signal(signal.SIGINT)  # to py-spy alone, not to the program
+        _, stderr = rec.communicate(timeout=60)
+    finally:
+        if rec.poll() is None:
+            rec.kill()
+    assert rec.returncode == 0, stderr
+    assert "Stopped sampling because Control-C pressed" in stderr
+    assert not os.path.exists(f"/proc/{m.group(1)}"), "the program outlived py-spy"
+    counts = parse_collapsed(out.read_text())
+    assert reported_samples(stderr) == [sum(counts.values())]
+    assert any(leaf(s) in "abc" for s in counts), counts
+
+
 def test_spawn_to_stdout_keeps_stdout_clean(heavy_interp, tmp_path):
     heavy_interp.require()
     cmd = heavy_interp.command(PROGS / "shares.py", "2")
@@ -252,3 +279,47 @@ def test_bad_output_path_fails_before_sampling(heavy_interp, tmp_path):
     finally:
         end(p)
     assert r.returncode == 1 and "Sampling" not in r.stderr and str(bad) in r.stderr
+
+
+# --- top -------------------------------------------------------------------
+
+def test_top_keeps_last_view_until_key(heavy_interp):
+    """top on a spawned program in a terminal: after the program exits, top
+    stays until a key is pressed, then shows what the program printed."""
+    import pty
+    heavy_interp.require()
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="xterm", COLUMNS="120", LINES="40")
+    env.update(heavy_interp.env)
+    top = subprocess.Popen([str(PYSPY), "top", "--delay", "0.5", "--"] +
+                           heavy_interp.command(PROGS / "shares.py", "2"),
+                           stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    screen = bytearray()
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            screen.extend(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        time.sleep(6)
+        assert top.poll() is None, "top ended without a key: " + screen.decode(errors="replace")
+        os.write(master, b"q")
+        assert top.wait(timeout=20) == 0
+    finally:
+        if top.poll() is None:
+            top.kill()
+        reader.join(timeout=5)
+        os.close(master)
+    text = screen.decode(errors="replace")
+    assert "a (shares.py" in text
+    # The program's output, held back while top owned the screen.
+    assert re.search(r"ready \d+", text.split("a (shares.py")[-1]), text[-500:]
