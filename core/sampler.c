@@ -247,6 +247,9 @@ int sampler_run(struct session *s, struct outputs *o, const struct sampler_optio
 			wake = end;
 		if (tick_next && tick_next < wake)
 			wake = tick_next;
+		/* At low rates, still notice soon that the target is gone. */
+		if (alive_next < wake)
+			wake = alive_next;
 		rc = host_wait_until(wake, r.input_fd);
 		now = host_now_ns();
 		take_signals(&r);
