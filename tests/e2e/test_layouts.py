@@ -417,10 +417,11 @@ sys.stdout.write("ok\n")
 '''
 
 
-def release_module_for(version):
+def module_for(version, debug):
+    """The module of this version whose flavour is debug (or release)."""
     for name in NAMES:
         v = committed(name)
-        if v["flavour"] != "PYSPY_FLAVOUR_RELEASE":
+        if ("PYSPY_FLAVOUR_DEBUG" in v["flavour"]) != debug or "FREETHREADED" in v["flavour"]:
             continue
         lo = tuple(int(x) for x in re.findall(r"\d+", v["version_min"]))
         hi = tuple(int(x) for x in re.findall(r"\d+", v["version_max"]))
@@ -433,11 +434,13 @@ def test_dict_and_attr_fields_live(interp):
     """The dict/attribute fields (thread names) read the right things in a
     real interpreter of each version."""
     interp.require()
-    r = subprocess.run(interp.argv + ["-c", "import sys; print('%d %d %d' % sys.version_info[:3])"],
+    r = subprocess.run(interp.argv + ["-c", "import sys; print('%d %d %d' % sys.version_info[:3]);"
+                                      "print(int(hasattr(sys, 'gettotalrefcount')))"],
                        capture_output=True, text=True, timeout=30)
-    version = tuple(int(x) for x in r.stdout.split())
-    name = release_module_for(version)
-    assert name, f"no release layout module covers {version}"
+    *version, debug = (int(x) for x in r.stdout.split())
+    version = tuple(version)
+    name = module_for(version, bool(debug))
+    assert name, f"no layout module covers {version} (debug={debug})"
     vals = committed(name)
     L = {}
     for k, v in vals.items():
