@@ -236,6 +236,36 @@ static int lnx_seize(struct pyspy_proc *proc, pid_t tid)
 	return 0;
 }
 
+/* Pid of the tracer of a task: 0 if none, -1 if unknown. */
+static long lnx_tracer_of(struct pyspy_proc *proc, pid_t tid)
+{
+	char path[96], *text, *p;
+	long tracer = -1;
+	size_t len;
+
+	if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/status", (int)tid) ||
+	    lnx_read_file(proc->host, path, 64 << 10, &text, &len))
+		return -1;
+	p = strstr(text, "\nTracerPid:");
+	if (p)
+		tracer = strtol(p + strlen("\nTracerPid:"), NULL, 10);
+	lnx_free(proc->host, text);
+	return tracer;
+}
+
+static void lnx_seize_error(struct pyspy_proc *proc, pid_t tid, int rc, char *err,
+			    size_t errlen)
+{
+	long tracer = rc == -EPERM ? lnx_tracer_of(proc, tid) : -1;
+
+	if (tracer > 0)
+		snprintf(err, errlen, "cannot pause process %d: its thread %d is already "
+			 "traced by process %ld (a debugger?)", (int)proc->pid, (int)tid, tracer);
+	else
+		snprintf(err, errlen, "cannot pause process %d: ptrace of thread %d: %s",
+			 (int)proc->pid, (int)tid, strerror(-rc));
+}
+
 int lnx_pause(struct pyspy_proc *proc, char *err, size_t errlen)
 {
 	size_t sorted = 0, i, added;
@@ -260,9 +290,7 @@ int lnx_pause(struct pyspy_proc *proc, char *err, size_t errlen)
 				continue;
 			rc = lnx_seize(proc, proc->tids[i]);
 			if (rc < 0) {
-				snprintf(err, errlen, "cannot ptrace thread %d of process %d: %s%s",
-					 (int)proc->tids[i], (int)proc->pid, strerror(-rc),
-					 rc == -EPERM ? " (is a debugger attached?)" : "");
+				lnx_seize_error(proc, proc->tids[i], rc, err, errlen);
 				goto out_release;
 			}
 			added += rc == 0;

@@ -630,6 +630,86 @@ static void test_pause_churn(void)
 	tbl_end(&p, proc);
 }
 
+/* TracerPid of every task of pid: 1 if all are traced, 0 if none is. */
+static int tbl_all_traced(int64_t pid, int want)
+{
+	char path[128], buf[4096], *p;
+	int fd, ok = 1, n = 0;
+	struct dirent *de;
+	ssize_t r;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%lld/task", (long long)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    (size_t)snprintf(path, sizeof(path), "/proc/%lld/task/%s/status",
+				     (long long)pid, de->d_name) >= sizeof(path))
+			continue;
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[r > 0 ? r : 0] = '\0';
+		p = strstr(buf, "TracerPid:");
+		ok &= p && (atoi(p + 10) != 0) == want;
+		n++;
+	}
+	closedir(d);
+	return ok && n > 0;
+}
+
+/* Another tracer (strace) holds the threads: pause says so and leaves
+ * nothing held; once it has gone, pause works. */
+static void test_pause_traced_elsewhere(void)
+{
+	char *argv[] = { mt_path, NULL }, pidarg[32], want[64];
+	struct pyspy_proc *proc;
+	struct tbl_prog p;
+	int64_t deadline;
+	char err[256] = "";
+	pid_t tracer;
+
+	if (access("/usr/bin/strace", X_OK)) {
+		printf("\n  skip: /usr/bin/strace is absent\n");
+		CU_PASS("strace absent");
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
+	proc = tbl_attach(&tbl_host, p.pid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
+	snprintf(pidarg, sizeof(pidarg), "%lld", (long long)p.pid);
+	tracer = fork();
+	CU_ASSERT_FATAL(tracer >= 0);
+	if (tracer == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execl("/usr/bin/strace", "strace", "-f", "-q", "-o", "/dev/null", "-p", pidarg,
+		      (char *)NULL);
+		_exit(127);
+	}
+	deadline = tbl_ms() + 5000;
+	while (!tbl_all_traced(p.pid, 1) && tbl_ms() < deadline)
+		tbl_sleep_ms(10);
+	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want), "already traced by process %d", (int)tracer);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	kill(tracer, SIGTERM);
+	waitpid(tracer, NULL, 0);
+	deadline = tbl_ms() + 5000;
+	while (!tbl_all_traced(p.pid, 0) && tbl_ms() < deadline)
+		tbl_sleep_ms(10);
+	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ops->resume(proc), 0);
+	CU_ASSERT_EQUAL(ops->alive(proc, NULL), 1);
+	tbl_end(&p, proc);
+}
+
 /* A user who may not read the target gets -EPERM and how to fix it. */
 static void test_attach_no_permission(void)
 {
@@ -1204,6 +1284,7 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "pause/resume under a signal storm", test_pause_signal_storm);
 	CU_add_test(s, "pause/resume cycles", test_pause_cycles);
 	CU_add_test(s, "pause/resume while threads come and go", test_pause_churn);
+	CU_add_test(s, "pause of a process traced elsewhere", test_pause_traced_elsewhere);
 	CU_add_test(s, "ELF: own symbol, sections", test_elf_self);
 	CU_add_test(s, "ELF: deleted executable", test_elf_deleted);
 	CU_add_test(s, "ELF: corrupt files", test_elf_corrupt);
