@@ -226,14 +226,14 @@ static int64_t coll_node_id(struct coll_state *st, uint32_t parent, uint32_t fra
 /* Count one stack: walk the trie from the root (the outermost frame). */
 static int coll_add_stack(struct coll_state *st, const struct pyspy_stack *stack)
 {
-	uint32_t n = stack->nframes, parent = COLL_NONE, i;
+	uint32_t n = stack->nframes, parent = COLL_NONE, i, end;
 	int64_t id = -1;
 
 	if (!stack->frames || n == 0)
 		return 0;
-	if (n > COLL_MAX_DEPTH)
-		n = COLL_MAX_DEPTH;
-	for (i = n; i-- > 0;) {
+	/* the outermost frames are kept when a stack is too deep */
+	end = n > COLL_MAX_DEPTH ? n - COLL_MAX_DEPTH : 0;
+	for (i = n; i-- > end;) {
 		id = coll_frame_id(st, &stack->frames[i]);
 		if (id < 0)
 			return (int)id;

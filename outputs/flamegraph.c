@@ -415,14 +415,14 @@ static int64_t fg_node_id(struct fg_state *st, uint32_t parent, uint32_t frame)
 /* Count one stack on every node of its path, root first. */
 static int fg_add_stack(struct fg_state *st, const struct pyspy_stack *stack)
 {
-	uint32_t n = stack->nframes, parent = FG_NONE, i;
+	uint32_t n = stack->nframes, parent = FG_NONE, i, end;
 	int64_t id;
 
 	if (!stack->frames || n == 0)
 		return 0;
-	if (n > FG_MAX_DEPTH)
-		n = FG_MAX_DEPTH;
-	for (i = n; i-- > 0;) {
+	/* the outermost frames are kept when a stack is too deep */
+	end = n > FG_MAX_DEPTH ? n - FG_MAX_DEPTH : 0;
+	for (i = n; i-- > end;) {
 		id = fg_frame_id(st, &stack->frames[i]);
 		if (id < 0)
 			return (int)id;

@@ -274,14 +274,14 @@ static int64_t ss_profile_id(struct ss_state *st, const struct pyspy_stack *stac
 /* Record one stack as the next sample of its thread's profile. */
 static int ss_add_stack(struct ss_state *st, const struct pyspy_stack *stack)
 {
-	uint32_t n = stack->frames ? stack->nframes : 0, leaf = SS_NONE, i;
+	uint32_t n = stack->frames ? stack->nframes : 0, leaf = SS_NONE, i, end;
 	struct ss_profile *p;
 	int64_t id;
 	int rc;
 
-	if (n > SS_MAX_DEPTH)
-		n = SS_MAX_DEPTH;
-	for (i = n; i-- > 0;) {
+	/* the outermost frames are kept when a stack is too deep */
+	end = n > SS_MAX_DEPTH ? n - SS_MAX_DEPTH : 0;
+	for (i = n; i-- > end;) {
 		id = ss_frame_id(st, &stack->frames[i]);
 		if (id < 0)
 			return (int)id;

@@ -374,6 +374,30 @@ static void test_collapsed_deep(void)
 	free(fr);
 }
 
+/* Deeper than the 65536 frames kept: the outermost frames are the ones kept. */
+static void test_collapsed_too_deep(void)
+{
+	struct pyspy_output_config cfg = { .show_lines = 1, .rate = 100 };
+	const uint32_t n = 70000;
+	struct pyspy_frame *fr = calloc(n, sizeof(*fr));
+	struct pyspy_stack stk = { .pid = 1, .thread_id = 1, .nframes = n, .frames = fr };
+	struct pyspy_sample smp = { .size = sizeof(smp), .nstacks = 1, .stacks = &stk };
+	struct run r;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		fr[i] = (struct pyspy_frame){ s_foo, s_lib, s_lib_short, 5, 0 };
+	fr[n - 1] = (struct pyspy_frame){ s_module, s_main, s_main_short, 9, 0 };
+	fr[0] = (struct pyspy_frame){ s_odd, s_lib, s_lib_short, 7, 0 };
+	run_module("collapsed", &cfg, &smp, 1, &r);
+	CU_ASSERT_EQUAL(r.finish_rc, 0);
+	CU_ASSERT(strncmp(r.out, "<module> (main.py:9);foo", 24) == 0);
+	CU_ASSERT_EQUAL(count_of(r.out, ";"), 65535);
+	CU_ASSERT_PTR_NULL(strstr(r.out, "a:b"));   /* the innermost frame was cut */
+	free(r.out);
+	free(fr);
+}
+
 /* Writing to a pipe nobody reads: -EPIPE and a short message. */
 static void test_collapsed_epipe(void)
 {
@@ -661,6 +685,7 @@ UNIT_SUITE(outputs_record_suite)
 	CU_add_test(s, "collapsed without lines, full names", test_collapsed_no_lines_full_names);
 	CU_add_test(s, "collapsed empty", test_collapsed_empty);
 	CU_add_test(s, "collapsed deep stack", test_collapsed_deep);
+	CU_add_test(s, "collapsed too deep", test_collapsed_too_deep);
 	CU_add_test(s, "collapsed EPIPE", test_collapsed_epipe);
 	CU_add_test(s, "close without finish", test_close_without_finish);
 	CU_add_test(s, "speedscope exact", test_speedscope_exact);
