@@ -379,24 +379,32 @@ static void describe_layouts(const struct plugin *const *list, size_t n, char *b
 
 /* ---- the interpreter --------------------------------------------------- */
 
-int discover_valid_interp(struct remote *r, const struct pyspy_layout *l, uint64_t interp)
+int discover_valid_interp(struct remote *r, const struct pyspy_layout *l, uint64_t interp,
+			  uint64_t dict_type)
 {
-	uint64_t tstate, back;
+	uint64_t tstate, back, modules, type;
 
 	if ((interp & 7) || !remote_mapped(r, interp, 16))
 		return 0;
 	if (remote_read_ptr(r, interp + (uint64_t)l->interp.tstate_head, &tstate) != 0)
 		return 0;
-	if ((tstate & 7) || !remote_mapped(r, tstate, 16))
+	/* A self-referencing list head is not an interpreter. */
+	if (tstate == interp || (tstate & 7) || !remote_mapped(r, tstate, 16))
 		return 0;
-	if (remote_read_ptr(r, tstate + (uint64_t)l->tstate.interp, &back) != 0)
+	if (remote_read_ptr(r, tstate + (uint64_t)l->tstate.interp, &back) != 0 || back != interp)
 		return 0;
-	return back == interp;
+	/* Its sys.modules is a dict (pystack's check). */
+	if (dict_type && l->interp.modules >= 0) {
+		if (remote_read_ptr(r, interp + (uint64_t)l->interp.modules, &modules) != 0 || !modules ||
+		    remote_read_ptr(r, modules + (uint64_t)l->object.ob_type, &type) != 0 || type != dict_type)
+			return 0;
+	}
+	return 1;
 }
 
 /* Every aligned word of a section as a candidate interpreter pointer. */
 static uint64_t scan_for_interp(struct remote *r, const struct pyspy_layout *l, struct pyspy_binary *bin,
-				const char *section)
+				const char *section, uint64_t dict_type)
 {
 	uint64_t addr, size, found = 0;
 	uint64_t *buf;
@@ -411,7 +419,7 @@ static uint64_t scan_for_interp(struct remote *r, const struct pyspy_layout *l, 
 		goto out_free;
 	n = (size_t)size / 8;
 	for (i = 0; i < n && !found; i++) {
-		if (buf[i] && discover_valid_interp(r, l, buf[i]))
+		if (buf[i] && discover_valid_interp(r, l, buf[i], dict_type))
 			found = buf[i];
 	}
 out_free:
@@ -422,7 +430,7 @@ out_free:
 static int find_interp(struct remote *r, struct python_target *t, char *err, size_t errlen)
 {
 	const struct pyspy_layout *l = &t->layout;
-	uint64_t addr, size, interp = 0;
+	uint64_t addr, size, interp = 0, dict_type;
 
 	if (has_symbol(r, t->bin, "_PyRuntime", &addr))
 		t->runtime = addr;
@@ -436,7 +444,9 @@ static int find_interp(struct remote *r, struct python_target *t, char *err, siz
 	else if (l->anchor == PYSPY_ANCHOR_INTERP_HEAD && has_symbol(r, t->bin, "interp_head", &addr))
 		remote_read_ptr(r, addr, &interp);
 
-	if (interp && discover_valid_interp(r, l, interp)) {
+	if (!has_symbol(r, t->bin, "PyDict_Type", &dict_type))
+		dict_type = 0;
+	if (interp && discover_valid_interp(r, l, interp, dict_type)) {
 		t->interp = interp;
 		return 0;
 	}
@@ -447,11 +457,11 @@ static int find_interp(struct remote *r, struct python_target *t, char *err, siz
 		return -EAGAIN;
 	}
 	/* No usable symbol: scan the runtime's data for a pointer that validates. */
-	interp = scan_for_interp(r, l, t->bin, ".PyRuntime");
+	interp = scan_for_interp(r, l, t->bin, ".PyRuntime", dict_type);
 	if (!interp)
-		interp = scan_for_interp(r, l, t->bin, ".bss");
+		interp = scan_for_interp(r, l, t->bin, ".bss", dict_type);
 	if (!interp)
-		interp = scan_for_interp(r, l, t->bin, ".data");
+		interp = scan_for_interp(r, l, t->bin, ".data", dict_type);
 	if (interp) {
 		log_info("found the interpreter state at 0x%llx by scanning %s", (unsigned long long)interp,
 			 t->bin_path);

@@ -39,8 +39,9 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 void discover_free(struct remote *r, struct python_target *t);
 
 /* Is `interp` a plausible interpreter state?  (mapped, its first thread
- * state points back at it) */
-int discover_valid_interp(struct remote *r, const struct pyspy_layout *l, uint64_t interp);
+ * state points back at it, its modules are a dict when dict_type is known) */
+int discover_valid_interp(struct remote *r, const struct pyspy_layout *l, uint64_t interp,
+			  uint64_t dict_type);
 
 /* Version helpers (unit-tested). */
 void version_format(uint32_t hex, char *buf, size_t len);
