@@ -63,7 +63,7 @@ int lnx_proc_path(char *buf, size_t len, pid_t pid, const char *fmt, ...)
 int lnx_read_file(const struct pyspy_host *host, const char *path, size_t max,
 		  char **out, size_t *len)
 {
-	size_t cap = 4096, n = 0;
+	size_t cap = 4096, n = 0, room;
 	char *buf, *nbuf;
 	ssize_t r;
 	int fd, rc;
@@ -76,19 +76,20 @@ int lnx_read_file(const struct pyspy_host *host, const char *path, size_t max,
 		rc = -ENOMEM;
 		goto out_close;
 	}
-	for (;;) {
+	while (n < max) { /* keep max bytes at most */
 		if (n + 1 >= cap) {
-			if (cap > max) /* keep what fits: max bytes at most */
-				break;
-			nbuf = lnx_realloc(host, buf, cap * 2);
+			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+
+			nbuf = lnx_realloc(host, buf, ncap);
 			if (!nbuf) {
 				rc = -ENOMEM;
 				goto out_free;
 			}
 			buf = nbuf;
-			cap *= 2;
+			cap = ncap;
 		}
-		r = read(fd, buf + n, cap - 1 - n);
+		room = cap - 1 - n < max - n ? cap - 1 - n : max - n;
+		r = read(fd, buf + n, room);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -99,8 +100,6 @@ int lnx_read_file(const struct pyspy_host *host, const char *path, size_t max,
 			break;
 		n += r;
 	}
-	if (n > max)
-		n = max;
 	buf[n] = '\0';
 	close(fd);
 	*out = buf;

@@ -15,7 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -364,6 +369,58 @@ static void test_read_proc_mem(void)
 	tbl_check_many(proc);
 	tbl_check_partial(proc);
 	ops->detach(proc);
+}
+
+/* In a child whose process_vm_readv fails with `errno_value` (a seccomp
+ * filter), attach and read: the backend must fall back to /proc/PID/mem.
+ * Returns the child's exit status: 0 when every check held. */
+static int tbl_fallback_child(int errno_value)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_vm_readv, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (errno_value & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
+	static unsigned char b0[TBL_PAGE], b1[3000], h[8];
+	struct pyspy_iov iov[3] = {
+		{ tbl_value(&mt, "buf0", 0), b0, sizeof(b0) },
+		{ tbl_value(&mt, "buf1", 0), b1, sizeof(b1) },
+		{ tbl_value(&mt, "hole", 0), h, sizeof(h) },
+	};
+	struct pyspy_proc *proc = NULL;
+	char err[512];
+	int st = -1, ok;
+	pid_t c;
+
+	c = fork();
+	if (c == 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+			_exit(2);
+		if (syscall(__NR_process_vm_readv, getpid(), NULL, 0, NULL, 0, 0) != -1 ||
+		    errno != errno_value)
+			_exit(3); /* the filter does not work: the test would prove nothing */
+		if (ops->attach(&tbl_host, mt.pid, &proc, err, sizeof(err)))
+			_exit(4);
+		ok = ops->read(proc, iov, 3) == 2 && tbl_check_pattern(b0, sizeof(b0), 7, 1) &&
+		     tbl_check_pattern(b1, sizeof(b1), 3, 2);
+		ops->detach(proc);
+		_exit(ok ? 0 : 5);
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static void test_read_fallback(void)
+{
+	CU_ASSERT_EQUAL(tbl_fallback_child(EPERM), 0);
+	CU_ASSERT_EQUAL(tbl_fallback_child(ENOSYS), 0);
 }
 
 /* --- maps, threads, info ------------------------------------------------ */
@@ -1277,6 +1334,7 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "descriptor", test_descriptor);
 	CU_add_test(s, "read: batched, many, partial", test_read);
 	CU_add_test(s, "read through /proc/PID/mem", test_read_proc_mem);
+	CU_add_test(s, "read: process_vm_readv refused, /proc/PID/mem used", test_read_fallback);
 	CU_add_test(s, "maps", test_maps);
 	CU_add_test(s, "threads and states", test_threads);
 	CU_add_test(s, "info", test_info);
