@@ -313,6 +313,8 @@ static int flavour_score(uint32_t module, uint32_t target)
 {
 	uint32_t hard = PYSPY_FLAVOUR_FREETHREADED | PYSPY_FLAVOUR_TRACE_REFS;
 
+	/* A target that describes itself (_Py_DebugOffsets, see discover_python)
+	 * has its trace-refs bit cleared: its own table gives the object offsets. */
 	if ((module & hard) != (target & hard))
 		return -1;
 	return (module & PYSPY_FLAVOUR_DEBUG) == (target & PYSPY_FLAVOUR_DEBUG) ? 2 : 1;
@@ -513,6 +515,7 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 			t->version = dbg.version;
 		if (dbg.free_threaded)
 			t->flavour |= PYSPY_FLAVOUR_FREETHREADED;
+		t->flavour &= ~(uint32_t)PYSPY_FLAVOUR_TRACE_REFS;
 	}
 	if (!t->version) {
 		snprintf(err, errlen, "found a Python runtime in %s but could not tell its version "
