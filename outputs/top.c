@@ -17,6 +17,7 @@
  */
 #define NCURSES_WIDECHAR 1
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <langinfo.h>
@@ -792,6 +793,12 @@ static int top_curses_start(struct top_state *st, char *err, size_t errlen)
 		snprintf(err, errlen, "top: cannot open the keyboard: %s", strerror(-ret));
 		return ret;
 	}
+
+	/* ncurses keeps caches (terminfo entries, names) after delscreen,
+	 * reachable from its own globals: keep the libraries loaded when
+	 * this module is unloaded, so they stay reachable, not leaked. */
+	dlopen("libncursesw.so.6", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+	dlopen("libtinfo.so.6", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 
 	/* ncurses catches SIGINT and SIGTERM when nobody else does, and its
 	 * handler exits the process: keep whatever the core set. */
