@@ -118,7 +118,8 @@ class Program:
 class Pool:
     """The programs of the interpreter being tested."""
 
-    def __init__(self):
+    def __init__(self, selected):
+        self.selected = selected  # interpreter name -> programs of the selected tests
         self.interp_name = None
         self.programs = {}
         self.workdir = None
@@ -129,7 +130,10 @@ class Pool:
             self.interp_name = interp.name
             self.workdir = tempfile.mkdtemp(prefix="pyspy-dump-exact-")
             for p in PROGRAMS:
-                self.programs[p] = Program(interp, p, self.workdir)
+                if p in self.selected.get(interp.name, PROGRAMS):
+                    self.programs[p] = Program(interp, p, self.workdir)
+        if name not in self.programs:
+            self.programs[name] = Program(interp, name, self.workdir)
         return self.programs[name]
 
     def stop(self):
@@ -143,8 +147,14 @@ class Pool:
 
 
 @pytest.fixture(scope="module")
-def pool():
-    p = Pool()
+def pool(request):
+    # Start only the programs of the tests selected (-k) in this session.
+    selected = {}
+    for item in request.session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.originalname == "test_dump_exact" and "interp" in params:
+            selected.setdefault(params["interp"].name, set()).add(params["program"])
+    p = Pool(selected)
     try:
         yield p
     finally:
