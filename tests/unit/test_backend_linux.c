@@ -1106,8 +1106,8 @@ static int tbl_pyenv_python(const char *version, char *out, size_t len)
 				buf[strcspn(buf, "\n")] = '\0';
 			pclose(f);
 		}
-		if (!buf[0])
-			snprintf(buf, sizeof(buf), "%s/.pyenv", getenv("HOME") ? getenv("HOME") : "/root");
+		if (!buf[0] && getenv("HOME"))
+			snprintf(buf, sizeof(buf), "%s/.pyenv", getenv("HOME"));
 		root = buf;
 	}
 	if ((size_t)snprintf(out, len, "%s/versions/%s/bin/python", root, version) >= len)
