@@ -796,6 +796,39 @@ static void test_attach_no_permission(void)
 	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* The profiler dies while it holds the target: the target runs on. */
+static void test_pause_profiler_dies(void)
+{
+	uint64_t rt = tbl_value(&mt, "rt", 0);
+	uint32_t before = tbl_read_u32(mt_proc, rt);
+	int64_t deadline;
+	int st = 0, total;
+	pid_t c;
+
+	c = fork();
+	CU_ASSERT_FATAL(c >= 0);
+	if (c == 0) {
+		struct pyspy_proc *proc = NULL;
+		char err[256];
+
+		if (ops->attach(&tbl_host, mt.pid, &proc, err, sizeof(err)) ||
+		    ops->pause(proc, err, sizeof(err)))
+			_exit(1);
+		kill((pid_t)mt.pid, SIGRTMIN + 1); /* waits for the resume */
+		raise(SIGKILL);
+		_exit(2);
+	}
+	CU_ASSERT_EQUAL(waitpid(c, &st, 0), c);
+	CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	deadline = tbl_ms() + 3000;
+	while ((tbl_count_state(mt.pid, 't', &total) != 0 ||
+		tbl_read_u32(mt_proc, rt) != before + 1) && tbl_ms() < deadline)
+		tbl_sleep_ms(5);
+	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 0);
+	CU_ASSERT_EQUAL(total, 4);
+	CU_ASSERT_EQUAL(tbl_read_u32(mt_proc, rt), before + 1);
+}
+
 /* --- ELF ---------------------------------------------------------------- */
 
 /* The first mapped path that contains `part`. */
@@ -1343,6 +1376,7 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "pause/resume cycles", test_pause_cycles);
 	CU_add_test(s, "pause/resume while threads come and go", test_pause_churn);
 	CU_add_test(s, "pause of a process traced elsewhere", test_pause_traced_elsewhere);
+	CU_add_test(s, "the profiler dies while the target is held", test_pause_profiler_dies);
 	CU_add_test(s, "ELF: own symbol, sections", test_elf_self);
 	CU_add_test(s, "ELF: deleted executable", test_elf_deleted);
 	CU_add_test(s, "ELF: corrupt files", test_elf_corrupt);
