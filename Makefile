@@ -49,6 +49,9 @@ FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO  := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 HELPER_SRC  := $(wildcard tests/helpers/*.c)
 HELPER_BIN  := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+# linetable_check compiles core/linetable.c in (and is sanitized in build-asan/).
+HELPER_LIBS_linetable_check = -Iinclude $(SAN)
+$(BUILD)/tests/helpers/linetable_check: core/linetable.c core/linetable.h include/pyspy/layout.h
 
 .PHONY: all check unit layouts bench install clean demo
 .DELETE_ON_ERROR:
