@@ -2,14 +2,18 @@
  * The top output module (build/modules/outputs/top.so), loaded as the core
  * loads it and run in its plain-text mode (the stream is not a terminal):
  * synthetic samples in, the printed header and table checked.  Keys are
- * written to a pipe handed over as input_fd.
+ * written to a pipe handed over as input_fd.  One test runs the terminal
+ * view on a pseudo-terminal and checks that its modes are given back.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <pyspy/module.h>
@@ -470,6 +474,92 @@ static void test_finish_prints_rest(void)
 	close(r.keys[1]);
 }
 
+/* Read what the view wrote to the pseudo-terminal so far. */
+static size_t tt_drain(int master, char *buf, size_t len, size_t used)
+{
+	ssize_t r;
+
+	while (used + 1 < len && (r = read(master, buf + used, len - used - 1)) > 0)
+		used += (size_t)r;
+	buf[used] = '\0';
+	return used;
+}
+
+/* On a terminal: raw modes while running, the user's modes back after
+ * finish (and close after finish does not touch them again). */
+static void test_terminal_restored(void)
+{
+	struct pyspy_output_config cfg = {
+		.size = sizeof(cfg), .command = PYSPY_CMD_TOP, .process = &tt_proc,
+		.rate = 100, .delay = 1, .is_tty = 1,
+	};
+	struct pyspy_run_summary sum = { .size = sizeof(sum), .stop_reason = "quit" };
+	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+	struct termios before, during, after;
+	static char screen[1 << 16];
+	const char *old_term = getenv("TERM");
+	char saved_term[64] = "";
+	struct tt_run r;
+	int master, slave;
+	size_t used = 0, before_l;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	CU_ASSERT_FATAL(master >= 0);
+	CU_ASSERT_FATAL(grantpt(master) == 0 && unlockpt(master) == 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	CU_ASSERT_FATAL(slave >= 0);
+	CU_ASSERT_FATAL(ioctl(slave, TIOCSWINSZ, &ws) == 0);
+	fcntl(master, F_SETFL, O_NONBLOCK);
+	CU_ASSERT_FATAL(tcgetattr(slave, &before) == 0);
+	CU_ASSERT_FATAL(before.c_lflag & ICANON);
+
+	if (old_term)
+		snprintf(saved_term, sizeof(saved_term), "%s", old_term);
+	setenv("TERM", "xterm", 1);
+	memset(&r, 0, sizeof(r));
+	r.out = fdopen(dup(slave), "w");
+	CU_ASSERT_FATAL(r.out != NULL);
+	cfg.input_fd = slave;
+	CU_ASSERT_EQUAL_FATAL(top_ops->open(&tt_host, &cfg, r.out, &r.state, r.err, sizeof(r.err)), 0);
+
+	/* raw: no line editing, no echo, Control-C is a key */
+	CU_ASSERT(tcgetattr(slave, &during) == 0);
+	CU_ASSERT((during.c_lflag & (ICANON | ECHO | ISIG)) == 0);
+	tt_feed_mix(&r);
+	CU_ASSERT_EQUAL(tt_event(&r, PYSPY_EVENT_TICK), PYSPY_CONTINUE);
+	used = tt_drain(master, screen, sizeof(screen), used);
+	CU_ASSERT(strstr(screen, "Collecting samples from 'python hot.py'") != NULL);
+	CU_ASSERT(strstr(screen, "hot (hot.py)") != NULL);
+	CU_ASSERT(strchr(screen, 0x1b) != NULL);        /* drawn, not printed */
+
+	/* a key other than q does not quit; q does */
+	before_l = used;
+	CU_ASSERT_EQUAL(write(master, "L", 1), 1);
+	CU_ASSERT_EQUAL(tt_event(&r, PYSPY_EVENT_INPUT), PYSPY_CONTINUE);
+	used = tt_drain(master, screen, sizeof(screen), used);
+	/* curses sends only what changed: the line number after the name */
+	CU_ASSERT(strstr(screen + before_l, ":10)") != NULL);
+	CU_ASSERT_EQUAL(write(master, "q", 1), 1);
+	CU_ASSERT_EQUAL(tt_event(&r, PYSPY_EVENT_INPUT), PYSPY_QUIT);
+
+	CU_ASSERT_EQUAL(top_ops->finish(r.state, &sum, r.err, sizeof(r.err)), 0);
+	CU_ASSERT(tcgetattr(slave, &after) == 0);
+	CU_ASSERT_EQUAL(after.c_lflag, before.c_lflag);
+	CU_ASSERT_EQUAL(after.c_iflag, before.c_iflag);
+	CU_ASSERT_EQUAL(after.c_oflag, before.c_oflag);
+	top_ops->close(r.state);
+	CU_ASSERT(tcgetattr(slave, &after) == 0);
+	CU_ASSERT_EQUAL(after.c_lflag, before.c_lflag);
+
+	if (saved_term[0])
+		setenv("TERM", saved_term, 1);
+	else
+		unsetenv("TERM");
+	fclose(r.out);
+	close(slave);
+	close(master);
+}
+
 UNIT_SUITE(top_suite)
 {
 	CU_pSuite s = CU_add_suite("output_top", top_suite_init, top_suite_clean);
@@ -481,4 +571,5 @@ UNIT_SUITE(top_suite)
 	CU_add_test(s, "escapes, full filenames, pseudo-frames", test_escapes_and_filenames);
 	CU_add_test(s, "target exit prints the last table and quits", test_target_exit);
 	CU_add_test(s, "finish prints the samples since the last table", test_finish_prints_rest);
+	CU_add_test(s, "terminal: raw while running, modes restored by finish", test_terminal_restored);
 }
