@@ -200,6 +200,7 @@ def main():
     if not PYSPY.exists():
         sys.exit("build/py-spy is not built: run make")
     model, kernel, ncpu = machine()
+    load0 = os.getloadavg()[0]
     lines = [
         "# py-spy benchmark",
         "",
@@ -239,6 +240,10 @@ def main():
                 except (OSError, RuntimeError) as e:
                     lines.append(f"| austin 1.0.1 | nonblocking | {rate} | failed: {e} |||||")
         lines.append("")
+    lines += [f"Load average (1 min) at the start: {load0:.1f}, at the end: "
+              f"{os.getloadavg()[0]:.1f}.  On a machine shared with other work the "
+              "slowdown and held-time figures include the time the target and py-spy "
+              "waited for a CPU.", ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -87,6 +87,25 @@ static int find_module(struct plugins *pl, const char *name, const struct plugin
 	return plugins_output(pl, name, out, err, errlen);
 }
 
+/* -f/--format names a format case-insensitively, as in py-spy. */
+static int find_format(struct plugins *pl, const char *name, const struct plugin **out,
+		       char *err, size_t errlen)
+{
+	char *lower = xstrdup(name);
+	size_t i;
+	int rc;
+
+	for (i = 0; lower[i]; i++) {
+		if (lower[i] >= 'A' && lower[i] <= 'Z')
+			lower[i] = (char)(lower[i] - 'A' + 'a');
+	}
+	rc = find_module(pl, lower, out, err, errlen);
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "unknown output format '%s'", name);
+	free(lower);
+	return rc;
+}
+
 static const char *extension_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -168,11 +187,11 @@ static int resolve(struct plugins *pl, const struct cli *cli, uint32_t command,
 
 	*path = NULL;
 	if (!arg) {
-		const char *name = cli->format ? cli->format : default_module(command);
-
-		rc = find_module(pl, name, mod, err, errlen);
+		if (cli->format)
+			return find_format(pl, cli->format, mod, err, errlen);
+		rc = find_module(pl, default_module(command), mod, err, errlen);
 		if (rc == -ENOENT)
-			snprintf(err, errlen, "unknown output format '%s'", name);
+			snprintf(err, errlen, "no output module '%s'", default_module(command));
 		return rc;
 	}
 
@@ -203,9 +222,7 @@ static int resolve(struct plugins *pl, const struct cli *cli, uint32_t command,
 	/* A path: the format from -f, the extension, or the default. */
 	*path = xstrdup(arg);
 	if (cli->format) {
-		rc = find_module(pl, cli->format, mod, err, errlen);
-		if (rc == -ENOENT)
-			snprintf(err, errlen, "unknown output format '%s'", cli->format);
+		rc = find_format(pl, cli->format, mod, err, errlen);
 		goto out_path;
 	}
 	ext = extension_of(arg);
