@@ -46,6 +46,8 @@
 #define TOP_HEADER_ROWS 5           /* title, samples, GIL, status, columns */
 #define TOP_TEXT_ROWS 50            /* rows of a plain-text table by default */
 #define TOP_DEFAULT_RATE 100.0
+#define TOP_LAG_WARN_S 1.0          /* warn when this far behind ... */
+#define TOP_LATE_WARN_PCT 10.0      /* ... with this share of samples late */
 
 enum top_column {
 	TOP_COL_OWN = 1,        /* %Own */
@@ -78,6 +80,8 @@ struct top_table {
 struct top_counts {
 	uint64_t samples;       /* sample() calls */
 	uint64_t gil, active;   /* kept stacks holding the GIL / running */
+	uint64_t late;          /* samples taken a sampling period late or more */
+	double last_lag;        /* seconds the latest sample was late */
 };
 
 struct top_state {
@@ -267,6 +271,20 @@ static void top_format_samples(const struct top_state *st, struct top_buf *b)
 	if (st->shown_samples > 100 && err_rate >= 1.0)
 		top_buf_printf(b, ", Error Rate %.2f%% (%llu)", err_rate,
 			       (unsigned long long)st->shown_errors);
+}
+
+/* Whether sampling falls behind enough to say so. */
+static bool top_lagging(const struct top_state *st)
+{
+	return st->shown.last_lag > TOP_LAG_WARN_S &&
+	       top_pct(st->shown.late, st->shown.samples) > TOP_LATE_WARN_PCT;
+}
+
+static void top_format_lag(const struct top_state *st, struct top_buf *b)
+{
+	top_buf_printf(b, "Warning: sampling is %.2fs behind (%.0f%% of the samples late); "
+		       "try a lower --rate", st->shown.last_lag,
+		       top_pct(st->shown.late, st->shown.samples));
 }
 
 static void top_format_gil(const struct top_state *st, struct top_buf *b)
@@ -605,7 +623,13 @@ static int top_print_text(struct top_state *st)
 	fprintf(st->stream, "%s\n", line);
 	top_buf_reset(&b);
 	top_format_gil(st, &b);
-	fprintf(st->stream, "%s\n\n", line);
+	fprintf(st->stream, "%s\n", line);
+	if (top_lagging(st)) {
+		top_buf_reset(&b);
+		top_format_lag(st, &b);
+		fprintf(st->stream, "%s\n", line);
+	}
+	fputc('\n', st->stream);
 	top_buf_reset(&b);
 	top_format_columns(st, &b);
 	fprintf(st->stream, "%s\n", line);
@@ -719,6 +743,9 @@ static void top_draw_screen(struct top_state *st)
 		top_draw(st, 3, 0, line, COLS, A_BOLD | A_REVERSE);
 	} else if (st->paused) {
 		top_draw(st, 3, 0, "Paused: press P to resume", COLS, A_BOLD);
+	} else if (top_lagging(st)) {
+		top_format_lag(st, &b);
+		top_draw(st, 3, 0, line, COLS, A_BOLD | (has_colors() ? COLOR_PAIR(1) : 0));
 	} else {
 		top_draw(st, 3, 0, "Press ? for help, q to quit", COLS, A_DIM);
 	}
@@ -836,6 +863,10 @@ static int top_curses_start(struct top_state *st, char *err, size_t errlen)
 	typeahead(-1);  /* keys pending on input_fd must not stall drawing */
 	leaveok(stdscr, TRUE);
 	curs_set(0);
+	if (has_colors() && start_color() == OK) {
+		use_default_colors();
+		init_pair(1, COLOR_RED, -1);    /* warnings */
+	}
 	return 0;
 }
 
@@ -971,6 +1002,9 @@ static int top_sample(void *state, const struct pyspy_sample *sample, char *err,
 	st->samples++;
 	st->win.samples++;
 	st->errors += sample->errors;
+	if (sample->lag_s >= 1.0 / st->rate)
+		st->win.late++;
+	st->win.last_lag = sample->lag_s > 0 ? sample->lag_s : 0;
 	st->threads = n;
 	for (i = 0; i < n; i++) {
 		const struct pyspy_stack *s = &sample->stacks[i];

@@ -350,6 +350,36 @@ static void test_error_rate(void)
 	tt_close(&r);
 }
 
+/* Late samples: a warning once a tenth are late and the latest is more
+ * than a second behind. */
+static void test_lag_warning(void)
+{
+	static const struct pyspy_frame one[] = { FRAME(n_main, 9) };
+	struct pyspy_stack st = { .thread_id = 1, .active = 1, .nframes = 1, .frames = one };
+	struct pyspy_sample s = { .size = sizeof(s), .nstacks = 1, .stacks = &st };
+	struct tt_run r;
+	int i;
+
+	tt_open(&r, 0);
+	for (i = 0; i < 10; i++) {
+		s.lag_s = i >= 8 ? 1.5 : 0.0;   /* 2 of 10 late */
+		CU_ASSERT_EQUAL(top_ops->sample(r.state, &s, r.err, sizeof(r.err)), 0);
+	}
+	tt_event(&r, PYSPY_EVENT_TICK);
+	CU_ASSERT(strstr(tt_last_table(&r),
+			 "\nWarning: sampling is 1.50s behind (20% of the samples late)") != NULL);
+
+	/* 1 of 20 late: no warning */
+	for (i = 0; i < 20; i++) {
+		s.lag_s = i == 19 ? 3.0 : 0.001;
+		CU_ASSERT_EQUAL(top_ops->sample(r.state, &s, r.err, sizeof(r.err)), 0);
+	}
+	tt_event(&r, PYSPY_EVENT_TICK);
+	CU_ASSERT(strstr(tt_last_table(&r), "Warning") == NULL);
+	CU_ASSERT(strstr(tt_last_table(&r), "\nTotal Samples 30\n") != NULL);
+	tt_close(&r);
+}
+
 static void test_keys(void)
 {
 	struct tt_run r;
@@ -567,6 +597,7 @@ UNIT_SUITE(top_suite)
 	CU_add_test(s, "header, percentages, order by own time", test_header_and_order);
 	CU_add_test(s, "refresh windows, cumulative times, recursion", test_windows_and_recursion);
 	CU_add_test(s, "error rate shown only when it matters", test_error_rate);
+	CU_add_test(s, "lag warning", test_lag_warning);
 	CU_add_test(s, "keys: L, 1-4, R, P, q, Control-C", test_keys);
 	CU_add_test(s, "escapes, full filenames, pseudo-frames", test_escapes_and_filenames);
 	CU_add_test(s, "target exit prints the last table and quits", test_target_exit);
