@@ -739,7 +739,8 @@ static void top_draw_screen(struct top_state *st)
 	top_buf_reset(&b);
 	if (st->exited) {
 		top_buf_escape(&b, st->exit_msg);
-		top_buf_puts(&b, st->utf8 ? " \u2014 press any key to quit" : " - press any key to quit");
+		top_buf_puts(&b, st->utf8 ? " \u2014 " : " - ");
+		top_buf_puts(&b, "press any key to quit");
 		top_draw(st, 3, 0, line, COLS, A_BOLD | A_REVERSE);
 	} else if (st->paused) {
 		top_draw(st, 3, 0, "Paused: press P to resume", COLS, A_BOLD);

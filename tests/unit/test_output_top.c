@@ -237,9 +237,15 @@ static int tt_count(const char *s, const char *what)
 /* 7 samples in hot (two lines), 3 in wärme_ñ; an idle thread throughout. */
 static void tt_feed_mix(struct tt_run *r)
 {
-	static const struct pyspy_frame hot10[] = { FRAME(n_hot, 10), FRAME(n_main, 30), FRAME(n_module, 40) };
-	static const struct pyspy_frame hot12[] = { FRAME(n_hot, 12), FRAME(n_main, 31), FRAME(n_module, 40) };
-	static const struct pyspy_frame warm[] = { FRAME(n_warm, 20), FRAME(n_main, 32), FRAME(n_module, 40) };
+	static const struct pyspy_frame hot10[] = {
+		FRAME(n_hot, 10), FRAME(n_main, 30), FRAME(n_module, 40),
+	};
+	static const struct pyspy_frame hot12[] = {
+		FRAME(n_hot, 12), FRAME(n_main, 31), FRAME(n_module, 40),
+	};
+	static const struct pyspy_frame warm[] = {
+		FRAME(n_warm, 20), FRAME(n_main, 32), FRAME(n_module, 40),
+	};
 	int i;
 
 	for (i = 0; i < 6; i++)
@@ -261,7 +267,8 @@ static void test_header_and_order(void)
 	CU_ASSERT_STRING_EQUAL(tt_output(&r), "");
 	CU_ASSERT_EQUAL(tt_event(&r, PYSPY_EVENT_TICK), PYSPY_CONTINUE);
 	t = tt_last_table(&r);
-	CU_ASSERT(strncmp(t, "Collecting samples from 'python hot.py' (python v3.11.2)\n", 57) == 0);
+	CU_ASSERT(strncmp(t, "Collecting samples from 'python hot.py' (python v3.11.2)\n",
+			  57) == 0);
 	CU_ASSERT(strstr(t, "\nTotal Samples 10\n") != NULL);
 	/* 7 of 10 samples hold the GIL; the idle thread is not active */
 	CU_ASSERT(strstr(t, "\nGIL: 70.00%, Active: 100.00%, Threads: 2\n") != NULL);
@@ -271,7 +278,8 @@ static void test_header_and_order(void)
 	CU_ASSERT_FATAL(tt_row(t, 0, row, sizeof(row)) == 0);
 	CU_ASSERT_STRING_EQUAL(row, " 70.00%  70.00%    0.07s     0.07s   hot (hot.py)");
 	CU_ASSERT_FATAL(tt_row(t, 1, row, sizeof(row)) == 0);
-	CU_ASSERT_STRING_EQUAL(row, " 30.00%  30.00%    0.03s     0.03s   w\xc3\xa4rme_\xc3\xb1 (hot.py)");
+	CU_ASSERT_STRING_EQUAL(row,
+			       " 30.00%  30.00%    0.03s     0.03s   w\xc3\xa4rme_\xc3\xb1 (hot.py)");
 	/* no own time: ordered by total, then by name */
 	CU_ASSERT_FATAL(tt_row(t, 2, row, sizeof(row)) == 0);
 	CU_ASSERT_STRING_EQUAL(row, "  0.00% 100.00%    0.00s     0.10s   <module> (hot.py)");
@@ -550,7 +558,8 @@ static void test_terminal_restored(void)
 	r.out = fdopen(dup(slave), "w");
 	CU_ASSERT_FATAL(r.out != NULL);
 	cfg.input_fd = slave;
-	CU_ASSERT_EQUAL_FATAL(top_ops->open(&tt_host, &cfg, r.out, &r.state, r.err, sizeof(r.err)), 0);
+	CU_ASSERT_EQUAL_FATAL(top_ops->open(&tt_host, &cfg, r.out, &r.state, r.err,
+					    sizeof(r.err)), 0);
 
 	/* raw: no line editing, no echo, Control-C is a key */
 	CU_ASSERT(tcgetattr(slave, &during) == 0);
@@ -602,5 +611,6 @@ UNIT_SUITE(top_suite)
 	CU_add_test(s, "escapes, full filenames, pseudo-frames", test_escapes_and_filenames);
 	CU_add_test(s, "target exit prints the last table and quits", test_target_exit);
 	CU_add_test(s, "finish prints the samples since the last table", test_finish_prints_rest);
-	CU_add_test(s, "terminal: raw while running, modes restored by finish", test_terminal_restored);
+	CU_add_test(s, "terminal: raw while running, modes restored by finish",
+		    test_terminal_restored);
 }
