@@ -108,9 +108,15 @@ class Tmux:
         self.sock = f"pyspy-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.env = dict(os.environ, **ENV)
         self.env.pop("TMUX", None)
+        self.socket_path = None
         self.tmux("new-session", "-d", "-s", "t", "-x", "120", "-y", "40",
                   "env PS1='pyspy-test$ ' bash --norc --noprofile")
-        self.wait_for(lambda s: "pyspy-test$" in s, "the shell prompt")
+        try:
+            self.socket_path = self.tmux("display-message", "-p", "#{socket_path}").strip()
+            self.wait_for(lambda s: "pyspy-test$" in s, "the shell prompt")
+        except BaseException:
+            self.close()
+            raise
 
     def tmux(self, *args):
         return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"] + list(args),
@@ -147,6 +153,11 @@ class Tmux:
     def close(self):
         subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", "kill-server"],
                        env=self.env, capture_output=True, timeout=10)
+        if self.socket_path:
+            try:
+                os.unlink(self.socket_path)
+            except OSError:
+                pass
 
 
 @pytest.fixture
