@@ -439,6 +439,8 @@ static int coll_finish(void *state, const struct pyspy_run_summary *summary,
 		rc = -EIO;
 	if (rc == -EPIPE)
 		snprintf(err, errlen, "collapsed: broken pipe");
+	else if (rc == -ENOMEM)
+		snprintf(err, errlen, "collapsed: out of memory");
 	else if (rc)
 		snprintf(err, errlen, "collapsed: cannot write: %s", strerror(-rc));
 	return rc;

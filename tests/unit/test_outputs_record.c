@@ -676,6 +676,78 @@ static void test_flamegraph_layout(void)
 	free(r.out);
 }
 
+/* --- running out of memory ---------------------------------------------- */
+
+static long alloc_budget;  /* allocations left before they fail; < 0: no limit */
+
+static void *t_alloc_limited(size_t n)
+{
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	return calloc(1, n);
+}
+
+static void *t_realloc_limited(void *p, size_t n)
+{
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	return realloc(p, n);
+}
+
+/* Every allocation of open, sample and finish fails in turn: each op
+ * returns 0 or -ENOMEM with a message, and close frees what was taken
+ * (the ASan build checks for leaks). */
+static void test_out_of_memory(void)
+{
+	struct pyspy_host host = t_host;
+	struct pyspy_output_config cfg = { .size = sizeof(cfg), .command = PYSPY_CMD_RECORD,
+					   .show_lines = 1, .rate = 100, .input_fd = -1,
+					   .title = "t" };
+	struct pyspy_run_summary sum = { .size = sizeof(sum) };
+	size_t m;
+	long budget;
+	int i, rc, failures;
+
+	host.alloc = t_alloc_limited;
+	host.realloc = t_realloc_limited;
+	reset_options();
+	build_samples();
+	for (m = 0; m < sizeof(mods) / sizeof(mods[0]); m++) {
+		failures = 0;
+		for (budget = 0; budget < 200; budget++) {
+			char err[256] = "";
+			void *state = NULL;
+			char *buf = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&buf, &len);
+
+			alloc_budget = budget;
+			rc = mods[m].ops->open(&host, &cfg, f, &state, err, sizeof(err));
+			for (i = 0; i < 5 && rc == 0; i++)
+				rc = mods[m].ops->sample(state, &samples[i], err, sizeof(err));
+			if (state) {
+				if (rc == 0)
+					rc = mods[m].ops->finish(state, &sum, err, sizeof(err));
+				mods[m].ops->close(state);
+			}
+			CU_ASSERT(rc == 0 || rc == -ENOMEM);
+			if (rc) {
+				failures++;
+				CU_ASSERT_PTR_NOT_NULL(strstr(err, "out of memory"));
+			}
+			fclose(f);
+			free(buf);
+		}
+		/* the small budgets failed, the large ones did not */
+		CU_ASSERT(failures > 0 && failures < 200);
+	}
+	alloc_budget = -1;
+}
+
 UNIT_SUITE(outputs_record_suite)
 {
 	CU_pSuite s = CU_add_suite("outputs_record", rec_suite_init, rec_suite_clean);
@@ -694,4 +766,5 @@ UNIT_SUITE(outputs_record_suite)
 	CU_add_test(s, "flamegraph options", test_flamegraph_options);
 	CU_add_test(s, "flamegraph empty", test_flamegraph_empty);
 	CU_add_test(s, "flamegraph layout", test_flamegraph_layout);
+	CU_add_test(s, "out of memory", test_out_of_memory);
 }
