@@ -2,12 +2,21 @@
  * CPython line tables (see linetable.h).  Every loop is bounded by the
  * table's length; malformed tables give -1, never a crash.
  */
+#include <limits.h>
+
 #include <pyspy/layout.h>
 
 #include "linetable.h"
 
+/* Lines add up in 64 bits: a garbage firstlineno or delta must not
+ * overflow an int.  A sum out of range is no line. */
+static int line_or_none(int64_t line)
+{
+	return line < INT_MIN || line > INT_MAX ? -1 : (int)line;
+}
+
 /* co_lnotab: pairs (address increment, line increment). */
-static int lnotab_line(const uint8_t *t, size_t n, int line, int64_t addr, int signed_deltas)
+static int lnotab_line(const uint8_t *t, size_t n, int64_t line, int64_t addr, int signed_deltas)
 {
 	int64_t a = 0;
 	size_t i;
@@ -18,11 +27,11 @@ static int lnotab_line(const uint8_t *t, size_t n, int line, int64_t addr, int s
 			break;
 		line += signed_deltas ? (int8_t)t[i + 1] : t[i + 1];
 	}
-	return line;
+	return line_or_none(line);
 }
 
 /* 3.10 co_linetable: pairs (range length, line delta); -128 = no line. */
-static int linetable310_line(const uint8_t *t, size_t n, int line, int64_t addr)
+static int linetable310_line(const uint8_t *t, size_t n, int64_t line, int64_t addr)
 {
 	int64_t end = 0;
 	size_t i;
@@ -30,7 +39,7 @@ static int linetable310_line(const uint8_t *t, size_t n, int line, int64_t addr)
 	for (i = 0; i + 1 < n; i += 2) {
 		int64_t start = end;
 		int delta = (int8_t)t[i + 1];
-		int cur;
+		int64_t cur;
 
 		end = start + t[i];
 		if (delta == -128) {
@@ -40,7 +49,7 @@ static int linetable310_line(const uint8_t *t, size_t n, int line, int64_t addr)
 			cur = line;
 		}
 		if (start <= addr && addr < end)
-			return cur;
+			return line_or_none(cur);
 	}
 	return -1;
 }
@@ -76,7 +85,7 @@ static int read_svarint(const uint8_t *t, size_t n, size_t *i, int *out)
 	return 0;
 }
 
-static int locations_line(const uint8_t *t, size_t n, int line, int64_t addr)
+static int locations_line(const uint8_t *t, size_t n, int64_t line, int64_t addr)
 {
 	int64_t a = 0;
 	size_t i = 0;
@@ -114,7 +123,7 @@ static int locations_line(const uint8_t *t, size_t n, int line, int64_t addr)
 		}
 		line += delta;
 		if (a <= addr && addr < end)
-			return none ? -1 : line;
+			return none ? -1 : line_or_none(line);
 		a = end;
 	}
 	return -1;
