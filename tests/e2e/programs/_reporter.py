@@ -22,6 +22,7 @@ except ImportError:  # Python 2.7
 
 _lock = threading.Lock()
 _ready = {}          # ident -> native thread id
+_at_ready = {}       # ident -> where the thread was when it called ready()
 _ignored = {}        # ident -> native id of threads whose stacks move
 _tempdirs = []       # folders the test removes at the end
 
@@ -48,8 +49,10 @@ def native_id():
 def ready():
     """The calling thread is about to block where it will be reported."""
     tid = native_id()[0]
+    stack = _positions(sys._getframe(1))
     with _lock:
         _ready[get_ident()] = tid
+        _at_ready[get_ident()] = stack
 
 
 def ignore():
@@ -72,6 +75,25 @@ def _walk(frame):
         out.append([code.co_name, code.co_filename, frame.f_lineno])
         frame = frame.f_back
     return out
+
+
+def _positions(frame):
+    # Each frame's code and instruction: tells a thread that has left its
+    # ready() call even when the line stays the same.
+    out = []
+    while frame is not None:
+        out.append((id(frame.f_code), frame.f_lasti))
+        frame = frame.f_back
+    return out
+
+
+def _moved(idents, at_ready):
+    frames = sys._current_frames()
+    for ident in idents:
+        frame = frames.get(ident)
+        if frame is None or _positions(frame) == at_ready[ident]:
+            return False
+    return True
 
 
 def _snapshot(idents):
@@ -105,14 +127,18 @@ def _report(path, expected, ignore_prefixes, ignore_functions):
         if n >= expected:
             break
         time.sleep(0.01)
-    # Every thread has announced itself; wait until no stack moves (each
-    # sits in its blocking call) for a few polls.
+    # Every thread has announced itself; wait until each has left the
+    # instruction where it called ready() (a thread the scheduler holds back
+    # may still be there) and no stack moves for a few polls: each sits in
+    # its blocking call.
     prev, still = None, 0
     while still < 3:
         with _lock:
             idents = sorted(_ready)
+            at_ready = dict(_at_ready)
         snap = _snapshot(idents)
-        if snap is not None and snap == prev:
+        moved = snap is not None and _moved(idents, at_ready)
+        if moved and snap == prev:
             still += 1
         else:
             still = 0

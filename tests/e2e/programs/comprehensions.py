@@ -7,24 +7,32 @@ import _reporter
 FOREVER = _reporter.FOREVER
 
 
+# ready() is called inside the comprehension, one line above the blocking
+# call: from 3.12 (and on 2.7) a list comprehension runs in its function's
+# frame, and the reporter waits for every thread to leave its ready() line.
 def in_listcomp():
-    return [time.sleep(FOREVER) for _ in [_reporter.ready()]]
+    return [(_reporter.ready(),
+             time.sleep(FOREVER)) for _ in [0]]
 
 
 def in_dictcomp():
-    return {k: time.sleep(FOREVER) for k in [_reporter.ready()]}
+    return {k: (_reporter.ready(),
+                time.sleep(FOREVER)) for k in [0]}
 
 
 def in_setcomp():
-    return {time.sleep(FOREVER) for _ in [_reporter.ready()]}
+    return {(_reporter.ready(),
+             time.sleep(FOREVER)) for _ in [0]}
 
 
 def in_genexpr():
-    return list(time.sleep(FOREVER) for _ in [_reporter.ready()])
+    return list((_reporter.ready(),
+                 time.sleep(FOREVER)) for _ in [0])
 
 
 def in_nested():
-    return [[time.sleep(FOREVER) for _ in [y]] for y in [_reporter.ready()]]
+    return [[(_reporter.ready(),
+              time.sleep(FOREVER)) for _ in [y]] for y in [0]]
 
 
 def lambda_in_comp():
@@ -43,4 +51,5 @@ def main():
 
 main()
 # The main thread blocks in a comprehension at module level.
-[time.sleep(FOREVER) for _ in [_reporter.ready()]]
+[(_reporter.ready(),
+  time.sleep(FOREVER)) for _ in [0]]

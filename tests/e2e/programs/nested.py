@@ -27,7 +27,8 @@ def decorated():
     time.sleep(_reporter.FOREVER)
 
 
-block = lambda: (_reporter.ready(), time.sleep(_reporter.FOREVER))
+block = lambda: (_reporter.ready(),
+                 time.sleep(_reporter.FOREVER))
 call_lambda = lambda: (lambda f: f())(block)
 
 
