@@ -901,8 +901,9 @@ static int top_open(const struct pyspy_host *host, const struct pyspy_output_con
 	const struct pyspy_process_info *proc;
 	struct top_state *st;
 	const char *opt, *loc;
-	char line[TOP_LINE_MAX];
+	char line[TOP_LINE_MAX], cmdline[TOP_LINE_MAX / 2] = "";
 	struct top_buf b = { line, 0, sizeof(line) };
+	struct top_buf cmd = { cmdline, 0, sizeof(cmdline) };
 	int ret;
 
 	if (!host || !cfg || !stream || !state ||
@@ -945,10 +946,12 @@ static int top_open(const struct pyspy_host *host, const struct pyspy_output_con
 	setlocale(LC_NUMERIC, "C");
 	st->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 
+	/* the command line is cut (at a character) so the version fits */
 	proc = cfg->process;
+	top_buf_escape(&cmd, proc && proc->cmdline ? proc->cmdline : "?");
 	top_buf_reset(&b);
 	top_buf_puts(&b, "Collecting samples from '");
-	top_buf_escape(&b, proc && proc->cmdline ? proc->cmdline : "?");
+	top_buf_puts(&b, cmdline);
 	top_buf_puts(&b, "' (python v");
 	top_buf_escape(&b, proc && proc->python_version ? proc->python_version : "?");
 	top_buf_puts(&b, ")");

@@ -472,6 +472,40 @@ static void test_escapes_and_filenames(void)
 	tt_close(&r);
 }
 
+/* A huge command line is cut, the version still shown; control
+ * characters in it are escaped. */
+static void test_long_cmdline(void)
+{
+	static char cmdline[5000];
+	struct pyspy_process_info proc = tt_proc;
+	struct pyspy_output_config cfg = {
+		.size = sizeof(cfg), .command = PYSPY_CMD_TOP, .process = &proc,
+		.rate = 100, .delay = 1, .input_fd = -1,
+	};
+	struct pyspy_run_summary sum = { .size = sizeof(sum), .stop_reason = "test" };
+	struct pyspy_event tick = { .size = sizeof(tick), .type = PYSPY_EVENT_TICK };
+	char err[256], first[4096];
+	void *state;
+	FILE *out = tmpfile();
+	size_t n;
+
+	CU_ASSERT_FATAL(out != NULL);
+	memset(cmdline, 'a', sizeof(cmdline) - 1);
+	cmdline[0] = '\r';
+	proc.cmdline = cmdline;
+	CU_ASSERT_EQUAL_FATAL(top_ops->open(&tt_host, &cfg, out, &state, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(top_ops->event(state, &tick, err, sizeof(err)), PYSPY_CONTINUE);
+	CU_ASSERT_EQUAL(top_ops->finish(state, &sum, err, sizeof(err)), 0);
+	top_ops->close(state);
+	rewind(out);
+	CU_ASSERT_FATAL(fgets(first, sizeof(first), out) != NULL);
+	n = strlen(first);
+	CU_ASSERT(strncmp(first, "Collecting samples from '\\x0daaa", 32) == 0);
+	CU_ASSERT(n > 1000 && n < 2100);
+	CU_ASSERT(n > 21 && strcmp(first + n - 21, "aa' (python v3.11.2)\n") == 0);
+	fclose(out);
+}
+
 /* Piped, the target's exit prints the last table and quits; finish then
  * prints nothing more. */
 static void test_target_exit(void)
@@ -609,6 +643,7 @@ UNIT_SUITE(top_suite)
 	CU_add_test(s, "lag warning", test_lag_warning);
 	CU_add_test(s, "keys: L, 1-4, R, P, q, Control-C", test_keys);
 	CU_add_test(s, "escapes, full filenames, pseudo-frames", test_escapes_and_filenames);
+	CU_add_test(s, "a huge command line is cut", test_long_cmdline);
 	CU_add_test(s, "target exit prints the last table and quits", test_target_exit);
 	CU_add_test(s, "finish prints the samples since the last table", test_finish_prints_rest);
 	CU_add_test(s, "terminal: raw while running, modes restored by finish",
