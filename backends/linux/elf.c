@@ -244,19 +244,37 @@ static int lnx_load_bias(Elf *elf, const struct lnx_maplist *ml, const char *pat
 	return -ENOENT;
 }
 
-/* Open the file as the process sees it. */
+/* Whether some mapping names exactly `path`. */
+static int lnx_mapped_as(const struct lnx_maplist *ml, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < ml->n; i++)
+		if (strcmp(ml->maps[i].path, path) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Open the file as the process sees it: through its root (its mount
+ * namespace), unless the file was deleted (or replaced: the maps then say
+ * " (deleted)"); else through map_files, which reaches the very file that
+ * is mapped.
+ */
 static int lnx_open_mapped(struct pyspy_proc *proc, const struct lnx_maplist *ml,
 			   const char *path, const char *alt)
 {
 	size_t plen = strlen(path), dlen = strlen(LNX_DELETED), i;
+	int fd, tries = 0, rc = -ENOENT;
 	char buf[4200];
-	int fd = -1, tries = 0;
 
 	if (path[0] == '/' && !(plen > dlen && strcmp(path + plen - dlen, LNX_DELETED) == 0) &&
+	    lnx_mapped_as(ml, path) &&
 	    lnx_proc_path(buf, sizeof(buf), proc->pid, "root%s", path) == 0) {
 		fd = open(buf, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0)
 			return fd;
+		rc = -errno;
 	}
 	for (i = 0; i < ml->n && tries < 8; i++) {
 		const struct pyspy_map *m = &ml->maps[i];
@@ -270,8 +288,9 @@ static int lnx_open_mapped(struct pyspy_proc *proc, const struct lnx_maplist *ml
 		fd = open(buf, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0)
 			return fd;
+		rc = -errno;
 	}
-	return -(errno ? errno : ENOENT);
+	return rc;
 }
 
 void lnx_binary_close(struct pyspy_binary *bin)
@@ -343,7 +362,6 @@ int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_bina
 		snprintf(err, errlen, "out of memory");
 		goto out_bin;
 	}
-	errno = 0;
 	fd = lnx_open_mapped(proc, &ml, path, alt);
 	if (fd < 0) {
 		rc = fd;

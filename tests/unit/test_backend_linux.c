@@ -910,7 +910,7 @@ static void test_elf_self(void)
 	CU_ASSERT_PTR_NULL(bin);
 }
 
-/* A deleted executable is read through /proc/PID/map_files. */
+/* A deleted (and replaced) executable is read through /proc/PID/map_files. */
 static void test_elf_deleted(void)
 {
 	char tmp[] = "/tmp/tbl-memtarget-XXXXXX", path[PATH_MAX + 16];
@@ -934,6 +934,10 @@ static void test_elf_deleted(void)
 		CU_FAIL_FATAL("cannot start a copy of memtarget");
 	}
 	unlink(tmp);
+	/* another file now stands at that path: it must not be read */
+	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	CU_ASSERT(out >= 0 && write(out, "not the mapped file\n", 20) == 20);
+	close(out);
 	proc = tbl_attach(&tbl_host, p.pid);
 	CU_ASSERT_PTR_NOT_NULL(proc);
 	if (proc && tbl_find_path(proc, tmp, path, sizeof(path)) == 0) {
@@ -944,6 +948,7 @@ static void test_elf_deleted(void)
 		CU_FAIL("the deleted copy is not in the maps");
 	}
 	tbl_end(&p, proc);
+	unlink(tmp);
 }
 
 /* --- corrupt ELF files -------------------------------------------------- */
