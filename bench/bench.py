@@ -166,15 +166,16 @@ def run_austin(py, rate):
     }
 
 
-def baseline(py):
-    works = []
+def median_of(py, fn, *args):
+    """Median of RUNS pairs: the workload alone, then under the profiler, so
+    that a change in the machine's load hits both halves of a pair alike."""
+    runs = []
     for _ in range(RUNS):
-        works.append(target_work(start_target(py, SECONDS)))
-    return statistics.median(works)
-
-
-def median_of(fn, *args):
-    runs = [fn(*args) for _ in range(RUNS)]
+        alone = target_work(start_target(py, SECONDS))
+        m = fn(py, *args)
+        m["alone"] = alone
+        m["slowdown"] = 1.0 - m["work"] / alone if alone else float("nan")
+        runs.append(m)
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
@@ -189,8 +190,8 @@ def machine():
     return model, platform.release(), os.cpu_count()
 
 
-def row(tool, mode, rate, m, base):
-    slow = 100.0 * (1.0 - m["work"] / base) if base else float("nan")
+def row(tool, mode, rate, m):
+    slow = 100.0 * m["slowdown"]
     held = f"{m['held_ms_s']:.1f}" if mode == "blocking" else "-"
     return (f"| {tool} | {mode} | {rate} | {m['rate']:.1f} | {m['cpu_us']:.0f} | {held} "
             f"| {100.0 * m['incomplete']:.2f} | {slow:+.1f} |")
@@ -214,32 +215,37 @@ def main():
         "- rate: samples recorded per second of sampling;",
         "- CPU/sample: the profiler's user+sys CPU time (getrusage of children) per sample;",
         "- held: milliseconds per second the target was held stopped (blocking mode);",
-        "- incomplete: samples whose stack is not exactly <module>, main, 30 x rec, leaf "
-        "(the leaf is ~99.9% of the work, so a consistent sampler sees ~0.1%);",
-        "- slowdown: the target's work rate with the profiler vs alone (negative: noise).",
+        "- incomplete: samples whose stack is not exactly <module>, main, 30 x rec, leaf.  "
+        "Some are real (the loop in main, calls on their way down): the blocking rows, "
+        "where every stack is consistent, give that baseline;",
+        "- slowdown: 1 - the target's work rate under the profiler / alone, each run "
+        "paired with a run alone just before it (negative: noise).",
         "",
     ]
     for name, py in interpreters():
         print(f"== {name}: {py}", flush=True)
-        base = baseline(py)
-        lines += [f"## CPython {name}", "", f"Work rate alone: {base:.1f} rounds/s.", "",
-                  "| tool | mode | Hz asked | rate | CPU/sample (us) | held (ms/s) "
-                  "| incomplete (%) | slowdown (%) |",
-                  "|---|---|---|---|---|---|---|---|"]
+        rows, alone = [], []
         for rate in RATES:
             for nb in (False, True):
                 mode = "nonblocking" if nb else "blocking"
                 print(f"   py-spy {mode} {rate} Hz", flush=True)
-                lines.append(row("py-spy", mode, rate, median_of(run_pyspy, py, rate, nb), base))
+                m = median_of(py, run_pyspy, rate, nb)
+                alone.append(m["alone"])
+                rows.append(row("py-spy", mode, rate, m))
         if name.startswith("3.9"):
             for rate in RATES:
                 print(f"   austin {rate} Hz", flush=True)
                 try:
-                    lines.append(row("austin 1.0.1", "nonblocking", rate,
-                                     median_of(run_austin, py, rate), base))
-                except (OSError, RuntimeError) as e:
-                    lines.append(f"| austin 1.0.1 | nonblocking | {rate} | failed: {e} |||||")
-        lines.append("")
+                    m = median_of(py, run_austin, rate)
+                    alone.append(m["alone"])
+                    rows.append(row("austin 1.0.1", "nonblocking", rate, m))
+                except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+                    rows.append(f"| austin 1.0.1 | nonblocking | {rate} | failed: {e} |||||")
+        lines += [f"## CPython {name}", "",
+                  f"Work rate alone: {statistics.median(alone):.1f} rounds/s (median).", "",
+                  "| tool | mode | Hz asked | rate | CPU/sample (us) | held (ms/s) "
+                  "| incomplete (%) | slowdown (%) |",
+                  "|---|---|---|---|---|---|---|---|"] + rows + [""]
     lines += [f"Load average (1 min) at the start: {load0:.1f}, at the end: "
               f"{os.getloadavg()[0]:.1f}.  On a machine shared with other work the "
               "slowdown and held-time figures include the time the target and py-spy "

@@ -251,6 +251,29 @@ def test_spawn_to_stdout_keeps_stdout_clean(heavy_interp, tmp_path):
     assert "Stopped sampling because process exited" in r.stderr
 
 
+# --- choosing outputs ----------------------------------------------------
+
+def test_format_from_extension_and_flag(heavy_interp, tmp_path):
+    """-o PATH: the format comes from -f, else the extension, else flamegraph."""
+    p = start(heavy_interp, "sleeper.py")
+    try:
+        r = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1, "--idle",
+                       "-o", tmp_path / "a.json", "-o", tmp_path / "b.txt",
+                       "-o", tmp_path / "c.noext", "-o", f"raw:{tmp_path}/d.svg"])
+        assert r.returncode == 0, r.stderr
+        r2 = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1, "--idle",
+                        "-f", "SpeedScope", "-o", tmp_path / "e.txt"])
+        assert r2.returncode == 0, r2.stderr
+    finally:
+        end(p)
+    assert json.loads((tmp_path / "a.json").read_text())["profiles"]
+    assert any(has_frame(s, "snooze") for s in parse_collapsed((tmp_path / "b.txt").read_text()))
+    assert ET.parse(tmp_path / "c.noext").getroot().tag.endswith("svg")
+    assert parse_collapsed((tmp_path / "d.svg").read_text())
+    assert json.loads((tmp_path / "e.txt").read_text())["profiles"]
+    assert "Wrote speedscope file to" in r.stderr and "Wrote flamegraph data to" in r.stderr
+
+
 # --- refusals ------------------------------------------------------------
 
 def test_dump_output_refused(pyspy):
