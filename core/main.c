@@ -22,8 +22,10 @@ int main(int argc, char **argv)
 	char err[1024];
 	int rc;
 
-	if (cli_parse(argc, argv, &cli) != 0)
+	if (cli_parse(argc, argv, &cli) != 0) {
+		cli_free(&cli);
 		return 2;
+	}
 	log_verbosity = cli.verbose;
 
 	switch (cli.command) {
