@@ -31,6 +31,7 @@
 
 #define MAX_THREADS 4096
 #define MAX_DEPTH 4096
+#define MAX_SAMPLE_VISITS (1u << 18) /* frames and thread states read per sample */
 #define MAX_CHUNK_BYTES (4u << 20)
 #define TSTATE_READ_MAX 4096
 #define TID_PROBE_BYTES 2048
@@ -80,6 +81,7 @@ struct session {
 	size_t cap_stacks;
 	uint8_t *chunk;
 	size_t cap_chunk;
+	size_t visits;        /* frames and thread states read in this sample */
 };
 
 /* ---- opening ------------------------------------------------------------ */
@@ -237,6 +239,40 @@ int session_alive(struct session *s)
 
 /* ---- walking ------------------------------------------------------------ */
 
+/* Cycle detection along a pointer chain (Brent): a mark that moves to the
+ * current node at every power of two steps; meeting it again is a cycle. */
+struct chain {
+	uint64_t mark;
+	size_t power, steps;
+};
+
+static void chain_init(struct chain *c)
+{
+	c->mark = 0;
+	c->power = 1;
+	c->steps = 0;
+}
+
+/* 1 if p was met before on this chain (a cycle), else 0. */
+static int chain_step(struct chain *c, uint64_t p)
+{
+	if (p == c->mark)
+		return 1;
+	if (++c->steps == c->power) {
+		c->mark = p;
+		c->power *= 2;
+		c->steps = 0;
+	}
+	return 0;
+}
+
+/* Every node read counts against the sample's budget: a garbage chain that
+ * never repeats a node still ends. */
+static int over_budget(struct session *s)
+{
+	return ++s->visits > MAX_SAMPLE_VISITS;
+}
+
 static void push_raw(struct session *s, uint64_t code, int64_t addr)
 {
 	if (s->nraw == s->cap_raw) {
@@ -254,14 +290,16 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 	const struct pyspy_layout *l = &s->t.layout;
 	uint8_t buf[512];
 	size_t n = (size_t)s->frame_read, depth = 0;
+	struct chain c;
 
 	if (n > sizeof(buf))
 		return -EINVAL;
+	chain_init(&c);
 	while (f) {
 		int32_t lasti;
 		int rc;
 
-		if (++depth > MAX_DEPTH)
+		if (++depth > MAX_DEPTH || chain_step(&c, f) || over_budget(s))
 			return -ELOOP;
 		rc = remote_read(&s->r, f, buf, n);
 		if (rc)
@@ -303,16 +341,18 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, uint64_t chun
 	uint8_t local[512];
 	uint64_t lo, hi;
 	size_t n = (size_t)s->frame_read, depth = 0;
+	struct chain c;
 
 	if (n > sizeof(local))
 		return -EINVAL;
 	load_chunk(s, chunk, top, &lo, &hi);
+	chain_init(&c);
 	while (fr) {
 		const uint8_t *buf;
 		uint64_t code, ip;
 		uint8_t owner;
 
-		if (++depth > MAX_DEPTH)
+		if (++depth > MAX_DEPTH || chain_step(&c, fr) || over_budget(s))
 			return -ELOOP;
 		if (fr >= lo && fr + n <= hi && fr + n > fr) {
 			buf = s->chunk + (fr - lo);
@@ -442,10 +482,12 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 	size_t tslen = (size_t)s->tstate_read, gil_len;
 	struct pyspy_iov iov[2];
 	uint64_t tstate = 0, gil_at;
+	struct chain c;
 	int rc, n = 1;
 
 	s->nthreads = 0;
 	s->nraw = 0;
+	s->visits = 0;
 	*holder = 0;
 	iov[0].remote = s->t.interp + (uint64_t)l->interp.tstate_head;
 	iov[0].local = &tstate;
@@ -464,14 +506,25 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 		return -EFAULT;
 	if (rc == 2)
 		*holder = gil_holder(s, gil, gil_len);
+	chain_init(&c);
 	while (tstate) {
 		struct thread_walk *tw;
 
-		if (s->nthreads >= MAX_THREADS)
-			return -ELOOP;
+		if (s->nthreads >= MAX_THREADS || chain_step(&c, tstate) || over_budget(s)) {
+			if (s->nthreads == 0)
+				return -ELOOP;
+			/* A cycle or an endless list: keep the threads read so far. */
+			(*errors)++;
+			break;
+		}
 		rc = remote_read(&s->r, tstate, ts, tslen);
-		if (rc)
+		if (rc == -ESRCH || (rc && s->nthreads == 0))
 			return rc;
+		if (rc) {
+			/* A garbage (or just freed) next pointer ends the list, not the sample. */
+			(*errors)++;
+			break;
+		}
 		tw = new_thread(s);
 		tw->tstate = tstate;
 		tw->thread_id = field_ptr(ts, tslen, l->tstate.thread_id);
