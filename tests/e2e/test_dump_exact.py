@@ -256,17 +256,42 @@ def parse_text(out):
     return header, threads
 
 
+def proc_cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        args = f.read().rstrip(b"\0").split(b"\0")
+    return b" ".join(args).decode("utf-8", "replace")
+
+
+def mapped_files(pid):
+    files = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].startswith("/"):
+                files.add(parts[5].strip())
+    return files
+
+
+def check_header(rep, header, what, problems):
+    """Process PID: CMDLINE / Python vX.Y.Z (a file the process maps)"""
+    pid = rep["pid"]
+    want = "Process %d: %s" % (pid, proc_cmdline(pid))
+    if not header or header[0] != want:
+        problems.append("%s: first line is %r, wanted %r"
+                        % (what, header[0] if header else "", want))
+    m = re.match(r"^Python v(\S+) \((.*)\)$", header[1]) if len(header) > 1 else None
+    version = "%d.%d.%d" % tuple(rep["version"])
+    if not m or not (m.group(1) == rep["version_string"] or m.group(1).startswith(version)):
+        problems.append("%s: second line is %r, wanted 'Python v%s (...)'"
+                        % (what, header[1] if len(header) > 1 else "", rep["version_string"]))
+    elif m.group(2) not in mapped_files(pid):
+        problems.append("%s: %r is not a file the process maps" % (what, m.group(2)))
+
+
 def check_text(rep, out, full, what, problems, frames=True):
     pid = rep["pid"]
     header, blocks = parse_text(out)
-    if not header or not header[0].startswith("Process %d: " % pid):
-        problems.append("%s: first line is %r, wanted 'Process %d: ...'"
-                        % (what, header[0] if header else "", pid))
-    want_v = "Python v%d.%d.%d" % tuple(rep["version"])
-    if len(header) < 2 or not header[1].startswith(want_v + " (") and \
-            not header[1].startswith("Python v" + rep["version_string"] + " ("):
-        problems.append("%s: second line is %r, wanted %r"
-                        % (what, header[1] if len(header) > 1 else "", want_v + " (...)"))
+    check_header(rep, header, what, problems)
 
     by_native = dict((t["native_id"], t) for t in rep["threads"] if t["native_id"])
     by_ident = dict(("0x%X" % t["ident"], t) for t in rep["threads"])
@@ -301,8 +326,8 @@ def check_text(rep, out, full, what, problems, frames=True):
                             % (label, tid, t["native_id"]))
         if name != t["name"] and (name is not None or tuple(rep["version"]) >= (3, 6)):
             problems.append("%s: name %r, CPython says %r" % (label, name, t["name"]))
-        if status == "active+gil":
-            problems.append("%s: shown as active+gil while blocked" % label)
+        if status != "idle":
+            problems.append("%s: shown as %s while blocked" % (label, status))
         if frames:
             want = [frame_text(f, full) for f in t["frames"]]
             if lines != want:
@@ -359,8 +384,9 @@ def check_json(rep, out, problems):
             if st["os_thread_id"] != t["native_id"]:
                 problems.append("%s: os_thread_id %r, native id is %r"
                                 % (label, st["os_thread_id"], t["native_id"]))
-        if st["owns_gil"]:
-            problems.append("%s: owns_gil while blocked" % label)
+        if st["owns_gil"] or st["active"]:
+            problems.append("%s: active %r, owns_gil %r while blocked"
+                            % (label, st["active"], st["owns_gil"]))
         frames = st["frames"]
         if any(not isinstance(f, dict) or set(f) != JSON_FRAME_KEYS for f in frames):
             problems.append("%s: frame keys differ from %s" % (label, sorted(JSON_FRAME_KEYS)))
