@@ -951,6 +951,41 @@ static void test_elf_deleted(void)
 	unlink(tmp);
 }
 
+/* A process in its own mount namespace: its files are opened through
+ * /proc/PID/root.  Our namespace has another file at the same path. */
+static void test_elf_mount_namespace(void)
+{
+	char dir[] = "/tmp/tbl-ns-XXXXXX", file[64], script[PATH_MAX + 256];
+	char *argv[] = { "unshare", "-m", "--propagation", "private", "sh", "-c", script, NULL };
+	struct pyspy_proc *proc = NULL;
+	struct tbl_prog p;
+	int fd;
+
+	if (access("/usr/bin/unshare", X_OK) || geteuid() != 0) {
+		printf("\n  skip: needs root and /usr/bin/unshare\n");
+		CU_PASS("no unshare");
+		return;
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/memtarget", dir);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	CU_ASSERT(fd >= 0 && write(fd, "outside\n", 8) == 8);
+	close(fd);
+	snprintf(script, sizeof(script),
+		 "mount -t tmpfs none %s && cp %s %s && exec %s", dir, mt_path, file, file);
+	if (tbl_start(&p, argv, "ready") == 0) {
+		proc = tbl_attach(&tbl_host, p.pid);
+		CU_ASSERT_PTR_NOT_NULL(proc);
+		if (proc)
+			tbl_check_memtarget_elf(proc, &p, file, mt_path);
+		tbl_end(&p, proc);
+	} else {
+		printf("\n  skip: cannot make a mount namespace here\n");
+	}
+	unlink(file);
+	rmdir(dir);
+}
+
 /* --- corrupt ELF files -------------------------------------------------- */
 
 enum { TBL_CORRUPT = 15, TBL_SHIFT = 0x10000 };
@@ -1384,6 +1419,7 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "the profiler dies while the target is held", test_pause_profiler_dies);
 	CU_add_test(s, "ELF: own symbol, sections", test_elf_self);
 	CU_add_test(s, "ELF: deleted executable", test_elf_deleted);
+	CU_add_test(s, "ELF: a process in its own mount namespace", test_elf_mount_namespace);
 	CU_add_test(s, "ELF: corrupt files", test_elf_corrupt);
 	CU_add_test(s, "ELF: pyenv 3.11 libpython (PIE)", test_elf_pyenv_libpython);
 	CU_add_test(s, "ELF: Debian python3.11 (ET_EXEC)", test_elf_debian_python);
