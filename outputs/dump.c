@@ -115,6 +115,28 @@ static void dump_put_text(FILE *f, const char *str)
 	}
 }
 
+/* JSON's two-character escapes, or NULL. */
+static const char *dump_json_short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	}
+	return NULL;
+}
+
 /* A JSON string literal, or null for NULL. */
 static void dump_put_json(FILE *f, const char *str)
 {
@@ -134,20 +156,14 @@ static void dump_put_json(FILE *f, const char *str)
 			continue;
 		}
 		if (n == 1) {
-			switch (s[0]) {
-			case '"':  fputs("\\\"", f); break;
-			case '\\': fputs("\\\\", f); break;
-			case '\n': fputs("\\n", f); break;
-			case '\r': fputs("\\r", f); break;
-			case '\t': fputs("\\t", f); break;
-			case '\b': fputs("\\b", f); break;
-			case '\f': fputs("\\f", f); break;
-			default:
-				if (s[0] < 0x20 || s[0] == 0x7f)
-					fprintf(f, "\\u%04x", s[0]);
-				else
-					fputc(s[0], f);
-			}
+			const char *esc = dump_json_short_escape(s[0]);
+
+			if (esc)
+				fputs(esc, f);
+			else if (s[0] < 0x20 || s[0] == 0x7f)
+				fprintf(f, "\\u%04x", s[0]);
+			else
+				fputc(s[0], f);
 		} else if (n == 2 && dump_utf8_decode(s, n) < 0xa0) {
 			fprintf(f, "\\u%04" PRIx32, dump_utf8_decode(s, n));
 		} else {

@@ -375,6 +375,31 @@ static void test_write_error(void)
 	fclose(f);
 }
 
+/* Truncated, overlong and out-of-range sequences: one U+FFFD per maximal
+ * invalid prefix, nothing read past the end of the string. */
+static void test_text_invalid_utf8(void)
+{
+	static const struct pyspy_frame fr[] = {
+		{ "end\xf0\x9f", "a\xc0\xaf" "b", "a\xc0\xaf" "b", 7, 0 },
+		{ "big\xf4\x90\x80\x80", "\xe6\x96\x87", "\xe6\x96\x87", 0, 0 },
+	};
+	const struct pyspy_stack st = {
+		.pid = 1, .thread_id = 0xabcull, .os_thread_id = 0, .thread_name = "\xff",
+		.nframes = 2, .frames = fr,
+	};
+	int rc;
+	char *out = run_dump(0, 0, &st, 1, &rc);
+	const char *body = strstr(out, "\n\nThread");
+
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+	check_output(body,
+		     "\n\nThread 0xABC (idle): \"\xef\xbf\xbd\"\n"
+		     "    end\xef\xbf\xbd (a\xef\xbf\xbd\xef\xbf\xbd" "b:7)\n"
+		     "    big\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd (\xe6\x96\x87)\n");
+	free(out);
+}
+
 static void test_descriptor(void)
 {
 	CU_ASSERT_EQUAL(dump_ops->commands, PYSPY_CMD_DUMP);
@@ -391,6 +416,7 @@ UNIT_SUITE(output_dump_suite)
 	CU_add_test(s, "descriptor", test_descriptor);
 	CU_add_test(s, "text, short filenames, escapes", test_text_short);
 	CU_add_test(s, "text, full filenames, non-ASCII", test_text_full_filenames);
+	CU_add_test(s, "text, invalid UTF-8", test_text_invalid_utf8);
 	CU_add_test(s, "json, escapes and nulls", test_json);
 	CU_add_test(s, "json, non-ASCII unchanged", test_json_unicode);
 	CU_add_test(s, "json, no threads", test_json_empty);
