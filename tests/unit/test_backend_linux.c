@@ -228,6 +228,13 @@ static struct tbl_prog mt;
 static struct pyspy_proc *mt_proc;
 static char mt_path[PATH_MAX];
 
+/* Whether the module is loaded and memtarget attached.  The suite init
+ * always succeeds so that a failed setup fails every test, visibly. */
+static int tbl_ready(void)
+{
+	return ops && mt_proc;
+}
+
 static int tbl_suite_init(void)
 {
 	char path[PATH_MAX];
@@ -237,17 +244,16 @@ static int tbl_suite_init(void)
 	tbl_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!tbl_handle) {
 		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
-		return -1;
+		return 0;
 	}
 	tbl_mod = dlsym(tbl_handle, PYSPY_MODULE_SYMBOL);
 	if (!tbl_mod || !tbl_mod->ops)
-		return -1;
+		return 0;
 	ops = tbl_mod->ops;
 	snprintf(mt_path, sizeof(mt_path), "%s/tests/helpers/memtarget", unit_build_dir());
-	if (tbl_start(&mt, argv, "ready"))
-		return -1;
-	mt_proc = tbl_attach(&tbl_host, mt.pid);
-	return mt_proc ? 0 : -1;
+	if (tbl_start(&mt, argv, "ready") == 0)
+		mt_proc = tbl_attach(&tbl_host, mt.pid);
+	return 0;
 }
 
 static int tbl_suite_clean(void)
@@ -263,6 +269,7 @@ static int tbl_suite_clean(void)
 
 static void test_descriptor(void)
 {
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL(tbl_mod->abi_version, PYSPY_ABI_VERSION);
 	CU_ASSERT_EQUAL(tbl_mod->struct_size, sizeof(struct pyspy_module));
 	CU_ASSERT_EQUAL(tbl_mod->kind, PYSPY_KIND_BACKEND);
@@ -354,6 +361,7 @@ static void tbl_check_partial(struct pyspy_proc *proc)
 
 static void test_read(void)
 {
+	CU_ASSERT_FATAL(tbl_ready());
 	tbl_check_batch(mt_proc);
 	tbl_check_many(mt_proc);
 	tbl_check_partial(mt_proc);
@@ -362,8 +370,10 @@ static void test_read(void)
 /* The same through /proc/PID/mem. */
 static void test_read_proc_mem(void)
 {
-	struct pyspy_proc *proc = tbl_attach(&tbl_host_mem, mt.pid);
+	struct pyspy_proc *proc;
 
+	CU_ASSERT_FATAL(tbl_ready());
+	proc = tbl_attach(&tbl_host_mem, mt.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
 	tbl_check_batch(proc);
 	tbl_check_many(proc);
@@ -419,6 +429,7 @@ static int tbl_fallback_child(int errno_value)
 
 static void test_read_fallback(void)
 {
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL(tbl_fallback_child(EPERM), 0);
 	CU_ASSERT_EQUAL(tbl_fallback_child(ENOSYS), 0);
 }
@@ -442,6 +453,7 @@ static void test_maps(void)
 	size_t n, i;
 	int sorted = 1, exe_x = 0;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(ops->maps(mt_proc, &maps, &n, err, sizeof(err)), 0);
 	CU_ASSERT(n > 5);
 	for (i = 1; i < n; i++)
@@ -474,6 +486,7 @@ static void test_threads(void)
 	char err[256];
 	size_t n, i;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(ops->threads(mt_proc, &t, &n, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(n, 4);
 	for (i = 0; i < n; i++) {
@@ -496,6 +509,7 @@ static void test_info(void)
 	struct pyspy_proc_info info = { .size = sizeof(info) };
 	char err[256], exe[PATH_MAX], cmd[PATH_MAX + 16];
 
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(ops->info(mt_proc, &info, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(info.pid, mt.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(mt_path, exe));
@@ -570,6 +584,7 @@ static void test_pause_resume(void)
 	char err[256];
 	int total, stopped;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	before = tbl_read_u32(mt_proc, usr1);
 	CU_ASSERT_NOT_EQUAL_FATAL(before, ~0u);
 	CU_ASSERT_EQUAL_FATAL(ops->pause(mt_proc, err, sizeof(err)), 0);
@@ -609,6 +624,7 @@ static void test_pause_signal_storm(void)
 	char err[256];
 	pid_t sender;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	before = tbl_read_u32(mt_proc, rt);
 	CU_ASSERT_NOT_EQUAL_FATAL(before, ~0u);
 	sender = fork();
@@ -642,6 +658,7 @@ static void test_pause_cycles(void)
 	int i, rc = 0, total;
 	char err[256];
 
+	CU_ASSERT_FATAL(tbl_ready());
 	for (i = 0; i < 500 && rc == 0; i++) {
 		rc = ops->pause(mt_proc, err, sizeof(err));
 		if (rc == 0)
@@ -664,6 +681,7 @@ static void test_pause_churn(void)
 	int64_t deadline;
 	char err[256];
 
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
 	proc = tbl_attach(&tbl_host, p.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
@@ -730,6 +748,7 @@ static void test_pause_traced_elsewhere(void)
 	char err[256] = "";
 	pid_t tracer;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	if (access("/usr/bin/strace", X_OK)) {
 		printf("\n  skip: /usr/bin/strace is absent\n");
 		CU_PASS("strace absent");
@@ -773,6 +792,7 @@ static void test_attach_no_permission(void)
 	int st = -1;
 	pid_t c;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	if (geteuid() != 0) {
 		printf("\n  skip: attach without permission needs root to drop it\n");
 		CU_PASS("not root");
@@ -800,11 +820,13 @@ static void test_attach_no_permission(void)
 static void test_pause_profiler_dies(void)
 {
 	uint64_t rt = tbl_value(&mt, "rt", 0);
-	uint32_t before = tbl_read_u32(mt_proc, rt);
 	int64_t deadline;
+	uint32_t before;
 	int st = 0, total;
 	pid_t c;
 
+	CU_ASSERT_FATAL(tbl_ready());
+	before = tbl_read_u32(mt_proc, rt);
 	c = fork();
 	CU_ASSERT_FATAL(c >= 0);
 	if (c == 0) {
@@ -903,6 +925,7 @@ static void test_elf_self(void)
 	struct pyspy_binary *bin = NULL;
 	char exe[PATH_MAX], err[512];
 
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(mt_path, exe));
 	tbl_check_memtarget_elf(mt_proc, &mt, exe, exe);
 	CU_ASSERT_EQUAL(ops->binary_open(mt_proc, "/tbl/not/mapped", &bin, err, sizeof(err)),
@@ -921,6 +944,7 @@ static void test_elf_deleted(void)
 	int in, out;
 	ssize_t r;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	in = open(mt_path, O_RDONLY);
 	out = mkstemp(tmp);
 	CU_ASSERT_FATAL(in >= 0 && out >= 0);
@@ -961,6 +985,7 @@ static void test_elf_mount_namespace(void)
 	struct tbl_prog p;
 	int fd;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	if (access("/usr/bin/unshare", X_OK) || geteuid() != 0) {
 		printf("\n  skip: needs root and /usr/bin/unshare\n");
 		CU_PASS("no unshare");
@@ -1108,6 +1133,7 @@ static void test_elf_corrupt(void)
 	int i, fd, rc[TBL_CORRUPT];
 	uint64_t bias[TBL_CORRUPT];
 
+	CU_ASSERT_FATAL(tbl_ready());
 	fd = open(mt_path, O_RDONLY);
 	CU_ASSERT_FATAL(fd >= 0);
 	n = (size_t)read(fd, orig, sizeof(orig));
@@ -1242,6 +1268,7 @@ static void test_elf_pyenv_libpython(void)
 {
 	char python[PATH_MAX];
 
+	CU_ASSERT_FATAL(tbl_ready());
 	if (tbl_pyenv_python("3.11.7", python, sizeof(python))) {
 		printf("\n  skip: pyenv 3.11.7 (%s) is absent\n", python);
 		CU_PASS("pyenv 3.11.7 absent");
@@ -1257,6 +1284,7 @@ static void test_elf_debian_python(void)
 	uint64_t version;
 	FILE *f;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	if (access(python, X_OK)) {
 		printf("\n  skip: Debian %s is absent\n", python);
 		CU_PASS("Debian python3.11 absent");
@@ -1284,6 +1312,7 @@ static void test_spawn_fail(void)
 	char err[256] = "";
 	int64_t pid = 0;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL(ops->spawn(&tbl_host, &sp, &pid, err, sizeof(err)), -ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot run tbl-no-such-program: "));
 }
@@ -1294,6 +1323,7 @@ static void test_spawn_user(void)
 	struct tbl_prog p;
 	int st = 0;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	if (geteuid() != 0) {
 		printf("\n  skip: spawn as another user needs root\n");
 		CU_PASS("not root");
@@ -1330,6 +1360,7 @@ static void test_alive_terminate(void)
 	int st = 0, i, alive = 1;
 	size_t n;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
 	proc = tbl_attach(&tbl_host, p.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
@@ -1367,6 +1398,7 @@ static void test_killed_while_paused(void)
 	char err[256];
 	int st = 0;
 
+	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
 	proc = tbl_attach(&tbl_host, p.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
@@ -1387,8 +1419,10 @@ static void test_attach_dead(void)
 {
 	struct pyspy_proc *proc = NULL;
 	char err[256] = "", want[64];
-	pid_t pid = fork();
+	pid_t pid;
 
+	CU_ASSERT_FATAL(tbl_ready());
+	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0)
 		_exit(0);
