@@ -2,7 +2,7 @@
  * speedscope: py-spy record's JSON for https://www.speedscope.app, following
  * its file-format schema (https://www.speedscope.app/file-format-schema.json).
  *
- *   {"$schema":..., "shared":{"frames":[{"name","file","line","col"}...]},
+ *   {"$schema":..., "shared":{"frames":[{"name","file","line"}...]},
  *    "profiles":[{"type":"sampled", "name":"Thread TID \"NAME\"",
  *                 "unit":"seconds", "startValue":0, "endValue":n/rate,
  *                 "samples":[[frame index, root first]...],
@@ -15,7 +15,8 @@
  * TID in the name is the kernel thread id when known, else the
  * interpreter's; when stacks of more than one process were recorded the
  * name starts with "Process PID ".  A frame's file is always the full
- * filename; line is null when unknown or line numbers are off.  Pseudo
+ * filename; line is left out when unknown or line numbers are off (the
+ * schema's line and col are optional numbers, so no nulls), and pseudo
  * frames (thread, process) have a name only.
  *
  * Memory: each distinct stack is stored once, in a trie keyed by (parent
@@ -422,9 +423,8 @@ static void ss_write_frames(struct ss_state *st)
 			ss_put_string(out, f->file);
 		}
 		if (f->line)
-			fprintf(out, ",\"line\":%d,\"col\":null}", (int)f->line);
-		else
-			fputs(",\"line\":null,\"col\":null}", out);
+			fprintf(out, ",\"line\":%d", (int)f->line);
+		putc('}', out);
 	}
 	fputs("]}", out);
 }

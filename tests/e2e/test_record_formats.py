@@ -269,8 +269,8 @@ def check_speedscope_schema(doc):
     for fr in frames:
         assert isinstance(fr["name"], str)
         assert isinstance(fr.get("file", ""), str)
-        assert fr.get("line") is None or isinstance(fr["line"], int)
-        assert fr.get("col") is None or isinstance(fr["col"], int)
+        assert set(fr) <= {"name", "file", "line", "col"}
+        assert isinstance(fr.get("line", 0), int) and isinstance(fr.get("col", 0), int)
     assert isinstance(doc["profiles"], list)
     for p in doc["profiles"]:
         assert p["type"] == "sampled"
@@ -300,7 +300,7 @@ def test_speedscope_100k_unique_stacks(tmp_path, big, big_in):
     names = [p["name"] for p in doc["profiles"]]
     assert names == ['Thread 1001 "MainThread"', 'Thread 1002 "worker"']
     # compare stacks as tuples of frame keys, each distinct stack built once
-    key = [(f["name"], f["file"], f["line"]) for f in frames]
+    key = [(f["name"], f["file"], f.get("line")) for f in frames]
     for p, tid in zip(doc["profiles"], (1001, 1002)):
         want = []
         for _, t, count, _, fr in big:
@@ -311,7 +311,7 @@ def test_speedscope_100k_unique_stacks(tmp_path, big, big_in):
         assert p["weights"] == [0.004] * len(want)
         assert p["startValue"] == 0
         assert abs(p["endValue"] - len(want) / 250) < 1e-6
-    assert len({(f["name"], f.get("file"), f["line"]) for f in frames}) == len(frames)
+    assert len({(f["name"], f.get("file"), f.get("line")) for f in frames}) == len(frames)
 
 
 def test_speedscope_escapes(tmp_path):
@@ -325,8 +325,8 @@ def test_speedscope_escapes(tmp_path):
     doc = json.loads(raw.decode("utf-8"))
     check_speedscope_schema(doc)
     fr = doc["shared"]["frames"]
-    assert fr[0] == {"name": "ctl\x01\x02", "file": '/p/q"\\.py', "line": 2, "col": None}
-    assert fr[1] == {"name": "bad\ufffdx", "file": "/p/\u00e9.py", "line": None, "col": None}
+    assert fr[0] == {"name": "ctl\x01\x02", "file": '/p/q"\\.py', "line": 2}
+    assert fr[1] == {"name": "bad\ufffdx", "file": "/p/\u00e9.py"}
     assert doc["profiles"][0]["name"] == 'Thread 1 "th"r\\ead\x01"'
 
 
