@@ -289,7 +289,6 @@ def check_header(rep, header, what, problems):
 
 
 def check_text(rep, out, full, what, problems, frames=True):
-    pid = rep["pid"]
     header, blocks = parse_text(out)
     check_header(rep, header, what, problems)
 
