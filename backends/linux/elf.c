@@ -323,7 +323,7 @@ int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_bina
 		snprintf(err, errlen, "bad binary path");
 		return -EINVAL;
 	}
-	rc = lnx_maps_parse(host, proc->pid, &ml);
+	rc = lnx_maps_parse(host, proc->pid, proc->mem_pid, &ml);
 	if (rc) {
 		if (rc == -ENOENT)
 			rc = -ESRCH;

@@ -53,11 +53,13 @@ struct lnx_held {
 struct pyspy_proc {
 	const struct pyspy_host *host;
 	pid_t pid;
+	pid_t mem_pid;        /* task whose mem and maps we read: pid, or another
+			       * live thread once the main thread has exited */
 	int is_child;         /* we are its parent (spawned by us) */
 	int exited;           /* a child whose exit status we have reaped */
 	int status;           /* its wait status */
 	int use_mem;          /* read through /proc/PID/mem */
-	int mem_fd;           /* /proc/PID/mem or -1 */
+	int mem_fd;           /* /proc/PID/mem (of mem_pid) or -1 */
 	DIR *task_dir;        /* /proc/PID/task, kept open for pause */
 	pid_t *tids;          /* last task listing */
 	size_t ntids, tids_cap;
@@ -98,8 +100,13 @@ pid_t lnx_stat_ppid(pid_t pid);
 /* 1 if the process exists and is not a zombie, else 0. */
 int lnx_pid_running(pid_t pid);
 
-/* Parse /proc/PID/maps into ml (sorted by start).  0 or a negative errno. */
-int lnx_maps_parse(const struct pyspy_host *host, pid_t pid, struct lnx_maplist *ml);
+/* Parse the maps of task tid of process pid into ml (sorted by start).
+ * 0 or a negative errno. */
+int lnx_maps_parse(const struct pyspy_host *host, pid_t pid, pid_t tid,
+		   struct lnx_maplist *ml);
+/* Choose proc->mem_pid: the main thread while it lives, else another live
+ * thread.  0, or -ESRCH when no task lives. */
+int lnx_pick_mem_task(struct pyspy_proc *proc);
 void lnx_maps_free(const struct pyspy_host *host, struct lnx_maplist *ml);
 
 /* List /proc/PID/task into proc->tids.  0, -ESRCH (no task left) or a

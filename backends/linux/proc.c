@@ -297,15 +297,19 @@ void lnx_maps_free(const struct pyspy_host *host, struct lnx_maplist *ml)
 	memset(ml, 0, sizeof(*ml));
 }
 
-int lnx_maps_parse(const struct pyspy_host *host, pid_t pid, struct lnx_maplist *ml)
+int lnx_maps_parse(const struct pyspy_host *host, pid_t pid, pid_t tid,
+		   struct lnx_maplist *ml)
 {
-	char path[64], *text, *line, *nl;
+	char path[96], *text, *line, *nl;
 	struct pyspy_map *maps;
 	size_t len, lines = 0, n = 0, i;
 	int rc, sorted = 1;
 
 	memset(ml, 0, sizeof(*ml));
-	rc = lnx_proc_path(path, sizeof(path), pid, "maps");
+	if (tid == pid)
+		rc = lnx_proc_path(path, sizeof(path), pid, "maps");
+	else
+		rc = lnx_proc_path(path, sizeof(path), pid, "task/%d/maps", (int)tid);
 	if (rc)
 		return rc;
 	rc = lnx_read_file(host, path, LNX_MAX_MAPS_TEXT, &text, &len);
@@ -345,9 +349,15 @@ int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
 	     char *err, size_t errlen)
 {
 	struct lnx_maplist ml;
+	pid_t was = proc->mem_pid;
 	int rc;
 
-	rc = lnx_maps_parse(proc->host, proc->pid, &ml);
+	rc = lnx_maps_parse(proc->host, proc->pid, proc->mem_pid, &ml);
+	/* the main thread has exited (its maps are empty) but others live */
+	if (rc == 0 && ml.n == 0 && lnx_pick_mem_task(proc) == 0 && proc->mem_pid != was) {
+		lnx_maps_free(proc->host, &ml);
+		rc = lnx_maps_parse(proc->host, proc->pid, proc->mem_pid, &ml);
+	}
 	if (rc) {
 		if (rc == -ENOENT)
 			rc = -ESRCH;
@@ -520,12 +530,16 @@ static int lnx_gone(struct pyspy_proc *proc)
 
 static int lnx_open_mem(struct pyspy_proc *proc)
 {
-	char path[64];
+	char path[96];
 	int rc;
 
 	if (proc->mem_fd >= 0)
 		return 0;
-	rc = lnx_proc_path(path, sizeof(path), proc->pid, "mem");
+	if (proc->mem_pid == proc->pid)
+		rc = lnx_proc_path(path, sizeof(path), proc->pid, "mem");
+	else
+		rc = lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/mem",
+				   (int)proc->mem_pid);
 	if (rc)
 		return rc;
 	proc->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -578,7 +592,7 @@ static int lnx_read_vm(struct pyspy_proc *proc, const struct pyspy_iov *iov, siz
 		}
 		if (k == 0)
 			return (int)done; /* a range too long to read at all */
-		got = process_vm_readv(proc->pid, local, k, remote, k, 0);
+		got = process_vm_readv(proc->mem_pid, local, k, remote, k, 0);
 		if (got < 0) {
 			if (errno == EFAULT || errno == EIO)
 				return (int)done; /* the first range of the batch */
@@ -593,16 +607,43 @@ static int lnx_read_vm(struct pyspy_proc *proc, const struct pyspy_iov *iov, siz
 	return (int)done;
 }
 
-int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+int lnx_pick_mem_task(struct pyspy_proc *proc)
+{
+	pid_t was = proc->mem_pid, pick = 0;
+	char path[96];
+	size_t i;
+
+	if (lnx_proc_path(path, sizeof(path), proc->pid, "stat") == 0 &&
+	    !lnx_dead_state(lnx_stat_state(path))) {
+		pick = proc->pid;
+	} else if (lnx_task_list(proc) == 0) {
+		for (i = 0; i < proc->ntids && !pick; i++) {
+			if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/stat",
+					  (int)proc->tids[i]) == 0 &&
+			    !lnx_dead_state(lnx_stat_state(path)))
+				pick = proc->tids[i];
+		}
+	}
+	if (!pick)
+		return -ESRCH;
+	proc->mem_pid = pick;
+	if (pick != was && proc->mem_fd >= 0) {
+		close(proc->mem_fd);
+		proc->mem_fd = -1;
+	}
+	return 0;
+}
+
+static int lnx_read_once(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
 {
 	int rc;
 
-	if (n > INT_MAX)
-		n = INT_MAX;
-	if (n == 0)
-		return 0;
-	if (proc->use_mem)
+	if (proc->use_mem) {
+		rc = lnx_open_mem(proc);
+		if (rc)
+			return lnx_gone(proc) ? -ESRCH : rc;
 		return lnx_read_mem(proc, iov, n);
+	}
 	rc = lnx_read_vm(proc, iov, n);
 	if (rc >= 0 || rc == -ESRCH || rc == -ENOMEM)
 		return rc;
@@ -615,6 +656,22 @@ int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
 		return rc;
 	proc->use_mem = 1;
 	return lnx_read_mem(proc, iov, n);
+}
+
+int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+{
+	pid_t was = proc->mem_pid;
+	int rc;
+
+	if (n > INT_MAX)
+		n = INT_MAX;
+	if (n == 0)
+		return 0;
+	rc = lnx_read_once(proc, iov, n);
+	/* the main thread has exited but others live: read through one */
+	if (rc == -ESRCH && lnx_pick_mem_task(proc) == 0 && proc->mem_pid != was)
+		rc = lnx_read_once(proc, iov, n);
+	return rc;
 }
 
 /* --- attach, detach, info ----------------------------------------------- */
@@ -643,7 +700,7 @@ static int lnx_probe(struct pyspy_proc *proc, char *err, size_t errlen)
 	size_t i, tried = 0;
 	int rc;
 
-	rc = lnx_maps_parse(proc->host, proc->pid, ml);
+	rc = lnx_maps_parse(proc->host, proc->pid, proc->mem_pid, ml);
 	if (rc == -EACCES || rc == -EPERM)
 		return lnx_perm_error(proc->pid, err, errlen);
 	if (rc == -ENOENT || rc == -ESRCH) {
@@ -725,7 +782,7 @@ int lnx_attach(const struct pyspy_host *host, int64_t pid, struct pyspy_proc **o
 		snprintf(err, errlen, "no such process: %lld", (long long)pid);
 		return -ESRCH;
 	}
-	if (st == 'Z' || st == 'X' || st == 'x') {
+	if (!lnx_pid_running((pid_t)pid)) {
 		snprintf(err, errlen, "process %lld has exited", (long long)pid);
 		return -ESRCH;
 	}
@@ -736,8 +793,24 @@ int lnx_attach(const struct pyspy_host *host, int64_t pid, struct pyspy_proc **o
 	}
 	proc->host = host;
 	proc->pid = (pid_t)pid;
+	proc->mem_pid = proc->pid;
 	proc->mem_fd = -1;
 	proc->is_child = lnx_stat_ppid(proc->pid) == getpid();
+	rc = lnx_proc_path(path, sizeof(path), proc->pid, "task");
+	if (rc == 0 && !(proc->task_dir = opendir(path)))
+		rc = -errno;
+	if (rc) {
+		snprintf(err, errlen, "cannot open /proc/%d/task: %s", (int)proc->pid,
+			 strerror(-rc));
+		if (rc == -ENOENT)
+			rc = -ESRCH;
+		goto out_free;
+	}
+	if (lnx_pick_mem_task(proc)) {
+		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
+		rc = -ESRCH;
+		goto out_free;
+	}
 	opt = host->option ? host->option(host, "read") : NULL;
 	if (opt && strcmp(opt, "proc-mem") == 0) {
 		/* option read = proc-mem: never use process_vm_readv */
@@ -752,16 +825,6 @@ int lnx_attach(const struct pyspy_host *host, int64_t pid, struct pyspy_proc **o
 			goto out_free;
 		}
 		proc->use_mem = 1;
-	}
-	rc = lnx_proc_path(path, sizeof(path), proc->pid, "task");
-	if (rc == 0 && !(proc->task_dir = opendir(path)))
-		rc = -errno;
-	if (rc) {
-		snprintf(err, errlen, "cannot open /proc/%d/task: %s", (int)proc->pid,
-			 strerror(-rc));
-		if (rc == -ENOENT)
-			rc = -ESRCH;
-		goto out_free;
 	}
 	rc = lnx_probe(proc, err, errlen);
 	if (rc)

@@ -11,6 +11,7 @@
  * detaches the tasks itself and they run again.  SIGSTOP is never used.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include <time.h>
 
 #include "lnx.h"
+
+#define LNX_WAIT_SPINS 32 /* polls of the main thread, yielding, before sleeping */
 
 static int lnx_held_cmp(const void *a, const void *b)
 {
@@ -105,15 +108,17 @@ static void lnx_sleep_us(long us)
 }
 
 /*
- * Wait until a seized thread is in a stop, or gone.  Other threads simply
- * block in waitpid.  The main thread is polled instead: once it has exited
- * it stays a zombie, unreportable, for as long as other threads live, so
- * a blocking wait could last for ever.  Such a zombie is reaped later
- * (proc->reap_leader: by alive or detach).
+ * Wait until a seized thread is in a stop, or gone.  Threads other than
+ * the main one simply block in waitpid.  The main thread is polled: once
+ * it has exited it stays a zombie, unreportable, for as long as other
+ * threads live (and we may hold them), so a blocking wait could last for
+ * ever.  Its stop is usually microseconds away, so the first polls only
+ * yield the CPU (a sleep would cost more than the wait); a zombie is left
+ * to be reaped later (proc->reap_leader: by alive or detach).
  */
 static void lnx_held_wait(struct pyspy_proc *proc, struct lnx_held *h)
 {
-	int leader = h->tid == proc->pid, status;
+	int leader = h->tid == proc->pid, status, polls = 0;
 	char path[96], st;
 	long us = 0;
 	pid_t r;
@@ -130,15 +135,22 @@ static void lnx_held_wait(struct pyspy_proc *proc, struct lnx_held *h)
 			lnx_held_status(proc, h, status);
 			continue;
 		}
-		st = 0;
-		if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/stat", (int)h->tid) == 0)
-			st = lnx_stat_state(path);
-		if (st == 0 || st == 'Z' || st == 'X' || st == 'x') {
-			proc->reap_leader = 1;
-			h->tid = 0;
-			return;
+		if (++polls < LNX_WAIT_SPINS) {
+			sched_yield();
+			continue;
 		}
-		us = us ? (us < 1000 ? us * 2 : 1000) : 5;
+		if (polls % 8 == 0) {
+			st = 0;
+			if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/stat",
+					  (int)h->tid) == 0)
+				st = lnx_stat_state(path);
+			if (st == 0 || st == 'Z' || st == 'X' || st == 'x') {
+				proc->reap_leader = 1;
+				h->tid = 0;
+				return;
+			}
+		}
+		us = us ? (us < 1000 ? us * 2 : 1000) : 10;
 		lnx_sleep_us(us);
 	}
 }

@@ -21,7 +21,9 @@
  *
  * Arguments "--map FILE" (repeated) map each FILE read-only at offset 0, so
  * that the tests can ask the backend to parse it (corrupt ELF files);
- * "--churn" adds a thread that starts short-lived threads without end.
+ * "--churn" adds a thread that starts short-lived threads without end;
+ * "--leader-exits" ends the main thread (pthread_exit) after "ready": the
+ * process lives on in its other threads.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -101,8 +103,9 @@ static void *churner(void *arg)
 	return NULL;
 }
 
-/* "--map FILE": map FILE read-only; "--churn": *churn = 1. */
-static int parse_args(int argc, char **argv, int *churn)
+/* "--map FILE": map FILE read-only; "--churn": *churn = 1;
+ * "--leader-exits": *leader_exits = 1. */
+static int parse_args(int argc, char **argv, int *churn, int *leader_exits)
 {
 	struct stat st;
 	int i, fd;
@@ -110,6 +113,10 @@ static int parse_args(int argc, char **argv, int *churn)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--churn") == 0) {
 			*churn = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--leader-exits") == 0) {
+			*leader_exits = 1;
 			continue;
 		}
 		if (strcmp(argv[i], "--map") != 0 || i + 1 == argc)
@@ -128,12 +135,12 @@ int main(int argc, char **argv)
 	long page = sysconf(_SC_PAGESIZE);
 	struct sigaction sa;
 	pthread_t th[4];
-	int churn = 0;
+	int churn = 0, leader_exits = 0;
 	unsigned char *pages;
 	long i;
 
 	alarm(120);
-	if (parse_args(argc, argv, &churn))
+	if (parse_args(argc, argv, &churn, &leader_exits))
 		return 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
@@ -171,6 +178,8 @@ int main(int argc, char **argv)
 	pthread_barrier_wait(&started);
 	printf("ready\n");
 	fflush(stdout);
+	if (leader_exits)
+		pthread_exit(NULL);
 	for (;;)
 		pause();
 	return 0;

@@ -816,6 +816,45 @@ static void test_attach_no_permission(void)
 	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* The main thread has ended (pthread_exit), the others run on: attach,
+ * read, maps, threads, pause and alive work through the live threads. */
+static void test_leader_exited(void)
+{
+	char *argv[] = { mt_path, "--leader-exits", NULL };
+	const struct pyspy_os_thread *t;
+	const struct pyspy_map *maps;
+	struct pyspy_proc *proc = NULL;
+	struct tbl_prog p;
+	int64_t deadline;
+	char err[512];
+	int total;
+	size_t n;
+
+	CU_ASSERT_FATAL(tbl_ready());
+	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
+	deadline = tbl_ms() + 3000; /* until the main thread is a zombie */
+	while (tbl_count_state(p.pid, 't', &total) >= 0 && total != 3 && tbl_ms() < deadline)
+		tbl_sleep_ms(5);
+	CU_ASSERT_EQUAL(ops->attach(&tbl_host, p.pid, &proc, err, sizeof(err)), 0);
+	if (!proc) {
+		fprintf(stderr, "attach: %s\n", err);
+		tbl_end(&p, NULL);
+		return;
+	}
+	CU_ASSERT_EQUAL(tbl_read_u64(proc, tbl_value(&p, "marker", 0)), TBL_MARKER);
+	CU_ASSERT_EQUAL(ops->maps(proc, &maps, &n, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NOT_NULL(tbl_map_of(maps, n, tbl_value(&p, "buf0", 0)));
+	CU_ASSERT_EQUAL(ops->threads(proc, &t, &n, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(tbl_count_state(p.pid, 't', &total), 3);
+	CU_ASSERT_EQUAL(total, 3);
+	CU_ASSERT_EQUAL(ops->resume(proc), 0);
+	CU_ASSERT_EQUAL(tbl_count_state(p.pid, 't', &total), 0);
+	CU_ASSERT_EQUAL(ops->alive(proc, NULL), 1);
+	tbl_end(&p, proc);
+}
+
 /* The profiler dies while it holds the target: the target runs on. */
 static void test_pause_profiler_dies(void)
 {
@@ -1451,6 +1490,7 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "pause/resume while threads come and go", test_pause_churn);
 	CU_add_test(s, "pause of a process traced elsewhere", test_pause_traced_elsewhere);
 	CU_add_test(s, "the profiler dies while the target is held", test_pause_profiler_dies);
+	CU_add_test(s, "the main thread has exited, the others run", test_leader_exited);
 	CU_add_test(s, "ELF: own symbol, sections", test_elf_self);
 	CU_add_test(s, "ELF: deleted executable", test_elf_deleted);
 	CU_add_test(s, "ELF: a process in its own mount namespace", test_elf_mount_namespace);
