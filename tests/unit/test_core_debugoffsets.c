@@ -213,6 +213,94 @@ static void test_apply(void)
 	free(b);
 }
 
+/* ---- debug_offsets_read through a fake backend over a local buffer ---- */
+
+#define FAKE_BASE 0x7f0000001000ull
+
+static unsigned char *fake_mem;
+static size_t fake_len;
+
+static int fake_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (iov[i].remote < FAKE_BASE || iov[i].len > fake_len ||
+		    iov[i].remote - FAKE_BASE > fake_len - iov[i].len)
+			return (int)i;
+		memcpy(iov[i].local, fake_mem + (iov[i].remote - FAKE_BASE), iov[i].len);
+	}
+	return (int)n;
+}
+
+/* A plausible table: every "*.size" 4096, every other field 8 * index. */
+static void make_plausible(uint64_t version, unsigned nfields, size_t mem_len)
+{
+	struct debug_offsets probe;
+	size_t len;
+	unsigned char *t = make_table("xdebugpy", version, 0, nfields, &len);
+	unsigned i;
+
+	CU_ASSERT_EQUAL_FATAL(debug_offsets_parse(t, len, &probe), 0);
+	for (i = 0; i < nfields; i++) {
+		const char *dot = strchr(probe.names[i], '.');
+		uint64_t v = strcmp(dot, ".size") == 0 ? 4096 : 8 * (uint64_t)i;
+
+		memcpy(t + HEADER + (size_t)i * 8, &v, 8);
+	}
+	free(fake_mem);
+	fake_mem = calloc(1, mem_len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fake_mem);
+	memcpy(fake_mem, t, len < mem_len ? len : mem_len);
+	fake_len = mem_len;
+	free(t);
+}
+
+static void test_read(void)
+{
+	static struct pyspy_backend_ops ops;
+	struct remote r;
+	struct debug_offsets d;
+	uint64_t v, bad = 5000;
+
+	memset(&r, 0, sizeof(r));
+	ops.read = fake_read;
+	r.ops = &ops;
+
+	/* The runtime is much larger than the table (the usual case). */
+	make_plausible(0x030D00F0, 70, 8192);
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE, &d), 0);
+	CU_ASSERT_EQUAL(d.table_minor, 13);
+	CU_ASSERT_EQUAL(debug_offsets_get(&d, "thread_state.current_frame", &v), 0);
+	CU_ASSERT_EQUAL(v, 8 * 20);
+	make_plausible(0x030F00F0, 108, 8192);
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE, &d), 0);
+	CU_ASSERT_EQUAL(d.table_minor, 15);
+	/* A mapping that ends right after the newest list: read in two steps. */
+	make_plausible(0x030F00F0, 108, HEADER + 108 * 8);
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE, &d), 0);
+	CU_ASSERT_EQUAL(d.n, 108);
+	make_plausible(0x030F00F0, 108, HEADER + 108 * 8 - 1);
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE, &d), -EFAULT);
+	/* Unreadable, or no cookie: no table. */
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE - 4096, &d), -ENOENT);
+	make_plausible(0x030D00F0, 70, 8192);
+	fake_mem[0] = 'y';
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE, &d), -ENOENT);
+	/* An offset the walker needs beyond its struct's size: not plausible. */
+	make_plausible(0x030D00F0, 70, 8192);
+	memcpy(fake_mem + HEADER + 20 * 8, &bad, 8); /* thread_state.current_frame */
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE, &d), -EINVAL);
+	make_plausible(0x030D00F0, 70, 8192);
+	memset(fake_mem + HEADER + 16 * 8, 0, 8);   /* thread_state.size = 0 */
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE, &d), -EINVAL);
+	make_plausible(0x030D00F0, 70, 8192);
+	memset(fake_mem + 16, 7, 1);                /* free_threaded = 7 */
+	CU_ASSERT_EQUAL(debug_offsets_read(&r, FAKE_BASE, &d), -EINVAL);
+	free(fake_mem);
+	fake_mem = NULL;
+}
+
 UNIT_SUITE(debugoffsets_suite)
 {
 	CU_pSuite s = CU_add_suite("core/debugoffsets", NULL, NULL);
@@ -221,4 +309,5 @@ UNIT_SUITE(debugoffsets_suite)
 	CU_add_test(s, "field positions from the headers", test_positions);
 	CU_add_test(s, "bad cookie, short tables, bad versions", test_rejects);
 	CU_add_test(s, "apply to a layout", test_apply);
+	CU_add_test(s, "read from a target, plausibility", test_read);
 }
