@@ -29,6 +29,7 @@
  * U+FFFD), control characters become '?', and & < > " ' are escaped.
  */
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -725,6 +726,19 @@ static void fg_write_svg(struct fg_state *st)
 	fputs("</svg>\n", out);
 }
 
+/* strtod with '.' as the decimal point, whatever the locale. */
+static double fg_strtod_c(const char *s, char **end)
+{
+	locale_t c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	double d;
+
+	if (!c_numeric)
+		return strtod(s, end);
+	d = strtod_l(s, end, c_numeric);
+	freelocale(c_numeric);
+	return d;
+}
+
 /* Read the options of [flamegraph]; err says which one is wrong. */
 static int fg_read_options(struct fg_state *st, const struct pyspy_output_config *cfg,
 			   char *err, size_t errlen)
@@ -751,7 +765,7 @@ static int fg_read_options(struct fg_state *st, const struct pyspy_output_config
 	st->min_width = 0.1;
 	v = host->option ? host->option(host, "min_width") : NULL;
 	if (v && *v) {
-		d = strtod(v, &end);
+		d = fg_strtod_c(v, &end);
 		if (end == v || !isfinite(d) || d < 0 || (*end && strcmp(end, "%") != 0) ||
 		    (*end && d > 100)) {
 			snprintf(err, errlen, "flamegraph: min_width '%.40s' is neither pixels "
@@ -839,6 +853,7 @@ static int fg_finish(void *state, const struct pyspy_run_summary *summary,
 		     char *err, size_t errlen)
 {
 	struct fg_state *st = state;
+	locale_t c_numeric, old_locale = (locale_t)0;
 	size_t i;
 	int rc = 0;
 
@@ -852,14 +867,21 @@ static int fg_finish(void *state, const struct pyspy_run_summary *summary,
 		snprintf(err, errlen, "flamegraph: out of memory");
 		return rc;
 	}
+	/* numbers in the SVG use '.', whatever the locale of the program */
+	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	if (c_numeric)
+		old_locale = uselocale(c_numeric);
 	errno = 0;
 	fg_write_svg(st);
 	if (fflush(st->stream) == EOF || ferror(st->stream)) {
 		rc = errno > 0 ? -errno : -EIO;
 		snprintf(err, errlen, "flamegraph: cannot write: %s", strerror(-rc));
-		return rc;
 	}
-	return 0;
+	if (c_numeric) {
+		uselocale(old_locale);
+		freelocale(c_numeric);
+	}
+	return rc;
 }
 
 static void fg_close(void *state)

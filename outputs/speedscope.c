@@ -24,6 +24,7 @@
  * sample costs one node index.  Everything is written in finish.
  */
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -531,6 +532,7 @@ static int ss_finish(void *state, const struct pyspy_run_summary *summary,
 {
 	struct ss_state *st = state;
 	FILE *out = st->stream;
+	locale_t c_numeric, old_locale = (locale_t)0;
 	size_t i;
 	int rc;
 
@@ -542,27 +544,35 @@ static int ss_finish(void *state, const struct pyspy_run_summary *summary,
 	/* The index is not used again: sorting may move the profiles. */
 	qsort(st->profiles, st->nprofiles, sizeof(*st->profiles), ss_cmp_profiles);
 
+	/* numbers in JSON use '.', whatever the locale of the program */
+	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	if (c_numeric)
+		old_locale = uselocale(c_numeric);
 	errno = 0;
 	fputs("{\"$schema\":\"" SS_SCHEMA "\",", out);
 	ss_write_frames(st);
 	fputs(",\"profiles\":[", out);
-	for (i = 0; i < st->nprofiles; i++) {
+	for (i = 0; i < st->nprofiles && !rc; i++) {
 		if (i)
 			putc(',', out);
 		rc = ss_write_profile(st, &st->profiles[i]);
-		if (rc) {
-			snprintf(err, errlen, "speedscope: out of memory");
-			return rc;
-		}
+	}
+	if (rc) {
+		snprintf(err, errlen, "speedscope: out of memory");
+		goto out_locale;
 	}
 	fputs("],\"name\":\"py-spy profile\",\"activeProfileIndex\":null,"
 	      "\"exporter\":\"py-spy@" PYSPY_VERSION "\"}\n", out);
 	if (fflush(out) == EOF || ferror(out)) {
 		rc = errno > 0 ? -errno : -EIO;
 		snprintf(err, errlen, "speedscope: cannot write: %s", strerror(-rc));
-		return rc;
 	}
-	return 0;
+out_locale:
+	if (c_numeric) {
+		uselocale(old_locale);
+		freelocale(c_numeric);
+	}
+	return rc;
 }
 
 static void ss_close(void *state)

@@ -519,3 +519,24 @@ def test_flamegraph_viewer_search(tmp_path, term, share):
     else:
         assert hot and all(f["fill"] != "rgb(230,0,230)" or f["tip"] in hot
                            for f in out["searched"])
+
+
+def test_numbers_ignore_a_decimal_comma_locale(tmp_path):
+    """Under de_DE (decimal comma) the SVG and the JSON still use '.'."""
+    loc = tmp_path / "loc"
+    loc.mkdir()
+    made = subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(loc / "de_DE.UTF-8")],
+                          capture_output=True, text=True)
+    if not (loc / "de_DE.UTF-8").exists():
+        pytest.skip(f"cannot build the de_DE.UTF-8 locale (Debian package locales): {made.stderr}")
+    env = dict(os.environ, LOCPATH=str(loc), FEED_LOCALE="de_DE.UTF-8")
+    inp = write_input(tmp_path / "in.txt", VIEWER_STACKS)
+    for name, out in (("flamegraph", tmp_path / "l.svg"), ("speedscope", tmp_path / "l.json")):
+        proc = subprocess.run([str(FEED), "-r", "300", "-o", "min_width=0.5%", str(module(name)),
+                               str(out), str(inp)], capture_output=True, text=True, env=env,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    frames = frames_of(ET.parse(tmp_path / "l.svg").getroot())
+    assert [round(w, 2) for t, x, y, w in frames if t.startswith("a (")] == [295.0]
+    doc = json.loads((tmp_path / "l.json").read_text())
+    assert doc["profiles"][0]["weights"][0] == pytest.approx(1 / 300)

@@ -12,11 +12,13 @@
  * thread pseudo-frame.  THREADNAME "-" means unknown.  The stack is fed as
  * COUNT samples of one stack each.  Strings are interned as the core does
  * (equal strings, equal pointers).  -l: show lines, -f: full filenames,
- * -o: an option of the module's plugins.ini section.
+ * -o: an option of the module's plugins.ini section.  FEED_LOCALE=NAME in
+ * the environment runs the module under that locale.
  * Exit 0 on success; on failure the module's error text goes to stderr.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,11 @@ int main(int argc, char **argv)
 	FILE *out, *in;
 	int c, rc;
 
+	/* FEED_LOCALE: run the module under that locale (decimal comma...) */
+	if (getenv("FEED_LOCALE") && !setlocale(LC_ALL, getenv("FEED_LOCALE"))) {
+		fprintf(stderr, "locale %s not available\n", getenv("FEED_LOCALE"));
+		return 2;
+	}
 	while ((c = getopt(argc, argv, "lfr:T:o:")) != -1) {
 		switch (c) {
 		case 'l': cfg.show_lines = 1; break;
