@@ -13,9 +13,9 @@
 #ifndef PYSPY_BACKEND_LINUX_LNX_H
 #define PYSPY_BACKEND_LINUX_LNX_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -67,7 +67,7 @@ struct pyspy_proc {
 	struct lnx_maplist maps;          /* last result of the maps op */
 
 	struct pyspy_os_thread *threads;  /* last result of the threads op */
-	size_t nthreads, threads_cap;
+	size_t threads_cap;
 	struct lnx_statfd statfds[LNX_STAT_FDS];
 	size_t nstatfds;
 
