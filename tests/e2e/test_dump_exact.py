@@ -325,8 +325,10 @@ def check_text(rep, out, full, what, problems, frames=True):
                             % (label, tid, t["native_id"]))
         if name != t["name"] and (name is not None or tuple(rep["version"]) >= (3, 6)):
             problems.append("%s: name %r, CPython says %r" % (label, name, t["name"]))
-        if status != "idle":
-            problems.append("%s: shown as %s while blocked" % (label, status))
+        # Not "idle" itself: a blocked thread is runnable for a moment after
+        # the previous dump let it go (its system call restarts).
+        if status == "active+gil":
+            problems.append("%s: shown as active+gil while blocked" % label)
         if frames:
             want = [frame_text(f, full) for f in t["frames"]]
             if lines != want:
@@ -383,9 +385,8 @@ def check_json(rep, out, problems):
             if st["os_thread_id"] != t["native_id"]:
                 problems.append("%s: os_thread_id %r, native id is %r"
                                 % (label, st["os_thread_id"], t["native_id"]))
-        if st["owns_gil"] or st["active"]:
-            problems.append("%s: active %r, owns_gil %r while blocked"
-                            % (label, st["active"], st["owns_gil"]))
+        if st["owns_gil"]:
+            problems.append("%s: owns_gil while blocked" % label)
         frames = st["frames"]
         if any(not isinstance(f, dict) or set(f) != JSON_FRAME_KEYS for f in frames):
             problems.append("%s: frame keys differ from %s" % (label, sorted(JSON_FRAME_KEYS)))
