@@ -299,7 +299,9 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 				return usage_error("unexpected argument '%s' (a program to run goes after --)", arg);
 			}
 			command_seen = 1;
-			cli->command = commands[c].command;
+			/* "py-spy --help record": the help asked for first stays */
+			if (cli->command != CLI_HELP && cli->command != CLI_VERSION)
+				cli->command = commands[c].command;
 			where = commands[c].where;
 			continue;
 		}
