@@ -227,6 +227,13 @@ static void test_help_version(void)
 	CU_ASSERT_EQUAL(PARSE(&c, "dump", "--version"), 0);
 	CU_ASSERT_EQUAL(c.command, CLI_VERSION);
 	cli_free(&c);
+	/* Help or version asked for before the subcommand. */
+	CU_ASSERT_EQUAL(PARSE(&c, "--help", "record"), 0);
+	CU_ASSERT_EQUAL(c.command, CLI_HELP);
+	cli_free(&c);
+	CU_ASSERT_EQUAL(PARSE(&c, "-V", "top"), 0);
+	CU_ASSERT_EQUAL(c.command, CLI_VERSION);
+	cli_free(&c);
 	/* No argument at all: help. */
 	args[0] = "py-spy";
 	args[1] = NULL;
