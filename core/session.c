@@ -68,6 +68,8 @@ struct session {
 
 	/* pthread_t -> kernel tid for <= 3.10, found by calibration */
 	int32_t tid_offset;   /* -1 unknown */
+	int tid_offset_sure;  /* two or more threads agreed on it */
+	size_t tid_calibrated_with; /* thread count at the last try */
 
 	/* per-sample buffers, reused */
 	struct thread_walk *threads;
@@ -567,13 +569,16 @@ static int is_task(const struct pyspy_os_thread *os, size_t nos, int64_t tid)
 
 /* pthread_t is a pointer to the thread's descriptor, which holds the kernel
  * tid at a libc-specific offset.  Find that offset without assuming a libc:
- * the one offset at which every thread's descriptor holds a distinct tid of
- * this process, the main thread's holding the pid. */
+ * the offset at which the most descriptors hold distinct tids of this
+ * process, the main thread's holding the pid.  Threads come and go while we
+ * look (a new one may not be in the task list yet), so not every thread
+ * has to match; the offset is kept once two or more threads agree on it. */
 static void calibrate_tids(struct session *s, const struct pyspy_os_thread *os, size_t nos)
 {
-	size_t n = s->nthreads, i, k;
+	size_t n = s->nthreads, i, k, best_count = 0;
 	int32_t (*probe)[TID_PROBE_BYTES / 4];
 	struct pyspy_iov *iov;
+	int32_t best = -1;
 	int got;
 
 	if (n == 0 || n > 256)
@@ -586,25 +591,35 @@ static void calibrate_tids(struct session *s, const struct pyspy_os_thread *os, 
 		iov[i].len = TID_PROBE_BYTES;
 	}
 	got = remote_readv(&s->r, iov, n);
-	if (got != (int)n)
+	if (got <= 0)
 		goto out_free;
 	for (k = 0; k < TID_PROBE_BYTES / 4; k++) {
-		int ok = 1, main_seen = 0;
+		size_t count = 0;
+		int main_seen = 0;
 
-		for (i = 0; i < n && ok; i++) {
-			size_t j;
+		for (i = 0; i < (size_t)got; i++) {
 			int32_t tid = probe[i][k];
+			size_t j;
+			int dup = 0;
 
-			ok = tid > 0 && is_task(os, nos, tid);
-			for (j = 0; j < i && ok; j++)
-				ok = probe[j][k] != tid;
+			if (tid <= 0 || !is_task(os, nos, tid))
+				continue;
+			for (j = 0; j < i && !dup; j++)
+				dup = probe[j][k] == tid;
+			if (dup)
+				continue;
+			count++;
 			main_seen |= tid == s->opt.pid;
 		}
-		if (ok && main_seen) {
-			s->tid_offset = (int32_t)(k * 4);
-			log_debug("kernel thread id at pthread_t + %d", s->tid_offset);
-			break;
+		if (main_seen && count > best_count) {
+			best_count = count;
+			best = (int32_t)(k * 4);
 		}
+	}
+	if (best >= 0) {
+		s->tid_offset = best;
+		s->tid_offset_sure = best_count >= 2;
+		log_debug("kernel thread id at pthread_t + %d (%zu threads agree)", best, best_count);
 	}
 out_free:
 	free(iov);
@@ -617,8 +632,11 @@ static void resolve_native_ids(struct session *s, const struct pyspy_os_thread *
 
 	if (s->t.layout.tstate.native_thread_id >= 0 || s->nthreads == 0)
 		return;
-	if (s->tid_offset < 0)
+	/* Until two threads agree, look again whenever the thread count changes. */
+	if (!s->tid_offset_sure && s->nthreads != s->tid_calibrated_with) {
+		s->tid_calibrated_with = s->nthreads;
 		calibrate_tids(s, os, nos);
+	}
 	if (s->tid_offset < 0)
 		return;
 	for (i = 0; i < s->nthreads; i++) {
