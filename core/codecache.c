@@ -71,6 +71,7 @@ void codecache_free(struct codecache *c)
 		free(c->slots[i].table);
 	free(c->slots);
 	free(c->shorts);
+	free(c->fpbuf);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -229,9 +230,13 @@ static void decode(struct codecache *c, struct code_entry *e)
 void codecache_prepare(struct codecache *c, const uint64_t *addrs, size_t n)
 {
 	struct pyspy_iov iov[BATCH];
-	uint8_t (*buf)[CODE_FP_MAX] = xcalloc(BATCH, CODE_FP_MAX);
+	uint8_t (*buf)[CODE_FP_MAX];
 	uint64_t todo[BATCH];
 	size_t i = 0;
+
+	if (!c->fpbuf)
+		c->fpbuf = xcalloc(BATCH, CODE_FP_MAX);
+	buf = (uint8_t (*)[CODE_FP_MAX])c->fpbuf;
 
 	while (i < n) {
 		size_t k = 0, j;
@@ -286,7 +291,6 @@ void codecache_prepare(struct codecache *c, const uint64_t *addrs, size_t n)
 			e->seen = c->generation;
 		}
 	}
-	free(buf);
 }
 
 struct code_entry *codecache_get(struct codecache *c, uint64_t addr)

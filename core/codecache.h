@@ -45,6 +45,7 @@ struct codecache {
 	/* short names by interned file name */
 	struct short_entry { const char *file, *short_name; } *shorts;
 	size_t nshorts;
+	uint8_t *fpbuf;         /* fingerprints read in one sample, reused */
 };
 
 void codecache_init(struct codecache *c, const struct pyspy_layout *l, struct remote *r,
