@@ -11,6 +11,7 @@
 # loader refuses group- or world-writable modules when running as root.
 
 BUILD    ?= build
+.DEFAULT_GOAL := all
 PREFIX   ?= /usr/local
 CC       ?= cc
 VERSION  := 0.5.0
