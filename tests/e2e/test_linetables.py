@@ -128,7 +128,7 @@ sys.stdout.write("\n".join(out) + "\n")
 sys.stderr.write("code objects: %d\n" % len(codes))
 '''
 
-MODULES = "os,posixpath,textwrap,argparse,json.decoder,json.encoder,difflib,string,dis,inspect"
+MODULES = "os,posixpath,textwrap,argparse,json.decoder,json.encoder,string,dis"
 
 
 def run_walker(interp, tmp_path, extra_env=None):
