@@ -20,11 +20,20 @@ PROGS = pathlib.Path(__file__).resolve().parent / "programs_record"
 LINE = re.compile(r"^(.+) (\d+)$")
 
 
-def start(interp, prog, *args):
+def raise_priority():
+    """preexec_fn: run ahead of other work on the machine (root only)."""
+    try:
+        os.nice(-10)
+    except OSError:
+        pass
+
+
+def start(interp, prog, *args, preexec_fn=None):
     """Start PROG under INTERP; returns the Popen once it printed ready."""
     interp.require()
     p = subprocess.Popen(interp.command(PROGS / prog, *args), env=interp.environ(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=preexec_fn)
     line = p.stdout.readline()
     if not line.startswith("ready"):
         p.kill()
@@ -75,28 +84,52 @@ def reported_samples(stderr):
 
 @pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
 def test_shares_are_accurate(heavy_interp, mode, tmp_path):
-    p = start(heavy_interp, "shares.py")
+    """a/b/c take 50/30/20% of the time by construction; py-spy must report
+    each share within 3 points.  The program also clocks its own time in
+    each function: on a busy machine the time it waits for a CPU lands in
+    whichever function was running, so the shares drift from 50/30/20 for
+    the program's own clock and for py-spy alike, and py-spy is held to the
+    program's clock (and that clock to 50/30/20 within 6 points)."""
+    report = tmp_path / "truth.json"
+    # Both run ahead of other work on the machine: a starved target makes
+    # each pause wait for a CPU.
+    p = start(heavy_interp, "shares.py", 0, report, preexec_fn=raise_priority)
     out = tmp_path / "shares.txt"
-    # 200 Hz for 16 s: samples far enough apart to be independent of each
-    # other and of the target's time slices on a busy machine.
-    args = ["record", "-p", p.pid, "-r", 200, "-d", 16, "-o", f"collapsed:{out}"]
+    # 200 Hz: samples far enough apart to be independent of each other.
+    # Recordings of 10 s until there are >= 3000 samples (one or two on an
+    # idle machine; more when a busy one slows each pause down).
+    args = ["record", "-p", p.pid, "-r", 200, "-d", 10, "-o", f"collapsed:{out}"]
     if mode == "nonblocking":
         args.append("--nonblocking")
+    counts = {}
     try:
-        r = run_pyspy(args, timeout=90)
+        for _ in range(6):
+            r = run_pyspy(args, timeout=60, preexec_fn=raise_priority)
+            assert r.returncode == 0, r.stderr
+            assert "Stopped sampling because the duration elapsed" in r.stderr
+            part = parse_collapsed(out.read_text())
+            assert reported_samples(r.stderr) == [sum(part.values())]
+            for s, n in part.items():
+                counts[s] = counts.get(s, 0) + n
+            if sum(counts.values()) >= 3000:
+                break
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
     finally:
         end(p)
-    assert r.returncode == 0, r.stderr
-    counts = parse_collapsed(out.read_text())
     total = sum(counts.values())
-    assert total >= 3000, f"only {total} samples at 200 Hz for 16 s\n{r.stderr}"
-    assert reported_samples(r.stderr) == [total]
     by = {f: sum(n for s, n in counts.items() if leaf(s) == f) for f in "abc"}
     inside = sum(by.values())
     assert inside >= 0.9 * total, f"a/b/c only in {inside} of {total} samples: {counts}"
-    for f, want in (("a", 50), ("b", 30), ("c", 20)):
+    clock = json.loads(report.read_text())
+    clocked = sum(clock.values())
+    for f, nominal in (("a", 50), ("b", 30), ("c", 20)):
         got = 100.0 * by[f] / inside
-        assert abs(got - want) <= 3, f"{f}: {got:.1f}% instead of {want}% ({by})"
+        truth = 100.0 * clock[f] / clocked
+        assert abs(truth - nominal) <= 6, f"{f}: the program clocked {truth:.1f}%"
+        assert abs(got - truth) <= 3, (f"{f}: py-spy {got:.1f}%, program clock {truth:.1f}%"
+                                       f" (nominal {nominal}%): {by}")
+    assert total >= 3000, f"only {total} samples in 60 s at 200 Hz\n{r.stderr}"
     # Every sample of a/b/c is called from main under <module>.
     for s in counts:
         if leaf(s) in by:
