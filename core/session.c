@@ -48,6 +48,21 @@ struct thread_walk {
 	int holds_gil;       /* from the thread state, -1 unknown */
 	size_t first, count; /* raw frames */
 	int truncated;
+	/* What the next sample may read speculatively (3.11+). */
+	uint64_t cframe;
+	uint64_t chunk, chunk_used, chunk_size;
+};
+
+/* The shape of the last sample, guessed to hold for the next one: its
+ * thread states, their cframes and data-stack chunks are read in the same
+ * call as the head of the thread list, then checked against what the
+ * sample finds.  A wrong guess only costs the reads it would have made. */
+#define SPEC_THREADS 8
+#define SPEC_SLACK 4096
+#define SPEC_FRAMES 16
+
+struct spec_thread {
+	uint64_t tstate, cframe, chunk, chunk_len;
 };
 
 struct session {
@@ -84,6 +99,19 @@ struct session {
 	uint8_t *chunk;
 	size_t cap_chunk;
 	size_t visits;        /* frames and thread states read in this sample */
+	uint64_t nsamples;
+	uint64_t chunk_misses;   /* chunks the speculative read did not hold */
+
+	struct spec_thread spec[SPEC_THREADS];
+	size_t nspec;
+	uint8_t *spec_buf;     /* thread states, frame pointers, chunks */
+	size_t cap_spec_buf;
+	/* Frames outside the chunks (entry frames on the C stack, generators)
+	 * read one by one last time, and read speculatively this time. */
+	uint64_t spec_frame[SPEC_FRAMES], next_spec_frame[SPEC_FRAMES];
+	size_t nspec_frames, nnext_spec_frames;
+	const uint8_t *spec_frame_buf;   /* their copies in this sample, or NULL */
+	int spec_frames_read;            /* how many of them were read */
 };
 
 /* ---- opening ------------------------------------------------------------ */
@@ -211,6 +239,10 @@ void session_close(struct session *s)
 {
 	if (!s)
 		return;
+	if (s->nsamples)
+		log_debug("%llu samples, %.2f reads per sample, %llu chunks read apart",
+			  (unsigned long long)s->nsamples, (double)s->r.reads / (double)s->nsamples,
+			  (unsigned long long)s->chunk_misses);
 	if (s->cc.slots)
 		codecache_free(&s->cc);
 	thread_names_free(&s->names);
@@ -226,6 +258,7 @@ void session_close(struct session *s)
 	free(s->frames);
 	free(s->stacks);
 	free(s->chunk);
+	free(s->spec_buf);
 	free(s);
 }
 
@@ -336,18 +369,32 @@ static void load_chunk(struct session *s, uint64_t chunk, uint64_t top, uint64_t
 	*hi = top;
 }
 
-static int walk_interpreter_frames(struct session *s, uint64_t fr, uint64_t chunk, uint64_t top,
-				   uint64_t base_frame, struct thread_walk *tw)
+/* The copy of the frame at fr made by this sample's speculative read. */
+static const uint8_t *spec_frame(struct session *s, uint64_t fr)
+{
+	int i;
+
+	if (!s->spec_frame_buf)
+		return NULL;
+	for (i = 0; i < s->spec_frames_read; i++) {
+		if (s->spec_frame[i] == fr)
+			return s->spec_frame_buf + (size_t)i * (size_t)s->frame_read;
+	}
+	return NULL;
+}
+
+/* Frames inside [lo, hi) are parsed from chunk (a local copy); the others
+ * are read one by one. */
+static int walk_interpreter_frames(struct session *s, uint64_t fr, const uint8_t *chunk, uint64_t lo,
+				   uint64_t hi, uint64_t base_frame, struct thread_walk *tw)
 {
 	const struct pyspy_layout *l = &s->t.layout;
 	uint8_t local[512];
-	uint64_t lo, hi;
 	size_t n = (size_t)s->frame_read, depth = 0;
 	struct chain c;
 
 	if (n > sizeof(local))
 		return -EINVAL;
-	load_chunk(s, chunk, top, &lo, &hi);
 	chain_init(&c);
 	while (fr) {
 		const uint8_t *buf;
@@ -356,14 +403,19 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, uint64_t chun
 
 		if (++depth > MAX_DEPTH || chain_step(&c, fr) || over_budget(s))
 			return -ELOOP;
-		if (fr >= lo && fr + n <= hi && fr + n > fr) {
-			buf = s->chunk + (fr - lo);
+		if (chunk && fr >= lo && fr + n <= hi && fr + n > fr) {
+			buf = chunk + (fr - lo);
 		} else {
-			int rc = remote_read(&s->r, fr, local, n);
+			buf = spec_frame(s, fr);
+			if (!buf) {
+				int rc = remote_read(&s->r, fr, local, n);
 
-			if (rc)
-				return rc;
-			buf = local;
+				if (rc)
+					return rc;
+				buf = local;
+			}
+			if (s->nnext_spec_frames < SPEC_FRAMES)
+				s->next_spec_frame[s->nnext_spec_frames++] = fr;
 		}
 		owner = field_u8(buf, n, l->iframe.owner);
 		if (owner < l->iframe.owner_skip_min) {
@@ -379,10 +431,20 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, uint64_t chun
 	return 0;
 }
 
-static int walk_thread(struct session *s, const uint8_t *ts, size_t tslen, struct thread_walk *tw)
+/* What the speculative read of a sample already holds for one thread. */
+struct prefetch {
+	int have_fr;           /* fr below is *(cframe + current_frame) */
+	uint64_t cframe, fr;
+	uint64_t chunk, chunk_len;   /* [chunk, chunk + chunk_len) is in buf */
+	const uint8_t *buf;
+};
+
+static int walk_thread(struct session *s, const uint8_t *ts, size_t tslen, struct thread_walk *tw,
+		       const struct prefetch *pf)
 {
 	const struct pyspy_layout *l = &s->t.layout;
-	uint64_t fr = 0;
+	uint64_t fr = 0, chunk, top, lo = 0, hi = 0;
+	const uint8_t *buf = NULL;
 
 	switch (l->frame_model) {
 	case PYSPY_FRAMES_OBJECT:
@@ -390,7 +452,10 @@ static int walk_thread(struct session *s, const uint8_t *ts, size_t tslen, struc
 	case PYSPY_FRAMES_CFRAME: {
 		uint64_t cframe = field_ptr(ts, tslen, l->tstate.cframe);
 
-		if (cframe && remote_read_ptr(&s->r, cframe + (uint64_t)l->tstate.cframe_current_frame, &fr))
+		tw->cframe = cframe;
+		if (pf && pf->have_fr && pf->cframe == cframe)
+			fr = pf->fr;
+		else if (cframe && remote_read_ptr(&s->r, cframe + (uint64_t)l->tstate.cframe_current_frame, &fr))
 			return -EFAULT;
 		break;
 	}
@@ -400,9 +465,22 @@ static int walk_thread(struct session *s, const uint8_t *ts, size_t tslen, struc
 	default:
 		return -EINVAL;
 	}
-	return walk_interpreter_frames(s, fr, field_ptr(ts, tslen, l->tstate.datastack_chunk),
-				       field_ptr(ts, tslen, l->tstate.datastack_top),
-				       field_ptr(ts, tslen, l->tstate.base_frame), tw);
+	chunk = field_ptr(ts, tslen, l->tstate.datastack_chunk);
+	top = field_ptr(ts, tslen, l->tstate.datastack_top);
+	tw->chunk = chunk;
+	tw->chunk_used = top > chunk && top - chunk <= MAX_CHUNK_BYTES ? top - chunk : 0;
+	if (pf && pf->buf && pf->chunk == chunk && tw->chunk_used && tw->chunk_used <= pf->chunk_len) {
+		buf = pf->buf;
+		lo = chunk;
+		hi = top;
+	} else {
+		load_chunk(s, chunk, top, &lo, &hi);
+		buf = s->chunk;
+		s->chunk_misses++;
+	}
+	if (buf && hi - lo >= 24)
+		memcpy(&tw->chunk_size, buf + 8, 8); /* _PyStackChunk.size */
+	return walk_interpreter_frames(s, fr, buf, lo, hi, field_ptr(ts, tslen, l->tstate.base_frame), tw);
 }
 
 /* ---- who holds the GIL -------------------------------------------------- */
@@ -475,42 +553,131 @@ static struct thread_walk *new_thread(struct session *s)
 	return &s->threads[s->nthreads++];
 }
 
+/* The shape of this sample, for the next one's speculative read. */
+static void remember_shape(struct session *s)
+{
+	size_t k;
+
+	s->nspec = 0;
+	s->nspec_frames = 0;
+	s->spec_frame_buf = NULL;
+	if (s->t.layout.frame_model == PYSPY_FRAMES_OBJECT)
+		return;
+	memcpy(s->spec_frame, s->next_spec_frame, s->nnext_spec_frames * sizeof(s->spec_frame[0]));
+	s->nspec_frames = s->nnext_spec_frames;
+	for (k = 0; k < s->nthreads && k < SPEC_THREADS; k++) {
+		const struct thread_walk *tw = &s->threads[k];
+		struct spec_thread *sp = &s->spec[s->nspec++];
+		uint64_t len = 0;
+
+		sp->tstate = tw->tstate;
+		sp->cframe = tw->cframe;
+		sp->chunk = tw->chunk;
+		/* Room to grow, but never past the end of the chunk. */
+		if (tw->chunk && tw->chunk_used && tw->chunk_size >= tw->chunk_used &&
+		    tw->chunk_size <= MAX_CHUNK_BYTES) {
+			len = tw->chunk_used + SPEC_SLACK;
+			if (len > tw->chunk_size)
+				len = tw->chunk_size;
+		}
+		sp->chunk_len = len;
+	}
+}
+
 /* Walk every thread state of the interpreter; *holder is the thread state
  * holding the GIL (0 if none or unknown). */
 static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 {
 	const struct pyspy_layout *l = &s->t.layout;
-	uint8_t ts[TSTATE_READ_MAX], gil[64];
-	size_t tslen = (size_t)s->tstate_read, gil_len;
-	struct pyspy_iov iov[2];
+	uint8_t ts_local[TSTATE_READ_MAX], gil[64];
+	size_t tslen = (size_t)s->tstate_read, gil_len, k, need, ts_at[SPEC_THREADS], fr_at[SPEC_THREADS];
+	size_t chunk_at[SPEC_THREADS];
+	int iov_ts[SPEC_THREADS], iov_fr[SPEC_THREADS], iov_chunk[SPEC_THREADS];
+	struct pyspy_iov iov[2 + 3 * SPEC_THREADS + SPEC_FRAMES];
+	size_t frames_at;
+	int frames_iov;
 	uint64_t tstate = 0, gil_at;
+	int cframes = l->frame_model == PYSPY_FRAMES_CFRAME;
 	struct chain c;
-	int rc, n = 1;
+	int rc, got, n = 0;
 
 	s->nthreads = 0;
 	s->nraw = 0;
 	s->visits = 0;
 	*holder = 0;
-	iov[0].remote = s->t.interp + (uint64_t)l->interp.tstate_head;
-	iov[0].local = &tstate;
-	iov[0].len = sizeof(tstate);
+
+	/* One call: the head of the list, the GIL, and the guessed shape. */
+	need = 0;
+	for (k = 0; k < s->nspec; k++) {
+		ts_at[k] = need;
+		need += tslen;
+		fr_at[k] = need;
+		need += 8;
+		chunk_at[k] = need;
+		need += (size_t)s->spec[k].chunk_len;
+	}
+	frames_at = need;
+	need += s->nspec_frames * (size_t)s->frame_read;
+	if (s->cap_spec_buf < need) {
+		s->cap_spec_buf = need;
+		s->spec_buf = xrealloc(s->spec_buf, need);
+	}
+	iov[n].remote = s->t.interp + (uint64_t)l->interp.tstate_head;
+	iov[n].local = &tstate;
+	iov[n++].len = sizeof(tstate);
 	gil_at = gil_region(s, &gil_len);
 	if (gil_at && gil_len <= sizeof(gil)) {
-		iov[1].remote = gil_at;
-		iov[1].local = gil;
-		iov[1].len = gil_len;
-		n = 2;
+		iov[n].remote = gil_at;
+		iov[n].local = gil;
+		iov[n++].len = gil_len;
 	}
-	rc = remote_readv(&s->r, iov, (size_t)n);
-	if (rc < 0)
-		return rc;
-	if (rc < 1)
+	for (k = 0; k < s->nspec; k++) {
+		iov_ts[k] = n;
+		iov[n].remote = s->spec[k].tstate;
+		iov[n].local = s->spec_buf + ts_at[k];
+		iov[n++].len = tslen;
+		iov_fr[k] = -1;
+		if (cframes && s->spec[k].cframe) {
+			iov_fr[k] = n;
+			iov[n].remote = s->spec[k].cframe + (uint64_t)l->tstate.cframe_current_frame;
+			iov[n].local = s->spec_buf + fr_at[k];
+			iov[n++].len = 8;
+		}
+	}
+	frames_iov = n;
+	for (k = 0; k < s->nspec_frames; k++) {
+		iov[n].remote = s->spec_frame[k];
+		iov[n].local = s->spec_buf + frames_at + k * (size_t)s->frame_read;
+		iov[n++].len = (size_t)s->frame_read;
+	}
+	/* Chunks last: one that ends early stops only what follows it. */
+	for (k = 0; k < s->nspec; k++) {
+		iov_chunk[k] = -1;
+		if (s->spec[k].chunk_len) {
+			iov_chunk[k] = n;
+			iov[n].remote = s->spec[k].chunk;
+			iov[n].local = s->spec_buf + chunk_at[k];
+			iov[n++].len = (size_t)s->spec[k].chunk_len;
+		}
+	}
+	got = remote_readv(&s->r, iov, (size_t)n);
+	if (got < 0)
+		return got;
+	if (got < 1)
 		return -EFAULT;
-	if (rc == 2)
+	if (gil_at && gil_len <= sizeof(gil) && got >= 2)
 		*holder = gil_holder(s, gil, gil_len);
+	s->spec_frame_buf = s->spec_buf + frames_at;
+	s->spec_frames_read = got <= frames_iov ? 0 :
+			      (got - frames_iov < (int)s->nspec_frames ? got - frames_iov : (int)s->nspec_frames);
+	s->nnext_spec_frames = 0;
+
 	chain_init(&c);
 	while (tstate) {
 		struct thread_walk *tw;
+		struct prefetch pf, *pfp = NULL;
+		size_t i = s->nthreads;
+		const uint8_t *ts = ts_local;
 
 		if (s->nthreads >= MAX_THREADS || chain_step(&c, tstate) || over_budget(s)) {
 			if (s->nthreads == 0)
@@ -519,13 +686,27 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 			(*errors)++;
 			break;
 		}
-		rc = remote_read(&s->r, tstate, ts, tslen);
-		if (rc == -ESRCH || (rc && s->nthreads == 0))
-			return rc;
-		if (rc) {
-			/* A garbage (or just freed) next pointer ends the list, not the sample. */
-			(*errors)++;
-			break;
+		if (i < s->nspec && s->spec[i].tstate == tstate && iov_ts[i] < got) {
+			ts = s->spec_buf + ts_at[i];
+			memset(&pf, 0, sizeof(pf));
+			pf.have_fr = iov_fr[i] >= 0 && iov_fr[i] < got;
+			pf.cframe = s->spec[i].cframe;
+			memcpy(&pf.fr, s->spec_buf + fr_at[i], 8);
+			if (iov_chunk[i] >= 0 && iov_chunk[i] < got) {
+				pf.buf = s->spec_buf + chunk_at[i];
+				pf.chunk = s->spec[i].chunk;
+				pf.chunk_len = s->spec[i].chunk_len;
+			}
+			pfp = &pf;
+		} else {
+			rc = remote_read(&s->r, tstate, ts_local, tslen);
+			if (rc == -ESRCH || (rc && s->nthreads == 0))
+				return rc;
+			if (rc) {
+				/* A garbage (or just freed) next pointer ends the list, not the sample. */
+				(*errors)++;
+				break;
+			}
 		}
 		tw = new_thread(s);
 		tw->tstate = tstate;
@@ -539,18 +720,22 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 			tw->holds_gil = (field_u32(ts, tslen, l->tstate.status) &
 					 l->tstate.status_holds_gil_mask) != 0;
 		tw->first = s->nraw;
-		rc = walk_thread(s, ts, tslen, tw);
-		if (rc == -ESRCH)
-			return rc;
-		if (rc) {
-			tw->truncated = 1;
-			(*errors)++;
+		{
+			int wrc = walk_thread(s, ts, tslen, tw, pfp);
+
+			if (wrc == -ESRCH)
+				return wrc;
+			if (wrc) {
+				tw->truncated = 1;
+				(*errors)++;
+			}
 		}
 		/* A cycle in the thread list ends the walk. */
 		tstate = field_ptr(ts, tslen, l->tstate.next);
 		if (tstate == s->threads[0].tstate)
 			break;
 	}
+	remember_shape(s);
 	return 0;
 }
 
@@ -754,6 +939,7 @@ int session_sample(struct session *s, struct session_sample *out)
 	int rc, paused = 0;
 
 	memset(out, 0, sizeof(*out));
+	s->nsamples++;
 	if (s->r.ops->threads(s->r.proc, &os, &nos, err, sizeof(err)) < 0) {
 		os = NULL;
 		nos = 0;

@@ -22,6 +22,7 @@
 #define MAX_DICT_ENTRIES 65536
 #define MAX_THREAD_NAMES 4096
 #define REFRESH_NS 1000000000ull
+#define MAX_REFRESH_NS (32 * REFRESH_NS)
 
 void thread_names_init(struct thread_names *tn, const struct pyspy_layout *l, struct remote *r,
 		       struct interner *strings, uint64_t interp, struct pyspy_binary *bin)
@@ -404,17 +405,27 @@ static void refresh(struct thread_names *tn)
 const char *thread_names_get(struct thread_names *tn, uint64_t thread_id)
 {
 	uint64_t now;
-	size_t i;
+	size_t i, before;
 
 	for (i = 0; i < tn->n; i++) {
 		if (tn->entries[i].thread_id == thread_id)
 			return tn->entries[i].name;
 	}
+	/* Unknown id: read the registry again, but not too often.  A thread
+	 * that never gets a name (no threading module, a C thread) backs the
+	 * re-reads off up to MAX_REFRESH_NS. */
 	now = host_now_ns();
-	if (tn->last_refresh_ns && now - tn->last_refresh_ns < REFRESH_NS)
+	if (!tn->wait_ns)
+		tn->wait_ns = REFRESH_NS;
+	if (tn->last_refresh_ns && now - tn->last_refresh_ns < tn->wait_ns)
 		return NULL;
 	tn->last_refresh_ns = now;
+	before = tn->n;
 	refresh(tn);
+	if (tn->n > before)
+		tn->wait_ns = REFRESH_NS;
+	else if (tn->wait_ns < MAX_REFRESH_NS)
+		tn->wait_ns *= 2;
 	for (i = 0; i < tn->n; i++) {
 		if (tn->entries[i].thread_id == thread_id)
 			return tn->entries[i].name;

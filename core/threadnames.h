@@ -30,6 +30,7 @@ struct thread_names {
 	struct thread_name_entry *entries;
 	size_t n, cap;
 	uint64_t last_refresh_ns;
+	uint64_t wait_ns;    /* before the next re-read for an unknown id */
 	uint64_t int_type;   /* &PyInt_Type (2.7), or 0 */
 };
 

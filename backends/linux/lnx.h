@@ -63,6 +63,7 @@ struct pyspy_proc {
 	DIR *task_dir;        /* /proc/PID/task, kept open for pause */
 	pid_t *tids;          /* last task listing */
 	size_t ntids, tids_cap;
+	uint64_t listed_ns;    /* when threads() last listed the tasks */
 
 	struct lnx_maplist maps;          /* last result of the maps op */
 

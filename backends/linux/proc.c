@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -379,6 +380,8 @@ int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
 
 /* --- threads ------------------------------------------------------------ */
 
+#define LNX_RELIST_NS 50000000ull /* 50 ms */
+
 int lnx_task_list(struct pyspy_proc *proc)
 {
 	struct dirent *de;
@@ -475,15 +478,32 @@ static void lnx_statfds_prune(struct pyspy_proc *proc)
 	}
 }
 
+static uint64_t lnx_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 		size_t *n, char *err, size_t errlen)
 {
+	uint64_t now;
 	struct pyspy_os_thread *t;
 	size_t i, k = 0;
 	char st;
 	int rc;
 
-	rc = lnx_task_list(proc);
+	/* Listing the task folder costs three system calls; the stat files of
+	 * known tasks stay open.  List again at most every LNX_RELIST_NS: a new
+	 * thread is seen that much later, reported as unknown meanwhile. */
+	now = lnx_now_ns();
+	rc = 0;
+	if (proc->ntids == 0 || now - proc->listed_ns >= LNX_RELIST_NS) {
+		rc = lnx_task_list(proc);
+		proc->listed_ns = now;
+	}
 	if (rc) {
 		if (rc == -ESRCH)
 			snprintf(err, errlen, "process %d has exited", (int)proc->pid);
@@ -510,7 +530,13 @@ int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 		t->tid = proc->tids[i];
 		t->state = st == 'R' ? PYSPY_THREAD_RUNNING : PYSPY_THREAD_IDLE;
 	}
-	lnx_statfds_prune(proc);
+	if (rc == 0 && proc->listed_ns == now)
+		lnx_statfds_prune(proc);
+	if (k == 0 && proc->listed_ns != now) {
+		/* Every known task is gone: list again before saying so. */
+		proc->ntids = 0;
+		return lnx_threads(proc, threads, n, err, errlen);
+	}
 	if (k == 0) {
 		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
 		return -ESRCH;
