@@ -227,6 +227,39 @@ static void decode(struct codecache *c, struct code_entry *e)
 	e->ok = 1;
 }
 
+void codecache_preread(struct codecache *c, const uint64_t *pre, const uint8_t *bufs, size_t n)
+{
+	c->pre = pre;
+	c->pre_bufs = bufs;
+	c->npre = n;
+}
+
+/* Validate (and decode if it changed) a code object from its pre-read
+ * fingerprint.  Returns 1 when it was among them. */
+static int use_preread(struct codecache *c, uint64_t addr)
+{
+	struct code_entry *e;
+	const uint8_t *fp;
+	size_t i;
+
+	for (i = 0; i < c->npre; i++) {
+		if (c->pre[i] == addr)
+			break;
+	}
+	if (i == c->npre)
+		return 0;
+	fp = c->pre_bufs + i * (size_t)c->fp_len;
+	e = lookup(c, addr);
+	if (!e)
+		e = insert(c, addr);
+	if (!e->ok || memcmp(e->fp, fp, (size_t)c->fp_len) != 0) {
+		memcpy(e->fp, fp, (size_t)c->fp_len);
+		decode(c, e);
+	}
+	e->seen = c->generation;
+	return 1;
+}
+
 void codecache_prepare(struct codecache *c, const uint64_t *addrs, size_t n)
 {
 	struct pyspy_iov iov[BATCH];
@@ -251,6 +284,8 @@ void codecache_prepare(struct codecache *c, const uint64_t *addrs, size_t n)
 				continue;
 			e = lookup(c, addrs[i]);
 			if (e && e->seen == c->generation)
+				continue;
+			if (use_preread(c, addrs[i]))
 				continue;
 			for (j = 0; j < k; j++)
 				dup |= todo[j] == addrs[i];
@@ -291,6 +326,7 @@ void codecache_prepare(struct codecache *c, const uint64_t *addrs, size_t n)
 			e->seen = c->generation;
 		}
 	}
+	c->npre = 0;
 }
 
 struct code_entry *codecache_get(struct codecache *c, uint64_t addr)

@@ -46,6 +46,9 @@ struct codecache {
 	struct short_entry { const char *file, *short_name; } *shorts;
 	size_t nshorts;
 	uint8_t *fpbuf;         /* fingerprints read in one sample, reused */
+	const uint64_t *pre;    /* see codecache_preread */
+	const uint8_t *pre_bufs;
+	size_t npre;
 };
 
 void codecache_init(struct codecache *c, const struct pyspy_layout *l, struct remote *r,
@@ -59,6 +62,17 @@ void codecache_begin(struct codecache *c);
  * sample's frames; duplicates allowed) with as few reads as possible.
  * Afterwards codecache_get returns them. */
 void codecache_prepare(struct codecache *c, const uint64_t *addrs, size_t n);
+
+/* Fingerprints already read (speculatively, with other reads of the
+ * sample): code object pre[i]'s region is at bufs + i * fp_len.  Used by the
+ * next codecache_prepare, then forgotten. */
+void codecache_preread(struct codecache *c, const uint64_t *pre, const uint8_t *bufs, size_t n);
+
+/* Where the fingerprint region of a code object starts, and its length. */
+static inline uint64_t codecache_fp_addr(const struct codecache *c, uint64_t code)
+{
+	return code + (uint64_t)c->fp_start;
+}
 
 /* The entry for addr after codecache_prepare, or NULL if it is not a
  * readable code object. */

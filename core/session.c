@@ -60,6 +60,7 @@ struct thread_walk {
 #define SPEC_THREADS 8
 #define SPEC_SLACK 4096
 #define SPEC_FRAMES 16
+#define SPEC_CODES 64
 
 struct spec_thread {
 	uint64_t tstate, cframe, chunk, chunk_len;
@@ -112,6 +113,9 @@ struct session {
 	size_t nspec_frames, nnext_spec_frames;
 	const uint8_t *spec_frame_buf;   /* their copies in this sample, or NULL */
 	int spec_frames_read;            /* how many of them were read */
+	/* Code objects of the last sample: their fingerprints too. */
+	uint64_t spec_code[SPEC_CODES];
+	size_t nspec_codes;
 };
 
 /* ---- opening ------------------------------------------------------------ */
@@ -593,9 +597,9 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 	size_t tslen = (size_t)s->tstate_read, gil_len, k, need, ts_at[SPEC_THREADS], fr_at[SPEC_THREADS];
 	size_t chunk_at[SPEC_THREADS];
 	int iov_ts[SPEC_THREADS], iov_fr[SPEC_THREADS], iov_chunk[SPEC_THREADS];
-	struct pyspy_iov iov[2 + 3 * SPEC_THREADS + SPEC_FRAMES];
-	size_t frames_at;
-	int frames_iov;
+	struct pyspy_iov iov[2 + 3 * SPEC_THREADS + SPEC_FRAMES + SPEC_CODES];
+	size_t frames_at, codes_at;
+	int frames_iov, codes_iov;
 	uint64_t tstate = 0, gil_at;
 	int cframes = l->frame_model == PYSPY_FRAMES_CFRAME;
 	struct chain c;
@@ -618,6 +622,8 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 	}
 	frames_at = need;
 	need += s->nspec_frames * (size_t)s->frame_read;
+	codes_at = need;
+	need += s->nspec_codes * (size_t)s->cc.fp_len;
 	if (s->cap_spec_buf < need) {
 		s->cap_spec_buf = need;
 		s->spec_buf = xrealloc(s->spec_buf, need);
@@ -650,6 +656,12 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 		iov[n].local = s->spec_buf + frames_at + k * (size_t)s->frame_read;
 		iov[n++].len = (size_t)s->frame_read;
 	}
+	codes_iov = n;
+	for (k = 0; k < s->nspec_codes; k++) {
+		iov[n].remote = codecache_fp_addr(&s->cc, s->spec_code[k]);
+		iov[n].local = s->spec_buf + codes_at + k * (size_t)s->cc.fp_len;
+		iov[n++].len = (size_t)s->cc.fp_len;
+	}
 	/* Chunks last: one that ends early stops only what follows it. */
 	for (k = 0; k < s->nspec; k++) {
 		iov_chunk[k] = -1;
@@ -671,6 +683,10 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 	s->spec_frames_read = got <= frames_iov ? 0 :
 			      (got - frames_iov < (int)s->nspec_frames ? got - frames_iov : (int)s->nspec_frames);
 	s->nnext_spec_frames = 0;
+	if (got > codes_iov)
+		codecache_preread(&s->cc, s->spec_code, s->spec_buf + codes_at,
+				  (size_t)(got - codes_iov) < s->nspec_codes ? (size_t)(got - codes_iov) :
+									       s->nspec_codes);
 
 	chain_init(&c);
 	while (tstate) {
@@ -930,6 +946,23 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 	out->nstacks = s->nthreads;
 }
 
+/* The code objects of this sample, for the next one's speculative read. */
+static void remember_codes(struct session *s)
+{
+	size_t i, j;
+
+	s->nspec_codes = 0;
+	for (i = 0; i < s->nraw && s->nspec_codes < SPEC_CODES; i++) {
+		uint64_t code = s->code_addrs[i];
+		int dup = code == 0;
+
+		for (j = 0; j < s->nspec_codes && !dup; j++)
+			dup = s->spec_code[j] == code;
+		if (!dup)
+			s->spec_code[s->nspec_codes++] = code;
+	}
+}
+
 int session_sample(struct session *s, struct session_sample *out)
 {
 	const struct pyspy_os_thread *os = NULL;
@@ -980,6 +1013,7 @@ int session_sample(struct session *s, struct session_sample *out)
 		s->code_addrs[i] = s->raw[i].code;
 	codecache_begin(&s->cc);
 	codecache_prepare(&s->cc, s->code_addrs, s->nraw);
+	remember_codes(s);
 	build_stacks(s, os, nos, holder, out);
 	return 0;
 }
