@@ -21,7 +21,7 @@
 
 #include "lnx.h"
 
-#define LNX_WAIT_SPINS 32 /* polls of the main thread, yielding, before sleeping */
+#define LNX_WAIT_TICK_NS 200000 /* longest sleep between polls of the main thread */
 
 static int lnx_held_cmp(const void *a, const void *b)
 {
@@ -100,13 +100,6 @@ void lnx_held_note_stop(struct pyspy_proc *proc, pid_t tid, int status)
 	}
 }
 
-static void lnx_sleep_us(long us)
-{
-	struct timespec ts = { 0, us * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /*
  * Wait until a seized thread is in a stop, or gone.  Threads other than
  * the main one simply block in waitpid.  The main thread is polled: once
@@ -119,27 +112,34 @@ static void lnx_sleep_us(long us)
 static void lnx_held_wait(struct pyspy_proc *proc, struct lnx_held *h)
 {
 	int leader = h->tid == proc->pid, status, polls = 0;
+	struct timespec tick = { 0, LNX_WAIT_TICK_NS };
+	sigset_t chld, old;
 	char path[96], st;
-	long us = 0;
 	pid_t r;
 
+	/* The main thread is waited for without blocking (see above): between
+	 * polls we sleep until a SIGCHLD says some tracee changed state, or a
+	 * short tick passes.  SIGCHLD is blocked meanwhile so that it wakes
+	 * sigtimedwait rather than a handler; one that arrives between the
+	 * poll and the wait stays pending and ends the wait at once. */
+	if (leader) {
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &chld, &old);
+	}
 	while (h->tid && !h->stopped) {
 		r = waitpid(h->tid, &status, leader ? WNOHANG | __WALL : __WALL);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) { /* ECHILD: it exited and was reaped */
 			h->tid = 0;
-			return;
+			break;
 		}
 		if (r > 0) {
 			lnx_held_status(proc, h, status);
 			continue;
 		}
-		if (++polls < LNX_WAIT_SPINS) {
-			sched_yield();
-			continue;
-		}
-		if (polls % 8 == 0) {
+		if (++polls % 64 == 0) {
 			st = 0;
 			if (lnx_proc_path(path, sizeof(path), proc->pid, "task/%d/stat",
 					  (int)h->tid) == 0)
@@ -147,12 +147,14 @@ static void lnx_held_wait(struct pyspy_proc *proc, struct lnx_held *h)
 			if (st == 0 || st == 'Z' || st == 'X' || st == 'x') {
 				proc->reap_leader = 1;
 				h->tid = 0;
-				return;
+				break;
 			}
 		}
-		us = us ? (us < 1000 ? us * 2 : 1000) : 10;
-		lnx_sleep_us(us);
+		sigtimedwait(&chld, NULL, &tick);
 	}
+	/* A SIGCHLD still pending is delivered to the core's handler now. */
+	if (leader)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Wait for held[from..]: the other threads first, the main thread last. */
