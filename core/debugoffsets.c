@@ -464,7 +464,19 @@ static const struct {
 
 void debug_offsets_apply(const struct debug_offsets *d, struct pyspy_layout *l, int check)
 {
+	uint64_t current_frame;
 	unsigned i;
+
+	/* A runtime with this table keeps its current frame in the thread state
+	 * (3.13+), whatever the borrowed module says about cframes. */
+	if (debug_offsets_get(d, "thread_state.current_frame", &current_frame) == 0 &&
+	    l->frame_model != PYSPY_FRAMES_CURRENT) {
+		if (check)
+			log_info("_Py_DebugOffsets: frames hang off the thread state, not a cframe");
+		l->frame_model = PYSPY_FRAMES_CURRENT;
+		l->tstate.cframe = PYSPY_NO_OFFSET;
+		l->tstate.cframe_current_frame = PYSPY_NO_OFFSET;
+	}
 
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		int32_t *field = (int32_t *)((char *)l + map[i].where);
