@@ -17,7 +17,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "config.h"
 #include "host.h"
 #include "log.h"
 #include "outputs.h"
@@ -114,29 +113,24 @@ static const char *extension_of(const char *path)
 	return (dot && dot[1]) ? dot + 1 : NULL;
 }
 
-/*
- * The output module whose extension is ext, preferring one that serves the
- * command.  The registry has no listing of outputs, so the outputs are taken
- * from the plugins.ini it was read from.
- */
+/* The output module whose extension is ext, preferring one that serves the
+ * command. */
 static const struct plugin *module_by_extension(struct plugins *pl, const char *ext,
 						uint32_t command)
 {
 	const struct plugin *best = NULL;
-	struct config *cfg = NULL;
+	const char *names[64];
+	size_t i, n;
 	char err[256];
-	size_t i;
 
-	if (config_load(plugins_config_path(pl), &cfg, err, sizeof(err)) != 0)
-		return NULL;
-	for (i = 0; i < cfg->nmodules; i++) {
-		const struct config_module *m = &cfg->modules[i];
+	n = plugins_output_names(pl, names, sizeof(names) / sizeof(names[0]));
+	if (n > sizeof(names) / sizeof(names[0]))
+		n = sizeof(names) / sizeof(names[0]);
+	for (i = 0; i < n; i++) {
 		const struct pyspy_output_ops *ops;
 		const struct plugin *p;
 
-		if (m->kind != PYSPY_KIND_OUTPUT)
-			continue;
-		if (plugins_output(pl, m->name, &p, err, sizeof(err)) != 0)
+		if (plugins_output(pl, names[i], &p, err, sizeof(err)) != 0)
 			continue;
 		ops = plugin_output_ops(p);
 		if (!ops->extension || strcasecmp(ops->extension, ext) != 0)
@@ -148,7 +142,6 @@ static const struct plugin *module_by_extension(struct plugins *pl, const char *
 		if (!best)
 			best = p;
 	}
-	config_free(cfg);
 	return best;
 }
 

@@ -366,6 +366,20 @@ int plugins_output(struct plugins *pl, const char *name, const struct plugin **o
 	return 0;
 }
 
+size_t plugins_output_names(const struct plugins *pl, const char **names, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < pl->n; i++) {
+		if (pl->entries[i].pub.kind != PYSPY_KIND_OUTPUT)
+			continue;
+		if (n < max)
+			names[n] = pl->entries[i].pub.name;
+		n++;
+	}
+	return n;
+}
+
 int plugins_is_output(const struct plugins *pl, const char *name)
 {
 	int named;

@@ -48,6 +48,10 @@ int plugins_layouts(struct plugins *pl, const struct plugin *const **out, size_t
  * checked; -ENOENT if no such output exists. */
 int plugins_output(struct plugins *pl, const char *name, const struct plugin **out,
 		   char *err, size_t errlen);
+/* The names of the output modules plugins.ini lists, without loading them:
+ * up to max into names; returns how many there are. */
+size_t plugins_output_names(const struct plugins *pl, const char **names, size_t max);
+
 /* Whether `name` names an output module (without loading it). */
 int plugins_is_output(const struct plugins *pl, const char *name);
 
