@@ -171,6 +171,11 @@ static int run(struct plugins *pl, const struct cli *cli, uint32_t command)
 		log_error("no process to profile: give --pid PID or a program after --");
 		return 1;
 	}
+	if (rate > SAMPLER_MAX_RATE) {
+		log_error("a rate of %g samples a second is too high (at most %g)", rate,
+			  (double)SAMPLER_MAX_RATE);
+		return 1;
+	}
 	rc = host_signals_install();
 	if (rc != 0) {
 		log_error("cannot install signal handlers: %s", strerror(-rc));

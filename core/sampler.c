@@ -219,7 +219,7 @@ int sampler_run(struct session *s, struct outputs *o, const struct sampler_optio
 	struct run r;
 	uint64_t now, next, end = 0, tick = 0, tick_next = 0, alive_next, k = 0;
 
-	if (!(opt->rate > 0.0) || opt->rate > 1e6)
+	if (!(opt->rate > 0.0) || opt->rate > SAMPLER_MAX_RATE)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	memset(&r, 0, sizeof(r));

@@ -27,6 +27,10 @@ enum sampler_stop {
 	SAMPLER_STOP_ERROR,      /* sampling or an output failed */
 };
 
+/* Rates above this are refused (the schedule's arithmetic is exact up to
+ * far beyond it; no target can be sampled this fast anyway). */
+#define SAMPLER_MAX_RATE 1000000
+
 struct sampler_options {
 	double rate;             /* samples per second */
 	double duration_s;       /* 0: until the target exits or a signal */
