@@ -333,8 +333,14 @@ static int read_int(struct thread_names *tn, uint64_t obj, uint64_t *out)
 		for (i = 0; i < 4; i++)
 			digits[i] = d16[i];
 	}
-	for (i = 0; i < (unsigned)ndigits; i++)
-		value |= (uint64_t)digits[i] << (shift * i);
+	for (i = 0; i < (unsigned)ndigits; i++) {
+		unsigned at = shift * i;
+
+		/* An ident fits in 64 bits: a digit beyond them is garbage. */
+		if (at >= 64 || (at + shift > 64 && ((uint64_t)digits[i] >> (64 - at))))
+			return -ERANGE;
+		value |= (uint64_t)digits[i] << at;
+	}
 	*out = value;
 	return 0;
 }
