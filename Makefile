@@ -39,6 +39,9 @@ LAYOUT_SO  := $(LAYOUT_SRC:layouts/%.c=$(BUILD)/modules/layouts/%.so)
 
 OUTPUT_SRC := $(wildcard outputs/*.c)
 OUTPUT_SO  := $(OUTPUT_SRC:outputs/%.c=$(BUILD)/modules/outputs/%.so)
+# outputs/common/: helpers linked into every output module (not a module)
+OUTPUT_COMMON_OBJ := $(patsubst %.c,$(BUILD)/modobj/%.o,$(wildcard outputs/common/*.c))
+.SECONDARY: $(OUTPUT_COMMON_OBJ)
 LIBS_output_top := -lncursesw -ltinfo
 
 MODULES := $(BACKEND_SO) $(LAYOUT_SO) $(OUTPUT_SO)
@@ -90,7 +93,7 @@ $(BUILD)/modules/layouts/%.so: $(BUILD)/modobj/layouts/%.o
 	$(CC) $(MOD_LDFLAGS) -o $@ $^
 	chmod 0755 $@
 
-$(BUILD)/modules/outputs/%.so: $(BUILD)/modobj/outputs/%.o
+$(BUILD)/modules/outputs/%.so: $(BUILD)/modobj/outputs/%.o $(OUTPUT_COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(MOD_LDFLAGS) -o $@ $^ $(LIBS_output_$*) -lm
 	chmod 0755 $@

@@ -1,0 +1,134 @@
+/*
+ * outputs/common: the pieces the output modules share (growing arrays and
+ * strings, hash tables, the stack trie, UTF-8 checks, frame labels).
+ *
+ * Linked into every output module, never into the core: everything here is
+ * hidden, so a module still exports only pyspy_module.
+ */
+#ifndef PYSPY_OUTPUTS_COMMON_H
+#define PYSPY_OUTPUTS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pyspy/output.h>
+
+#define OUTC_HIDDEN __attribute__((visibility("hidden")))
+
+#define OUTC_NONE UINT32_MAX
+#define OUTC_MAX_ENTRIES (1u << 28)  /* frames or trie nodes kept at most */
+#define OUTC_MAX_DEPTH 65536u        /* frames of one stack used at most */
+#define OUTC_MAX_PART 4096u          /* bytes of one name or file used at most */
+#define OUTC_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD, for invalid UTF-8 */
+
+/* --- memory: strmap.c ------------------------------------------------ */
+
+/* Make *arr hold at least need elements (at most max); 0 or -ENOMEM. */
+OUTC_HIDDEN int outc_grow(const struct pyspy_host *host, void **arr, size_t *cap,
+			  size_t need, size_t elem, size_t max);
+
+/* A growing string, kept NUL-terminated. */
+struct outc_buf {
+	char *p;
+	size_t len, cap;
+};
+
+OUTC_HIDDEN int outc_buf_put(const struct pyspy_host *host, struct outc_buf *b,
+			     const void *s, size_t n);
+
+/* A 64-bit mixer (murmur3's finalizer). */
+OUTC_HIDDEN uint64_t outc_mix(uint64_t x);
+
+/* An open-addressing index of entries kept in an array elsewhere. */
+struct outc_slot {
+	uint64_t hash;
+	uint32_t idx1;    /* entry index + 1; 0 = empty */
+	uint32_t reserved;
+};
+
+struct outc_table {
+	struct outc_slot *slots;
+	size_t cap;       /* power of two, or 0 */
+	size_t count;
+};
+
+/* The entry under hash h for which same(arg, index) holds, or -1. */
+OUTC_HIDDEN int64_t outc_table_find(const struct outc_table *t, uint64_t h,
+				    int (*same)(const void *arg, size_t idx), const void *arg);
+/* Make room for one more entry; 0 or -ENOMEM. */
+OUTC_HIDDEN int outc_table_reserve(const struct pyspy_host *host, struct outc_table *t);
+/* Insert entry idx under hash h; the table has room (outc_table_reserve). */
+OUTC_HIDDEN void outc_table_insert(struct outc_table *t, uint64_t h, size_t idx);
+
+/* --- the stack trie: stacks.c ----------------------------------------- */
+
+/* A distinct frame: the strings are the core's interned pointers. */
+struct outc_frame {
+	const char *name;
+	const char *file;  /* NULL for pseudo frames */
+	int32_t line;      /* 0 when lines are not shown */
+	uint32_t pseudo;   /* thread/process pseudo-frame: name only */
+};
+
+/* A trie node: one stack prefix, root first. */
+struct outc_node {
+	uint32_t parent;   /* OUTC_NONE for the outermost frames */
+	uint32_t frame;
+	uint32_t depth;    /* 1 for the outermost frames */
+	uint32_t reserved;
+	uint64_t count;    /* the module's own count */
+};
+
+/* Stacks merged into a trie keyed by (parent node, frame). */
+struct outc_stacks {
+	const struct pyspy_host *host;
+	uint8_t show_lines, full_filenames;
+
+	struct outc_frame *frames;
+	size_t nframes, frames_cap;
+	struct outc_table frame_index;
+
+	struct outc_node *nodes;
+	size_t nnodes, nodes_cap;
+	struct outc_table node_index;
+};
+
+/*
+ * Add the path of stack, root first (the outermost OUTC_MAX_DEPTH frames);
+ * *leaf is the deepest node reached, even on failure (OUTC_NONE if none).
+ * Returns 0 or -ENOMEM.
+ */
+OUTC_HIDDEN int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack,
+				uint32_t *leaf);
+OUTC_HIDDEN void outc_stacks_free(struct outc_stacks *s);
+
+/* --- text: escape.c, label.c ------------------------------------------ */
+
+/*
+ * Length of the valid UTF-8 sequence at s (n bytes left: 1..4), or 0 if s
+ * does not start one; *bad is then the length of the maximal invalid
+ * prefix (Unicode's "maximal subpart").  bad may be NULL.
+ */
+OUTC_HIDDEN size_t outc_utf8_len(const unsigned char *s, size_t n, size_t *bad);
+/* The code point of a valid sequence of length n. */
+OUTC_HIDDEN uint32_t outc_utf8_decode(const unsigned char *s, size_t n);
+
+enum outc_safe_flags {
+	OUTC_SAFE_SEMICOLON = 1u << 0, /* ';' becomes ':' (folded stacks) */
+	OUTC_SAFE_XML = 1u << 1,       /* U+FFFE, U+FFFF become U+FFFD */
+};
+
+/*
+ * Append the first OUTC_MAX_PART bytes of s as valid UTF-8 (an invalid
+ * byte becomes U+FFFD) with control characters as '?', and flags applied.
+ */
+OUTC_HIDDEN int outc_put_safe(const struct pyspy_host *host, struct outc_buf *b,
+			      const char *s, unsigned flags);
+/*
+ * Append `name (file:line)`, `name (file)` or `name` made safe, and a NUL;
+ * *at is where it starts in b.
+ */
+OUTC_HIDDEN int outc_put_label(const struct pyspy_host *host, struct outc_buf *b,
+			       const struct outc_frame *f, unsigned flags, uint32_t *at);
+
+#endif /* PYSPY_OUTPUTS_COMMON_H */

@@ -1,0 +1,127 @@
+/*
+ * The stack trie of the record outputs: distinct frames, identified by the
+ * core's interned string pointers, and stack prefixes keyed by (parent
+ * node, frame), so a stack seen before costs hash look-ups and no string
+ * work.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common.h"
+
+struct outc_frame_key {
+	const struct outc_frame *frames;
+	struct outc_frame f;
+};
+
+static int outc_same_frame(const void *arg, size_t idx)
+{
+	const struct outc_frame_key *k = arg;
+	const struct outc_frame *e = &k->frames[idx];
+
+	return e->name == k->f.name && e->file == k->f.file && e->line == k->f.line &&
+	       e->pseudo == k->f.pseudo;
+}
+
+/* The frame of f's identity, added if new; returns its index or -errno. */
+static int64_t outc_frame_id(struct outc_stacks *s, const struct pyspy_frame *f)
+{
+	struct outc_frame_key k = { s->frames, { 0 } };
+	struct outc_frame *key = &k.f;
+	uint64_t h;
+	int64_t id;
+	int rc;
+
+	key->name = f->name ? f->name : "";
+	key->pseudo = !!(f->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS));
+	if (!key->pseudo) {
+		key->file = s->full_filenames ? f->filename : f->short_filename;
+		if (!key->file)
+			key->file = "";
+		key->line = s->show_lines ? f->line : 0;
+	}
+	h = outc_mix((uintptr_t)key->name ^ outc_mix((uintptr_t)key->file) ^
+		     outc_mix(((uint64_t)(uint32_t)key->line << 1) | key->pseudo));
+	id = outc_table_find(&s->frame_index, h, outc_same_frame, &k);
+	if (id >= 0)
+		return id;
+	rc = outc_grow(s->host, (void **)&s->frames, &s->frames_cap, s->nframes + 1,
+		       sizeof(*s->frames), OUTC_MAX_ENTRIES);
+	if (!rc)
+		rc = outc_table_reserve(s->host, &s->frame_index);
+	if (rc)
+		return rc;
+	outc_table_insert(&s->frame_index, h, s->nframes);
+	s->frames[s->nframes] = *key;
+	return (int64_t)s->nframes++;
+}
+
+struct outc_node_key {
+	const struct outc_node *nodes;
+	uint32_t parent, frame;
+};
+
+static int outc_same_node(const void *arg, size_t idx)
+{
+	const struct outc_node_key *k = arg;
+
+	return k->nodes[idx].parent == k->parent && k->nodes[idx].frame == k->frame;
+}
+
+/* The child of parent for frame, added if new; returns its index or -errno. */
+static int64_t outc_node_id(struct outc_stacks *s, uint32_t parent, uint32_t frame)
+{
+	struct outc_node_key key = { s->nodes, parent, frame };
+	uint64_t h = outc_mix(((uint64_t)parent << 32) | frame);
+	struct outc_node *n;
+	int64_t id;
+	int rc;
+
+	id = outc_table_find(&s->node_index, h, outc_same_node, &key);
+	if (id >= 0)
+		return id;
+	rc = outc_grow(s->host, (void **)&s->nodes, &s->nodes_cap, s->nnodes + 1,
+		       sizeof(*s->nodes), OUTC_MAX_ENTRIES);
+	if (!rc)
+		rc = outc_table_reserve(s->host, &s->node_index);
+	if (rc)
+		return rc;
+	outc_table_insert(&s->node_index, h, s->nnodes);
+	n = &s->nodes[s->nnodes];
+	memset(n, 0, sizeof(*n));
+	n->parent = parent;
+	n->frame = frame;
+	n->depth = parent == OUTC_NONE ? 1 : s->nodes[parent].depth + 1;
+	return (int64_t)s->nnodes++;
+}
+
+int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack, uint32_t *leaf)
+{
+	uint32_t n = stack->frames ? stack->nframes : 0, i, end;
+	int64_t id;
+
+	*leaf = OUTC_NONE;
+	/* the outermost frames are kept when a stack is too deep */
+	end = n > OUTC_MAX_DEPTH ? n - OUTC_MAX_DEPTH : 0;
+	for (i = n; i-- > end;) {
+		id = outc_frame_id(s, &stack->frames[i]);
+		if (id < 0)
+			return (int)id;
+		id = outc_node_id(s, *leaf, (uint32_t)id);
+		if (id < 0)
+			return (int)id;
+		*leaf = (uint32_t)id;
+	}
+	return 0;
+}
+
+void outc_stacks_free(struct outc_stacks *s)
+{
+	const struct pyspy_host *host = s->host;
+
+	host->free(s->frames);
+	host->free(s->frame_index.slots);
+	host->free(s->nodes);
+	host->free(s->node_index.slots);
+}
