@@ -38,10 +38,7 @@
 
 #include <pyspy/output.h>
 
-#define FG_MAX_NODES (1u << 28)   /* tree nodes kept at most */
-#define FG_MAX_DEPTH 65536u       /* frames of one stack used at most */
-#define FG_MAX_PART 4096u         /* bytes of one name, file or title used */
-#define FG_NONE UINT32_MAX
+#include "common/common.h"
 
 #define FG_PAD 10                 /* left and right margin, px */
 #define FG_TOP 36                 /* space above the frames, px */
@@ -49,43 +46,6 @@
 #define FG_FRAME_H 16             /* one row, px */
 #define FG_CHAR_W 7.3             /* width of a character of the font, px */
 #define FG_MIN_MIN_WIDTH 0.02     /* px: keeps every drawn frame visible */
-
-/* A distinct frame: the strings are the core's interned pointers. */
-struct fg_frame {
-	const char *name;
-	const char *file;
-	int32_t line;     /* 0 when lines are not shown */
-	uint32_t pseudo;  /* thread/process pseudo-frame: name only */
-	uint32_t label;   /* offset of the label in labels (finish) */
-	uint32_t color;   /* 0xRRGGBB (finish) */
-};
-
-/* A tree node: one stack prefix, root first. */
-struct fg_node {
-	uint32_t parent;  /* FG_NONE for the children of "all" */
-	uint32_t frame;
-	uint32_t depth;   /* 1 for the outermost frames */
-	uint32_t reserved;
-	uint64_t total;   /* stacks passing through here */
-	uint64_t x;       /* samples to the left of this node (finish) */
-};
-
-struct fg_slot {
-	uint64_t hash;
-	uint32_t idx1;    /* entry index + 1; 0 = empty */
-	uint32_t reserved;
-};
-
-struct fg_table {
-	struct fg_slot *slots;
-	size_t cap;       /* power of two, or 0 */
-	size_t count;
-};
-
-struct fg_buf {
-	char *p;
-	size_t len, cap;
-};
 
 struct fg_palette {
 	const char *name;
@@ -96,23 +56,20 @@ struct fg_palette {
 struct fg_state {
 	const struct pyspy_host *host;
 	FILE *stream;
-	uint8_t show_lines, full_filenames;
 	int width;
 	double min_width;          /* px, after the option was applied */
 	const struct fg_palette *palette;
-	struct fg_buf title;       /* made safe, not yet escaped */
+	struct outc_buf title;     /* made safe, not yet escaped */
 
-	struct fg_frame *frames;
-	size_t nframes, frames_cap;
-	struct fg_table frame_index;
-
-	struct fg_node *nodes;
-	size_t nnodes, nodes_cap;
-	struct fg_table node_index;
+	struct outc_stacks stacks; /* node count: stacks passing through */
 	uint64_t total;            /* every stack counted */
 
-	uint32_t *order;           /* nodes sorted by (parent, label) (finish) */
-	struct fg_buf labels;
+	/* finish */
+	uint32_t *label_at;        /* per frame: its label in labels */
+	uint32_t *color;           /* per frame: 0xRRGGBB */
+	uint32_t *order;           /* nodes sorted by (parent, label) */
+	uint64_t *x;               /* per node: samples to its left */
+	struct outc_buf labels;
 };
 
 static const struct fg_palette fg_palettes[] = {
@@ -267,269 +224,23 @@ static const char fg_js[] =
 	"});\n"
 	"})();\n";
 
-static int fg_grow(const struct pyspy_host *host, void **arr, size_t *cap,
-		   size_t need, size_t elem, size_t max)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	if (need > max)
-		return -ENOMEM;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > max)
-		ncap = max;
-	if (ncap > SIZE_MAX / elem)
-		return -ENOMEM;
-	p = host->realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
-static uint64_t fg_mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-/* Make room for one more entry: keep the load under one half. */
-static int fg_table_reserve(const struct pyspy_host *host, struct fg_table *t)
-{
-	struct fg_slot *slots;
-	size_t ncap, i, j;
-
-	if ((t->count + 1) * 2 <= t->cap)
-		return 0;
-	ncap = t->cap ? t->cap * 2 : 256;
-	if (ncap > SIZE_MAX / sizeof(*slots) / 2)
-		return -ENOMEM;
-	slots = host->alloc(ncap * sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < t->cap; i++) {
-		if (!t->slots[i].idx1)
-			continue;
-		for (j = t->slots[i].hash & (ncap - 1); slots[j].idx1; j = (j + 1) & (ncap - 1))
-			;
-		slots[j] = t->slots[i];
-	}
-	host->free(t->slots);
-	t->slots = slots;
-	t->cap = ncap;
-	return 0;
-}
-
-/* Insert entry idx under hash h; the table has room (fg_table_reserve). */
-static void fg_table_insert(struct fg_table *t, uint64_t h, size_t idx)
-{
-	size_t i;
-
-	for (i = h & (t->cap - 1); t->slots[i].idx1; i = (i + 1) & (t->cap - 1))
-		;
-	t->slots[i].hash = h;
-	t->slots[i].idx1 = (uint32_t)idx + 1;
-	t->count++;
-}
-
-/* The frame of f's identity, added if new; returns its index or -errno. */
-static int64_t fg_frame_id(struct fg_state *st, const struct pyspy_frame *f)
-{
-	struct fg_frame key = { 0 };
-	size_t i;
-	uint64_t h;
-	int rc;
-
-	key.name = f->name ? f->name : "";
-	key.pseudo = !!(f->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS));
-	if (!key.pseudo) {
-		key.file = st->full_filenames ? f->filename : f->short_filename;
-		if (!key.file)
-			key.file = "";
-		key.line = st->show_lines ? f->line : 0;
-	}
-	h = fg_mix((uintptr_t)key.name ^ fg_mix((uintptr_t)key.file) ^
-		   fg_mix(((uint64_t)(uint32_t)key.line << 1) | key.pseudo));
-	if (st->frame_index.cap) {
-		for (i = h & (st->frame_index.cap - 1); st->frame_index.slots[i].idx1;
-		     i = (i + 1) & (st->frame_index.cap - 1)) {
-			const struct fg_slot *s = &st->frame_index.slots[i];
-			const struct fg_frame *e = &st->frames[s->idx1 - 1];
-
-			if (s->hash == h && e->name == key.name && e->file == key.file &&
-			    e->line == key.line && e->pseudo == key.pseudo)
-				return s->idx1 - 1;
-		}
-	}
-	rc = fg_grow(st->host, (void **)&st->frames, &st->frames_cap, st->nframes + 1,
-		     sizeof(*st->frames), FG_MAX_NODES);
-	if (!rc)
-		rc = fg_table_reserve(st->host, &st->frame_index);
-	if (rc)
-		return rc;
-	fg_table_insert(&st->frame_index, h, st->nframes);
-	st->frames[st->nframes] = key;
-	return (int64_t)st->nframes++;
-}
-
-/* The child of parent for frame, added if new; returns its index or -errno. */
-static int64_t fg_node_id(struct fg_state *st, uint32_t parent, uint32_t frame)
-{
-	uint64_t h = fg_mix(((uint64_t)parent << 32) | frame);
-	struct fg_node *n;
-	size_t i;
-	int rc;
-
-	if (st->node_index.cap) {
-		for (i = h & (st->node_index.cap - 1); st->node_index.slots[i].idx1;
-		     i = (i + 1) & (st->node_index.cap - 1)) {
-			const struct fg_slot *s = &st->node_index.slots[i];
-
-			n = &st->nodes[s->idx1 - 1];
-			if (s->hash == h && n->parent == parent && n->frame == frame)
-				return s->idx1 - 1;
-		}
-	}
-	rc = fg_grow(st->host, (void **)&st->nodes, &st->nodes_cap, st->nnodes + 1,
-		     sizeof(*st->nodes), FG_MAX_NODES);
-	if (!rc)
-		rc = fg_table_reserve(st->host, &st->node_index);
-	if (rc)
-		return rc;
-	fg_table_insert(&st->node_index, h, st->nnodes);
-	n = &st->nodes[st->nnodes];
-	memset(n, 0, sizeof(*n));
-	n->parent = parent;
-	n->frame = frame;
-	n->depth = parent == FG_NONE ? 1 : st->nodes[parent].depth + 1;
-	return (int64_t)st->nnodes++;
-}
-
-/* Count one stack on every node of its path, root first. */
+/* Count one stack on every node of its path. */
 static int fg_add_stack(struct fg_state *st, const struct pyspy_stack *stack)
 {
-	uint32_t n = stack->nframes, parent = FG_NONE, i, end;
-	int64_t id;
-
-	if (!stack->frames || n == 0)
-		return 0;
-	/* the outermost frames are kept when a stack is too deep */
-	end = n > FG_MAX_DEPTH ? n - FG_MAX_DEPTH : 0;
-	for (i = n; i-- > end;) {
-		id = fg_frame_id(st, &stack->frames[i]);
-		if (id < 0)
-			return (int)id;
-		id = fg_node_id(st, parent, (uint32_t)id);
-		if (id < 0)
-			return (int)id;
-		parent = (uint32_t)id;
-		st->nodes[parent].total++;
-	}
-	st->total++;
-	return 0;
-}
-
-static int fg_buf_put(const struct pyspy_host *host, struct fg_buf *b, const void *s, size_t n)
-{
-	int rc = fg_grow(host, (void **)&b->p, &b->cap, b->len + n + 1, 1, SIZE_MAX / 2);
-
-	if (rc)
-		return rc;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t fg_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0; /* overlong, or a surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0; /* overlong, or above U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
-/* Append s as valid UTF-8 without control characters. */
-static int fg_put_safe(const struct pyspy_host *host, struct fg_buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strnlen(s, FG_MAX_PART), i = 0, len;
-	int rc = 0;
-
-	while (i < n && !rc) {
-		len = fg_utf8_len(p + i, n - i);
-		if (len == 0) {
-			rc = fg_buf_put(host, b, "\xef\xbf\xbd", 3);
-			i++;
-		} else if (len == 3 && p[i] == 0xef && p[i + 1] == 0xbf && p[i + 2] >= 0xbe) {
-			/* U+FFFE, U+FFFF: not XML characters */
-			rc = fg_buf_put(host, b, "\xef\xbf\xbd", 3);
-			i += 3;
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			rc = fg_buf_put(host, b, "?", 1);
-			i++;
-		} else {
-			rc = fg_buf_put(host, b, p + i, len);
-			i += len;
-		}
-	}
-	return rc;
-}
-
-/* `name (file:line)`, `name (file)` or `name`, NUL-terminated in labels. */
-static int fg_make_label(struct fg_state *st, struct fg_frame *f)
-{
-	const struct pyspy_host *host = st->host;
-	struct fg_buf *b = &st->labels;
-	char num[16];
+	struct outc_node *nodes;
+	uint32_t leaf, n;
 	int rc;
 
-	if (b->len > UINT32_MAX - 8 * FG_MAX_PART)
-		return -ENOMEM;
-	f->label = (uint32_t)b->len;
-	rc = fg_put_safe(host, b, f->name);
-	if (rc || f->pseudo || !f->file[0])
-		goto out_end;
-	rc = fg_buf_put(host, b, " (", 2);
-	if (!rc)
-		rc = fg_put_safe(host, b, f->file);
-	if (!rc && f->line != 0) {
-		snprintf(num, sizeof(num), ":%d", (int)f->line);
-		rc = fg_buf_put(host, b, num, strlen(num));
-	}
-	if (!rc)
-		rc = fg_buf_put(host, b, ")", 1);
-out_end:
-	if (!rc)
-		rc = fg_buf_put(host, b, "", 1); /* keep the terminator */
-	return rc;
+	rc = outc_stacks_add(&st->stacks, stack, &leaf);
+	/* the nodes reached count even when the rest of the path failed */
+	nodes = st->stacks.nodes;
+	for (n = leaf; n != OUTC_NONE; n = nodes[n].parent)
+		nodes[n].count++;
+	if (rc)
+		return rc;
+	if (leaf != OUTC_NONE)
+		st->total++;
+	return 0;
 }
 
 /* A colour that follows from the function name alone. */
@@ -539,11 +250,11 @@ static uint32_t fg_color(const struct fg_palette *pal, const char *name)
 	uint64_t h = 0xcbf29ce484222325ull;
 	uint32_t rgb = 0;
 	double v[3];
-	size_t i, n = strnlen(name, FG_MAX_PART);
+	size_t i, n = strnlen(name, OUTC_MAX_PART);
 
 	for (i = 0; i < n; i++)
 		h = (h ^ p[i]) * 0x100000001b3ull;
-	h = fg_mix(h);
+	h = outc_mix(h);
 	for (i = 0; i < 3; i++)
 		v[i] = (double)((h >> (16 * i)) & 0xffff) / 65535.0;
 	for (i = 0; i < 3; i++) {
@@ -554,19 +265,39 @@ static uint32_t fg_color(const struct fg_palette *pal, const char *name)
 	return rgb;
 }
 
+/* Every frame's label and colour. */
+static int fg_make_labels(struct fg_state *st)
+{
+	size_t i, n = st->stacks.nframes;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	st->label_at = st->host->alloc(n * sizeof(*st->label_at));
+	st->color = st->host->alloc(n * sizeof(*st->color));
+	if (!st->label_at || !st->color)
+		return -ENOMEM;
+	for (i = 0; i < n && !rc; i++) {
+		rc = outc_put_label(st->host, &st->labels, &st->stacks.frames[i], OUTC_SAFE_XML,
+				    &st->label_at[i]);
+		st->color[i] = fg_color(st->palette, st->stacks.frames[i].name);
+	}
+	return rc;
+}
+
 static int fg_cmp_order(const void *a, const void *b, void *arg)
 {
 	const struct fg_state *st = arg;
-	const struct fg_node *na = &st->nodes[*(const uint32_t *)a];
-	const struct fg_node *nb = &st->nodes[*(const uint32_t *)b];
-	int64_t pa = na->parent == FG_NONE ? -1 : (int64_t)na->parent;
-	int64_t pb = nb->parent == FG_NONE ? -1 : (int64_t)nb->parent;
+	const struct outc_node *na = &st->stacks.nodes[*(const uint32_t *)a];
+	const struct outc_node *nb = &st->stacks.nodes[*(const uint32_t *)b];
+	int64_t pa = na->parent == OUTC_NONE ? -1 : (int64_t)na->parent;
+	int64_t pb = nb->parent == OUTC_NONE ? -1 : (int64_t)nb->parent;
 	int c;
 
 	if (pa != pb)
 		return pa < pb ? -1 : 1;
-	c = strcmp(st->labels.p + st->frames[na->frame].label,
-		   st->labels.p + st->frames[nb->frame].label);
+	c = strcmp(st->labels.p + st->label_at[na->frame],
+		   st->labels.p + st->label_at[nb->frame]);
 	if (c)
 		return c;
 	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
@@ -575,30 +306,29 @@ static int fg_cmp_order(const void *a, const void *b, void *arg)
 /* Siblings sorted by label, left to right: every node's x offset. */
 static int fg_layout(struct fg_state *st)
 {
-	uint32_t parent = FG_NONE;
+	size_t i, nnodes = st->stacks.nnodes;
+	uint32_t parent = OUTC_NONE;
 	uint64_t run = 0;
-	size_t i;
 
-	if (!st->nnodes)
+	if (!nnodes)
 		return 0;
-	if (st->nnodes > SIZE_MAX / sizeof(*st->order))
+	st->order = st->host->alloc(nnodes * sizeof(*st->order));
+	st->x = st->host->alloc(nnodes * sizeof(*st->x));
+	if (!st->order || !st->x)
 		return -ENOMEM;
-	st->order = st->host->alloc(st->nnodes * sizeof(*st->order));
-	if (!st->order)
-		return -ENOMEM;
-	for (i = 0; i < st->nnodes; i++)
+	for (i = 0; i < nnodes; i++)
 		st->order[i] = (uint32_t)i;
-	qsort_r(st->order, st->nnodes, sizeof(*st->order), fg_cmp_order, st);
+	qsort_r(st->order, nnodes, sizeof(*st->order), fg_cmp_order, st);
 	/* a parent is created before its children, so its group sorts first */
-	for (i = 0; i < st->nnodes; i++) {
-		struct fg_node *n = &st->nodes[st->order[i]];
+	for (i = 0; i < nnodes; i++) {
+		const struct outc_node *n = &st->stacks.nodes[st->order[i]];
 
 		if (i == 0 || n->parent != parent) {
 			parent = n->parent;
-			run = parent == FG_NONE ? 0 : st->nodes[parent].x;
+			run = parent == OUTC_NONE ? 0 : st->x[parent];
 		}
-		n->x = run;
-		run += n->total;
+		st->x[st->order[i]] = run;
+		run += n->count;
 	}
 	return 0;
 }
@@ -683,10 +413,10 @@ static void fg_write_svg(struct fg_state *st)
 	size_t i;
 	int height;
 
-	for (i = 0; i < st->nnodes; i++) {
-		const struct fg_node *n = &st->nodes[i];
+	for (i = 0; i < st->stacks.nnodes; i++) {
+		const struct outc_node *n = &st->stacks.nodes[i];
 
-		if ((double)n->total * px >= st->min_width && n->depth > maxdepth)
+		if ((double)n->count * px >= st->min_width && n->depth > maxdepth)
 			maxdepth = n->depth;
 	}
 	height = FG_TOP + (int)(maxdepth + 1) * FG_FRAME_H + FG_BOTTOM;
@@ -713,13 +443,13 @@ static void fg_write_svg(struct fg_state *st)
 	fprintf(out, "<g id=\"frames\" data-pad=\"%d\" data-charw=\"%.2f\">\n", FG_PAD, FG_CHAR_W);
 	if (st->total)
 		fg_put_frame(st, "all", 0xd0a050, 0, st->total, 0, px);
-	for (i = 0; i < st->nnodes; i++) {
-		const struct fg_node *n = &st->nodes[i];
-		const struct fg_frame *f = &st->frames[n->frame];
+	for (i = 0; i < st->stacks.nnodes; i++) {
+		const struct outc_node *n = &st->stacks.nodes[i];
 
-		if ((double)n->total * px < st->min_width)
+		if ((double)n->count * px < st->min_width)
 			continue;
-		fg_put_frame(st, st->labels.p + f->label, f->color, n->x, n->total, n->depth, px);
+		fg_put_frame(st, st->labels.p + st->label_at[n->frame], st->color[n->frame],
+			     st->x[i], n->count, n->depth, px);
 	}
 	fputs("</g>\n", out);
 	fprintf(out, "<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n", fg_js);
@@ -793,7 +523,8 @@ static int fg_read_options(struct fg_state *st, const struct pyspy_output_config
 	title = host->option ? host->option(host, "title") : NULL;
 	if (!title || !*title)
 		title = cfg->title && *cfg->title ? cfg->title : "py-spy";
-	if (fg_put_safe(host, &st->title, title) || fg_buf_put(host, &st->title, "", 0)) {
+	if (outc_put_safe(host, &st->title, title, OUTC_SAFE_XML) ||
+	    outc_buf_put(host, &st->title, "", 0)) {
 		snprintf(err, errlen, "flamegraph: out of memory");
 		return -ENOMEM;
 	}
@@ -819,8 +550,9 @@ static int fg_open(const struct pyspy_host *host, const struct pyspy_output_conf
 	}
 	st->host = host;
 	st->stream = stream;
-	st->show_lines = cfg->show_lines;
-	st->full_filenames = cfg->full_filenames;
+	st->stacks.host = host;
+	st->stacks.show_lines = cfg->show_lines;
+	st->stacks.full_filenames = cfg->full_filenames;
 	rc = fg_read_options(st, cfg, err, errlen);
 	if (rc) {
 		fg_close(st);
@@ -842,7 +574,7 @@ static int fg_sample(void *state, const struct pyspy_sample *sample, char *err, 
 		rc = fg_add_stack(st, &sample->stacks[i]);
 		if (rc) {
 			snprintf(err, errlen, "flamegraph: out of memory after %zu stack prefixes",
-				 st->nnodes);
+				 st->stacks.nnodes);
 			return rc;
 		}
 	}
@@ -854,13 +586,9 @@ static int fg_finish(void *state, const struct pyspy_run_summary *summary,
 {
 	struct fg_state *st = state;
 	locale_t c_numeric, old_locale = (locale_t)0;
-	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < st->nframes && !rc; i++) {
-		rc = fg_make_label(st, &st->frames[i]);
-		st->frames[i].color = fg_color(st->palette, st->frames[i].name);
-	}
+	rc = fg_make_labels(st);
 	if (!rc)
 		rc = fg_layout(st);
 	if (rc) {
@@ -892,11 +620,11 @@ static void fg_close(void *state)
 	if (!st)
 		return;
 	host = st->host;
-	host->free(st->frames);
-	host->free(st->frame_index.slots);
-	host->free(st->nodes);
-	host->free(st->node_index.slots);
+	outc_stacks_free(&st->stacks);
+	host->free(st->label_at);
+	host->free(st->color);
 	host->free(st->order);
+	host->free(st->x);
 	host->free(st->labels.p);
 	host->free(st->title.p);
 	host->free(st);
