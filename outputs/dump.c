@@ -24,6 +24,8 @@
 #include <pyspy/module.h>
 #include <pyspy/output.h>
 
+#include "common/common.h"
+
 struct dump_state {
 	const struct pyspy_host *host;
 	FILE *stream;
@@ -31,89 +33,6 @@ struct dump_state {
 	int full_filenames;
 	int json;
 };
-
-static const char dump_replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
-
-/*
- * Length of the valid UTF-8 sequence at s (1..4), or 0 if s does not start
- * one.  *bad is then the length of the maximal invalid prefix to replace by
- * one U+FFFD (Unicode's "maximal subpart" practice).
- */
-static size_t dump_utf8_len(const unsigned char *s, size_t *bad)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0;      /* no overlong forms */
-		else if (c == 0xed)
-			hi = 0x9f;      /* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;      /* nothing above U+10FFFF */
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	for (i = 1; i < need; i++) {
-		unsigned char min = i == 1 ? lo : 0x80;
-		unsigned char max = i == 1 ? hi : 0xbf;
-
-		if (s[i] < min || s[i] > max) {
-			*bad = i;
-			return 0;
-		}
-	}
-	return need;
-}
-
-/* The code point of a valid sequence of length n. */
-static uint32_t dump_utf8_decode(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t i;
-
-	if (n == 1)
-		return s[0];
-	cp = s[0] & (0x7f >> n);
-	for (i = 1; i < n; i++)
-		cp = (cp << 6) | (s[i] & 0x3f);
-	return cp;
-}
-
-/* Terminal text: control characters (C0, DEL, C1) are escaped. */
-static void dump_put_text(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)(str ? str : "?");
-	size_t n, bad;
-
-	while (*s) {
-		n = dump_utf8_len(s, &bad);
-		if (n == 0) {
-			fputs(dump_replacement, f);
-			s += bad;
-			continue;
-		}
-		if (n == 1 && (s[0] < 0x20 || s[0] == 0x7f)) {
-			fprintf(f, "\\x%02x", s[0]);
-		} else if (n == 2 && dump_utf8_decode(s, n) < 0xa0) {
-			fprintf(f, "\\u%04" PRIx32, dump_utf8_decode(s, n));
-		} else {
-			fwrite(s, 1, n, f);
-		}
-		s += n;
-	}
-}
 
 /* JSON's two-character escapes, or NULL. */
 static const char *dump_json_short_escape(unsigned char c)
@@ -137,40 +56,52 @@ static const char *dump_json_short_escape(unsigned char c)
 	return NULL;
 }
 
+/*
+ * s with each invalid prefix as one U+FFFD and control characters (C0,
+ * DEL, C1) escaped: \xNN in text, JSON's escapes (short ones first) in json.
+ */
+static void dump_put_escaped(FILE *f, const char *str, int json)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *end = s + strlen(str);
+	const char *esc;
+	size_t n, bad;
+
+	while (s < end) {
+		n = outc_utf8_len(s, (size_t)(end - s), &bad);
+		if (n == 0) {
+			fputs(OUTC_REPLACEMENT, f);
+			s += bad;
+			continue;
+		}
+		esc = json && n == 1 ? dump_json_short_escape(s[0]) : NULL;
+		if (esc)
+			fputs(esc, f);
+		else if (n == 1 && (s[0] < 0x20 || s[0] == 0x7f))
+			fprintf(f, json ? "\\u%04x" : "\\x%02x", s[0]);
+		else if (n == 2 && outc_utf8_decode(s, n) < 0xa0)
+			fprintf(f, "\\u%04" PRIx32, outc_utf8_decode(s, n));
+		else
+			fwrite(s, 1, n, f);
+		s += n;
+	}
+}
+
+/* Terminal text. */
+static void dump_put_text(FILE *f, const char *str)
+{
+	dump_put_escaped(f, str ? str : "?", 0);
+}
+
 /* A JSON string literal, or null for NULL. */
 static void dump_put_json(FILE *f, const char *str)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n, bad;
-
 	if (!str) {
 		fputs("null", f);
 		return;
 	}
 	fputc('"', f);
-	while (*s) {
-		n = dump_utf8_len(s, &bad);
-		if (n == 0) {
-			fputs(dump_replacement, f);
-			s += bad;
-			continue;
-		}
-		if (n == 1) {
-			const char *esc = dump_json_short_escape(s[0]);
-
-			if (esc)
-				fputs(esc, f);
-			else if (s[0] < 0x20 || s[0] == 0x7f)
-				fprintf(f, "\\u%04x", s[0]);
-			else
-				fputc(s[0], f);
-		} else if (n == 2 && dump_utf8_decode(s, n) < 0xa0) {
-			fprintf(f, "\\u%04" PRIx32, dump_utf8_decode(s, n));
-		} else {
-			fwrite(s, 1, n, f);
-		}
-		s += n;
-	}
+	dump_put_escaped(f, str, 1);
 	fputc('"', f);
 }
 
