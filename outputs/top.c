@@ -38,6 +38,8 @@
 #include <pyspy/module.h>
 #include <pyspy/output.h>
 
+#include "common/common.h"
+
 #define TOP_MAX_ENTRIES (1u << 20)  /* distinct functions (or lines) kept */
 #define TOP_MAX_FRAMES 65536u       /* frames of one stack looked at */
 #define TOP_MAX_STACKS 65536u       /* stacks of one sample looked at */
@@ -168,42 +170,6 @@ static void top_buf_printf(struct top_buf *b, const char *fmt, ...)
 		top_buf_putn(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left) and its code
- * point, or 0 when the bytes are not valid UTF-8. */
-static size_t top_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len, i;
-	uint32_t c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 /* Append s with control characters and invalid UTF-8 escaped, so that
  * nothing read from the target can move the cursor or change colours. */
 static void top_buf_escape(struct top_buf *b, const char *s)
@@ -219,13 +185,14 @@ static void top_buf_escape(struct top_buf *b, const char *s)
 	}
 	n = strnlen(s, TOP_NAME_MAX);
 	while (i < n) {
-		len = top_utf8_decode(u + i, n - i, &cp);
+		len = outc_utf8_len(u + i, n - i, NULL);
 		if (len == 0) {
 			snprintf(tmp, sizeof(tmp), "\\x%02x", u[i]);
 			top_buf_puts(b, tmp);
 			i++;
 			continue;
 		}
+		cp = outc_utf8_decode(u + i, len);
 		if (cp < 0x20 || cp == 0x7f) {
 			snprintf(tmp, sizeof(tmp), "\\x%02x", (unsigned)cp);
 			top_buf_puts(b, tmp);
@@ -657,10 +624,12 @@ static void top_draw(struct top_state *st, int y, int x, const char *s, int cols
 	uint32_t cp;
 
 	while (i < n && k < TOP_LINE_MAX - 1) {
-		len = top_utf8_decode(u + i, n - i, &cp);
+		len = outc_utf8_len(u + i, n - i, NULL);
 		if (len == 0) {
 			cp = '?';
 			len = 1;
+		} else {
+			cp = outc_utf8_decode(u + i, len);
 		}
 		if (cp >= 0x80 && !st->utf8)
 			cp = '?';       /* the terminal cannot show it */
