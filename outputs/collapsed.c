@@ -37,8 +37,9 @@ struct coll_state {
 };
 
 /* Count one stack on the node where it ends. */
-static int coll_add_stack(struct coll_state *st, const struct pyspy_stack *stack)
+static int coll_add_stack(void *state, const struct pyspy_stack *stack)
 {
+	struct coll_state *st = state;
 	uint32_t leaf;
 	int rc;
 
@@ -105,16 +106,11 @@ static int coll_open(const struct pyspy_host *host, const struct pyspy_output_co
 		     FILE *stream, void **state, char *err, size_t errlen)
 {
 	struct coll_state *st;
+	int rc;
 
-	if (!stream) {
-		snprintf(err, errlen, "collapsed: no stream to write to");
-		return -EINVAL;
-	}
-	st = host->alloc(sizeof(*st));
-	if (!st) {
-		snprintf(err, errlen, "collapsed: out of memory");
-		return -ENOMEM;
-	}
+	rc = outc_open_state(host, stream, sizeof(*st), "collapsed", (void **)&st, err, errlen);
+	if (rc)
+		return rc;
 	st->host = host;
 	st->stream = stream;
 	st->stacks.host = host;
@@ -127,20 +123,8 @@ static int coll_open(const struct pyspy_host *host, const struct pyspy_output_co
 static int coll_sample(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
 {
 	struct coll_state *st = state;
-	uint32_t i;
-	int rc;
 
-	if (!sample->stacks)
-		return 0;
-	for (i = 0; i < sample->nstacks; i++) {
-		rc = coll_add_stack(st, &sample->stacks[i]);
-		if (rc) {
-			snprintf(err, errlen, "collapsed: out of memory after %zu stack prefixes",
-				 st->stacks.nnodes);
-			return rc;
-		}
-	}
-	return 0;
+	return outc_sample_stacks(sample, coll_add_stack, st, &st->stacks, "collapsed", err, errlen);
 }
 
 static int coll_finish(void *state, const struct pyspy_run_summary *summary,

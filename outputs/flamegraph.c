@@ -225,8 +225,9 @@ static const char fg_js[] =
 	"})();\n";
 
 /* Count one stack on every node of its path. */
-static int fg_add_stack(struct fg_state *st, const struct pyspy_stack *stack)
+static int fg_add_stack(void *state, const struct pyspy_stack *stack)
 {
+	struct fg_state *st = state;
 	struct outc_node *nodes;
 	uint32_t leaf, n;
 	int rc;
@@ -539,15 +540,9 @@ static int fg_open(const struct pyspy_host *host, const struct pyspy_output_conf
 	struct fg_state *st;
 	int rc;
 
-	if (!stream) {
-		snprintf(err, errlen, "flamegraph: no stream to write to");
-		return -EINVAL;
-	}
-	st = host->alloc(sizeof(*st));
-	if (!st) {
-		snprintf(err, errlen, "flamegraph: out of memory");
-		return -ENOMEM;
-	}
+	rc = outc_open_state(host, stream, sizeof(*st), "flamegraph", (void **)&st, err, errlen);
+	if (rc)
+		return rc;
 	st->host = host;
 	st->stream = stream;
 	st->stacks.host = host;
@@ -565,20 +560,8 @@ static int fg_open(const struct pyspy_host *host, const struct pyspy_output_conf
 static int fg_sample(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
 {
 	struct fg_state *st = state;
-	uint32_t i;
-	int rc;
 
-	if (!sample->stacks)
-		return 0;
-	for (i = 0; i < sample->nstacks; i++) {
-		rc = fg_add_stack(st, &sample->stacks[i]);
-		if (rc) {
-			snprintf(err, errlen, "flamegraph: out of memory after %zu stack prefixes",
-				 st->stacks.nnodes);
-			return rc;
-		}
-	}
-	return 0;
+	return outc_sample_stacks(sample, fg_add_stack, st, &st->stacks, "flamegraph", err, errlen);
 }
 
 static int fg_finish(void *state, const struct pyspy_run_summary *summary,

@@ -106,8 +106,9 @@ static int64_t ss_profile_id(struct ss_state *st, const struct pyspy_stack *stac
 }
 
 /* Record one stack as the next sample of its thread's profile. */
-static int ss_add_stack(struct ss_state *st, const struct pyspy_stack *stack)
+static int ss_add_stack(void *state, const struct pyspy_stack *stack)
 {
+	struct ss_state *st = state;
 	struct ss_profile *p;
 	uint32_t leaf;
 	int64_t id;
@@ -287,16 +288,11 @@ static int ss_open(const struct pyspy_host *host, const struct pyspy_output_conf
 		   FILE *stream, void **state, char *err, size_t errlen)
 {
 	struct ss_state *st;
+	int rc;
 
-	if (!stream) {
-		snprintf(err, errlen, "speedscope: no stream to write to");
-		return -EINVAL;
-	}
-	st = host->alloc(sizeof(*st));
-	if (!st) {
-		snprintf(err, errlen, "speedscope: out of memory");
-		return -ENOMEM;
-	}
+	rc = outc_open_state(host, stream, sizeof(*st), "speedscope", (void **)&st, err, errlen);
+	if (rc)
+		return rc;
 	st->host = host;
 	st->stream = stream;
 	st->stacks.host = host;
@@ -311,20 +307,8 @@ static int ss_open(const struct pyspy_host *host, const struct pyspy_output_conf
 static int ss_sample(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
 {
 	struct ss_state *st = state;
-	uint32_t i;
-	int rc;
 
-	if (!sample->stacks)
-		return 0;
-	for (i = 0; i < sample->nstacks; i++) {
-		rc = ss_add_stack(st, &sample->stacks[i]);
-		if (rc) {
-			snprintf(err, errlen, "speedscope: out of memory after %zu stack prefixes",
-				 st->stacks.nnodes);
-			return rc;
-		}
-	}
-	return 0;
+	return outc_sample_stacks(sample, ss_add_stack, st, &st->stacks, "speedscope", err, errlen);
 }
 
 static int ss_finish(void *state, const struct pyspy_run_summary *summary,

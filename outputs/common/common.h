@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <pyspy/output.h>
 
@@ -26,6 +27,13 @@
 /* Make *arr hold at least need elements (at most max); 0 or -ENOMEM. */
 OUTC_HIDDEN int outc_grow(const struct pyspy_host *host, void **arr, size_t *cap,
 			  size_t need, size_t elem, size_t max);
+
+/*
+ * The zeroed state (size bytes) of a module named module opening stream:
+ * 0, or -EINVAL (no stream) or -ENOMEM with err set.
+ */
+OUTC_HIDDEN int outc_open_state(const struct pyspy_host *host, FILE *stream, size_t size,
+				const char *module, void **state, char *err, size_t errlen);
 
 /* A growing string, kept NUL-terminated. */
 struct outc_buf {
@@ -101,6 +109,15 @@ struct outc_stacks {
 OUTC_HIDDEN int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack,
 				uint32_t *leaf);
 OUTC_HIDDEN void outc_stacks_free(struct outc_stacks *s);
+
+/*
+ * Pass every stack of sample to add(state, stack); on failure err says
+ * "MODULE: out of memory after N stack prefixes" (N: the nodes of s).
+ */
+OUTC_HIDDEN int outc_sample_stacks(const struct pyspy_sample *sample,
+				   int (*add)(void *state, const struct pyspy_stack *stack),
+				   void *state, const struct outc_stacks *s,
+				   const char *module, char *err, size_t errlen);
 
 /* --- text: escape.c, label.c ------------------------------------------ */
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -124,4 +125,25 @@ void outc_stacks_free(struct outc_stacks *s)
 	host->free(s->frame_index.slots);
 	host->free(s->nodes);
 	host->free(s->node_index.slots);
+}
+
+int outc_sample_stacks(const struct pyspy_sample *sample,
+		       int (*add)(void *state, const struct pyspy_stack *stack),
+		       void *state, const struct outc_stacks *s,
+		       const char *module, char *err, size_t errlen)
+{
+	uint32_t i;
+	int rc;
+
+	if (!sample->stacks)
+		return 0;
+	for (i = 0; i < sample->nstacks; i++) {
+		rc = add(state, &sample->stacks[i]);
+		if (rc) {
+			snprintf(err, errlen, "%s: out of memory after %zu stack prefixes",
+				 module, s->nnodes);
+			return rc;
+		}
+	}
+	return 0;
 }
