@@ -133,10 +133,29 @@ def run_pyspy(py, rate, nonblocking):
     return {
         "rate": samples / secs if secs else 0.0,
         "cpu_us": 1e6 * cpu / samples if samples else float("nan"),
+        "cpu": cpu,
+        "samples": samples,
         "incomplete": complete_share(stacks),
         "held_ms_s": (1e3 * float(held.group(1)) / secs) if held and secs else 0.0,
         "work": work,
     }
+
+
+def pyspy_startup(py):
+    """py-spy's CPU time for attaching, finding the interpreter and writing
+    an (almost) empty output: a recording of 10 ms."""
+    cpus = []
+    for _ in range(RUNS):
+        with tempfile.TemporaryDirectory() as tmp:
+            target = start_target(py, 2)
+            cpu0 = children_cpu()
+            subprocess.run([str(PYSPY), "record", "-p", str(target.pid), "-d", "0.01",
+                            "-o", f"collapsed:{tmp}/out.txt"], capture_output=True,
+                           timeout=60)
+            cpus.append(children_cpu() - cpu0)
+            target.kill()
+            target.wait()
+    return statistics.median(cpus)
 
 
 def run_austin(py, rate):
@@ -160,6 +179,8 @@ def run_austin(py, rate):
     return {
         "rate": samples / secs if secs else 0.0,
         "cpu_us": 1e6 * cpu / samples if samples else float("nan"),
+        "cpu": cpu,
+        "samples": samples,
         "incomplete": complete_share(stacks),
         "held_ms_s": 0.0,
         "work": work,
@@ -190,10 +211,14 @@ def machine():
     return model, platform.release(), os.cpu_count()
 
 
-def row(tool, mode, rate, m):
+def row(tool, mode, rate, m, startup=None):
     slow = 100.0 * m["slowdown"]
+    if startup is not None and m["samples"]:
+        steady = f"{1e6 * max(m['cpu'] - startup, 0.0) / m['samples']:.0f}"
+    else:
+        steady = "-"
     held = f"{m['held_ms_s']:.1f}" if mode == "blocking" else "-"
-    return (f"| {tool} | {mode} | {rate} | {m['rate']:.1f} | {m['cpu_us']:.0f} | {held} "
+    return (f"| {tool} | {mode} | {rate} | {m['rate']:.1f} | {m['cpu_us']:.0f} | {steady} | {held} "
             f"| {100.0 * m['incomplete']:.2f} | {slow:+.1f} |")
 
 
@@ -213,7 +238,8 @@ def main():
         "the profiler records the whole run (`py-spy record -p PID -r RATE -o collapsed:FILE`).",
         "",
         "- rate: samples recorded per second of sampling;",
-        "- CPU/sample: the profiler's user+sys CPU time (getrusage of children) per sample;",
+        "- CPU/sample: the profiler's user+sys CPU time (getrusage of children) per sample, "
+        "and the same without py-spy's start-up cost (measured apart, a 10 ms recording);",
         "- held: milliseconds per second the target was held stopped (blocking mode);",
         "- incomplete: samples whose stack is not exactly <module>, main, 30 x rec, leaf.  "
         "Some are real (the loop in main, calls on their way down): the blocking rows, "
@@ -225,13 +251,14 @@ def main():
     for name, py in interpreters():
         print(f"== {name}: {py}", flush=True)
         rows, alone = [], []
+        startup = pyspy_startup(py)
         for rate in RATES:
             for nb in (False, True):
                 mode = "nonblocking" if nb else "blocking"
                 print(f"   py-spy {mode} {rate} Hz", flush=True)
                 m = median_of(py, run_pyspy, rate, nb)
                 alone.append(m["alone"])
-                rows.append(row("py-spy", mode, rate, m))
+                rows.append(row("py-spy", mode, rate, m, startup))
         if name.startswith("3.9"):
             for rate in RATES:
                 print(f"   austin {rate} Hz", flush=True)
@@ -240,12 +267,14 @@ def main():
                     alone.append(m["alone"])
                     rows.append(row("austin 1.0.1", "nonblocking", rate, m))
                 except (OSError, RuntimeError, subprocess.SubprocessError) as e:
-                    rows.append(f"| austin 1.0.1 | nonblocking | {rate} | failed: {e} |||||")
+                    rows.append(f"| austin 1.0.1 | nonblocking | {rate} | failed: {e} ||||||")
         lines += [f"## CPython {name}", "",
-                  f"Work rate alone: {statistics.median(alone):.1f} rounds/s (median).", "",
-                  "| tool | mode | Hz asked | rate | CPU/sample (us) | held (ms/s) "
-                  "| incomplete (%) | slowdown (%) |",
-                  "|---|---|---|---|---|---|---|---|"] + rows + [""]
+                  f"Work rate alone: {statistics.median(alone):.1f} rounds/s (median).  "
+                  f"py-spy's start-up (attach, find the interpreter, write the output): "
+                  f"{1e3 * startup:.0f} ms CPU.", "",
+                  "| tool | mode | Hz asked | rate | CPU/sample (us) | CPU/sample after "
+                  "start-up (us) | held (ms/s) | incomplete (%) | slowdown (%) |",
+                  "|---|---|---|---|---|---|---|---|---|"] + rows + [""]
     lines += [f"Load average (1 min) at the start: {load0:.1f}, at the end: "
               f"{os.getloadavg()[0]:.1f}.  On a machine shared with other work the "
               "slowdown and held-time figures include the time the target and py-spy "
