@@ -38,7 +38,10 @@ VERSIONS = [
     ("0x030d00f0", "cpython-3.13"),
     ("0x030f00a0", "cpython-3.15"),
 ]
-DUMP_SEEDS = 24      # per version: 7 * 24 = 168 dumps with a planted chain
+DUMP_SEEDS = 28      # per version: 7 * 29 = 203 dumps with a planted chain
+# Seeds that found bugs, run for every version as well: 217 (a garbage int of
+# four 30-bit digits shifted past 64 bits in threadnames.c).
+REGRESSION_SEEDS = [217]
 RECORD_SEEDS = 2     # per version, with memory changing every sample
 
 
@@ -50,7 +53,7 @@ def asan():
     return PYSPY_ASAN
 
 
-def write_config(path, seed, version, layout=None, mutate=False, cookie=False):
+def write_config(path, seed, version, layout=None, mutate=False, cookie=False, cycles=False):
     """A plugins.ini serving the garbage backend, the ASan build's layouts and outputs."""
     lines = [
         "[backend]",
@@ -70,6 +73,8 @@ def write_config(path, seed, version, layout=None, mutate=False, cookie=False):
         lines.append("mutate = 1")
     if cookie:
         lines.append("debug_cookie = 1")
+    if cycles:
+        lines.append("cycles = 1")
     path.write_text("\n".join(lines) + "\n")
     os.chmod(path, 0o644)
     return path
@@ -101,13 +106,29 @@ def run_many(jobs):
 @pytest.mark.parametrize("version,layout", VERSIONS, ids=[v[1] for v in VERSIONS])
 def test_garbage_dump(asan, tmp_path, version, layout):
     jobs = []
-    for seed in range(1, DUMP_SEEDS + 1):
-        cfg = write_config(tmp_path / f"p{seed}.ini", seed * 7919 + int(version, 16), version,
-                           layout=layout, cookie=(seed % 4 == 0))
+    seeds = [s * 7919 + int(version, 16) for s in range(1, DUMP_SEEDS + 1)] + REGRESSION_SEEDS
+    for seed in seeds:
+        cfg = write_config(tmp_path / f"p{seed}.ini", seed, version, layout=layout,
+                           cookie=(seed % 4 == 0))
         jobs.append((asan, ["--config", cfg, "dump", "--pid", "4242"], f"{layout} seed {seed}"))
     results = run_many(jobs)
     # The planted chain gets discovery through: some dumps show threads.
     assert any("Thread" in r.stdout for r in results), "no dump got as far as a thread"
+
+
+def test_garbage_cycles(asan, tmp_path):
+    """A thread list that cycles without meeting its head, threads whose
+    frame is its own previous frame: each walk ends at once (it used to walk
+    4096 thread states of 4096 frames each: minutes per dump)."""
+    jobs = []
+    for version, layout in VERSIONS:
+        cfg = write_config(tmp_path / f"{layout}.ini", 5, version, layout=layout, cycles=True)
+        jobs.append((asan, ["--config", cfg, "dump", "--pid", "4242"], layout))
+    start = time.monotonic()
+    for (_, _, layout), r in zip(jobs, run_many(jobs)):
+        assert r.returncode == 0, f"{layout}: {r.stderr}"
+        assert r.stdout.count("Thread") >= 3, f"{layout}: the cycle's threads are not shown\n{r.stdout}"
+    assert time.monotonic() - start < 15, "cycles took too long to detect"
 
 
 def test_garbage_discovery(asan, tmp_path):
