@@ -27,9 +27,7 @@
 #include "common/common.h"
 
 struct coll_state {
-	const struct pyspy_host *host;
-	FILE *stream;
-	struct outc_stacks stacks;  /* node count: stacks ending exactly there */
+	struct outc_record rec;   /* first: host, stream, stacks */
 	uint32_t *label_at;         /* per frame: its label in labels (finish) */
 	uint32_t *path;             /* scratch: one stack's node path */
 	size_t path_cap;
@@ -43,27 +41,27 @@ static int coll_add_stack(void *state, const struct pyspy_stack *stack)
 	uint32_t leaf;
 	int rc;
 
-	rc = outc_stacks_add(&st->stacks, stack, &leaf);
+	rc = outc_stacks_add(&st->rec.stacks, stack, &leaf);
 	if (rc)
 		return rc;
 	if (leaf != OUTC_NONE)
-		st->stacks.nodes[leaf].count++;
+		st->rec.stacks.nodes[leaf].count++;
 	return 0;
 }
 
 /* Every frame's label, ';' made ':' so that it only separates frames. */
 static int coll_make_labels(struct coll_state *st)
 {
-	size_t i, n = st->stacks.nframes;
+	size_t i, n = st->rec.stacks.nframes;
 	int rc = 0;
 
 	if (!n)
 		return 0;
-	st->label_at = st->host->alloc(n * sizeof(*st->label_at));
+	st->label_at = st->rec.host->alloc(n * sizeof(*st->label_at));
 	if (!st->label_at)
 		return -ENOMEM;
 	for (i = 0; i < n && !rc; i++)
-		rc = outc_put_label(st->host, &st->labels, &st->stacks.frames[i],
+		rc = outc_put_label(st->rec.host, &st->labels, &st->rec.stacks.frames[i],
 				    OUTC_SAFE_SEMICOLON, &st->label_at[i]);
 	return rc;
 }
@@ -77,13 +75,13 @@ static int coll_write_error(void)
 /* Write the stack ending at node, root first, and its count. */
 static int coll_write_line(struct coll_state *st, uint32_t node)
 {
-	const struct outc_node *nodes = st->stacks.nodes;
+	const struct outc_node *nodes = st->rec.stacks.nodes;
 	size_t depth = 0, i;
 	uint32_t n;
 	int rc;
 
 	for (n = node; n != OUTC_NONE; n = nodes[n].parent) {
-		rc = outc_grow(st->host, (void **)&st->path, &st->path_cap, depth + 1,
+		rc = outc_grow(st->rec.host, (void **)&st->path, &st->path_cap, depth + 1,
 			       sizeof(*st->path), OUTC_MAX_DEPTH + 1);
 		if (rc)
 			return rc;
@@ -92,12 +90,12 @@ static int coll_write_line(struct coll_state *st, uint32_t node)
 	for (i = depth; i-- > 0;) {
 		uint32_t frame = nodes[st->path[i]].frame;
 
-		if (fputs(st->labels.p + st->label_at[frame], st->stream) == EOF)
+		if (fputs(st->labels.p + st->label_at[frame], st->rec.stream) == EOF)
 			return coll_write_error();
-		if (i && putc(';', st->stream) == EOF)
+		if (i && putc(';', st->rec.stream) == EOF)
 			return coll_write_error();
 	}
-	if (fprintf(st->stream, " %llu\n", (unsigned long long)nodes[node].count) < 0)
+	if (fprintf(st->rec.stream, " %llu\n", (unsigned long long)nodes[node].count) < 0)
 		return coll_write_error();
 	return 0;
 }
@@ -105,26 +103,15 @@ static int coll_write_line(struct coll_state *st, uint32_t node)
 static int coll_open(const struct pyspy_host *host, const struct pyspy_output_config *cfg,
 		     FILE *stream, void **state, char *err, size_t errlen)
 {
-	struct coll_state *st;
-	int rc;
-
-	rc = outc_open_state(host, stream, sizeof(*st), "collapsed", (void **)&st, err, errlen);
-	if (rc)
-		return rc;
-	st->host = host;
-	st->stream = stream;
-	st->stacks.host = host;
-	st->stacks.show_lines = cfg->show_lines;
-	st->stacks.full_filenames = cfg->full_filenames;
-	*state = st;
-	return 0;
+	return outc_record_open(host, cfg, stream, sizeof(struct coll_state), "collapsed",
+				state, err, errlen);
 }
 
 static int coll_sample(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
 {
 	struct coll_state *st = state;
 
-	return outc_sample_stacks(sample, coll_add_stack, st, &st->stacks, "collapsed", err, errlen);
+	return outc_record_sample(&st->rec, sample, coll_add_stack, err, errlen);
 }
 
 static int coll_finish(void *state, const struct pyspy_run_summary *summary,
@@ -140,13 +127,13 @@ static int coll_finish(void *state, const struct pyspy_run_summary *summary,
 		return rc;
 	}
 	errno = 0;
-	for (i = 0; i < st->stacks.nnodes && !rc; i++) {
-		if (st->stacks.nodes[i].count)
+	for (i = 0; i < st->rec.stacks.nnodes && !rc; i++) {
+		if (st->rec.stacks.nodes[i].count)
 			rc = coll_write_line(st, (uint32_t)i);
 	}
-	if (!rc && fflush(st->stream) == EOF)
+	if (!rc && fflush(st->rec.stream) == EOF)
 		rc = coll_write_error();
-	if (!rc && ferror(st->stream))
+	if (!rc && ferror(st->rec.stream))
 		rc = -EIO;
 	if (rc == -EPIPE)
 		snprintf(err, errlen, "collapsed: broken pipe");
@@ -164,8 +151,8 @@ static void coll_close(void *state)
 
 	if (!st)
 		return;
-	host = st->host;
-	outc_stacks_free(&st->stacks);
+	host = st->rec.host;
+	outc_record_free(&st->rec);
 	host->free(st->label_at);
 	host->free(st->path);
 	host->free(st->labels.p);

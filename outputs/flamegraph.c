@@ -54,14 +54,12 @@ struct fg_palette {
 };
 
 struct fg_state {
-	const struct pyspy_host *host;
-	FILE *stream;
+	struct outc_record rec;   /* first: host, stream, stacks */
 	int width;
 	double min_width;          /* px, after the option was applied */
 	const struct fg_palette *palette;
 	struct outc_buf title;     /* made safe, not yet escaped */
 
-	struct outc_stacks stacks; /* node count: stacks passing through */
 	uint64_t total;            /* every stack counted */
 
 	/* finish */
@@ -232,9 +230,9 @@ static int fg_add_stack(void *state, const struct pyspy_stack *stack)
 	uint32_t leaf, n;
 	int rc;
 
-	rc = outc_stacks_add(&st->stacks, stack, &leaf);
+	rc = outc_stacks_add(&st->rec.stacks, stack, &leaf);
 	/* the nodes reached count even when the rest of the path failed */
-	nodes = st->stacks.nodes;
+	nodes = st->rec.stacks.nodes;
 	for (n = leaf; n != OUTC_NONE; n = nodes[n].parent)
 		nodes[n].count++;
 	if (rc)
@@ -269,19 +267,19 @@ static uint32_t fg_color(const struct fg_palette *pal, const char *name)
 /* Every frame's label and colour. */
 static int fg_make_labels(struct fg_state *st)
 {
-	size_t i, n = st->stacks.nframes;
+	size_t i, n = st->rec.stacks.nframes;
 	int rc = 0;
 
 	if (!n)
 		return 0;
-	st->label_at = st->host->alloc(n * sizeof(*st->label_at));
-	st->color = st->host->alloc(n * sizeof(*st->color));
+	st->label_at = st->rec.host->alloc(n * sizeof(*st->label_at));
+	st->color = st->rec.host->alloc(n * sizeof(*st->color));
 	if (!st->label_at || !st->color)
 		return -ENOMEM;
 	for (i = 0; i < n && !rc; i++) {
-		rc = outc_put_label(st->host, &st->labels, &st->stacks.frames[i], OUTC_SAFE_XML,
-				    &st->label_at[i]);
-		st->color[i] = fg_color(st->palette, st->stacks.frames[i].name);
+		rc = outc_put_label(st->rec.host, &st->labels, &st->rec.stacks.frames[i],
+				    OUTC_SAFE_XML, &st->label_at[i]);
+		st->color[i] = fg_color(st->palette, st->rec.stacks.frames[i].name);
 	}
 	return rc;
 }
@@ -289,8 +287,8 @@ static int fg_make_labels(struct fg_state *st)
 static int fg_cmp_order(const void *a, const void *b, void *arg)
 {
 	const struct fg_state *st = arg;
-	const struct outc_node *na = &st->stacks.nodes[*(const uint32_t *)a];
-	const struct outc_node *nb = &st->stacks.nodes[*(const uint32_t *)b];
+	const struct outc_node *na = &st->rec.stacks.nodes[*(const uint32_t *)a];
+	const struct outc_node *nb = &st->rec.stacks.nodes[*(const uint32_t *)b];
 	int64_t pa = na->parent == OUTC_NONE ? -1 : (int64_t)na->parent;
 	int64_t pb = nb->parent == OUTC_NONE ? -1 : (int64_t)nb->parent;
 	int c;
@@ -307,14 +305,14 @@ static int fg_cmp_order(const void *a, const void *b, void *arg)
 /* Siblings sorted by label, left to right: every node's x offset. */
 static int fg_layout(struct fg_state *st)
 {
-	size_t i, nnodes = st->stacks.nnodes;
+	size_t i, nnodes = st->rec.stacks.nnodes;
 	uint32_t parent = OUTC_NONE;
 	uint64_t run = 0;
 
 	if (!nnodes)
 		return 0;
-	st->order = st->host->alloc(nnodes * sizeof(*st->order));
-	st->x = st->host->alloc(nnodes * sizeof(*st->x));
+	st->order = st->rec.host->alloc(nnodes * sizeof(*st->order));
+	st->x = st->rec.host->alloc(nnodes * sizeof(*st->x));
 	if (!st->order || !st->x)
 		return -ENOMEM;
 	for (i = 0; i < nnodes; i++)
@@ -322,7 +320,7 @@ static int fg_layout(struct fg_state *st)
 	qsort_r(st->order, nnodes, sizeof(*st->order), fg_cmp_order, st);
 	/* a parent is created before its children, so its group sorts first */
 	for (i = 0; i < nnodes; i++) {
-		const struct outc_node *n = &st->stacks.nodes[st->order[i]];
+		const struct outc_node *n = &st->rec.stacks.nodes[st->order[i]];
 
 		if (i == 0 || n->parent != parent) {
 			parent = n->parent;
@@ -388,7 +386,7 @@ static double fg_round2(double v)
 static void fg_put_frame(struct fg_state *st, const char *label, uint32_t rgb,
 			 uint64_t x, uint64_t count, uint32_t depth, double px)
 {
-	FILE *out = st->stream;
+	FILE *out = st->rec.stream;
 	double x0 = fg_round2(FG_PAD + (double)x * px);
 	double x1 = fg_round2(FG_PAD + (double)(x + count) * px);
 	int y = FG_TOP + (int)depth * FG_FRAME_H;
@@ -407,15 +405,15 @@ static void fg_put_frame(struct fg_state *st, const char *label, uint32_t rgb,
 
 static void fg_write_svg(struct fg_state *st)
 {
-	FILE *out = st->stream;
+	FILE *out = st->rec.stream;
 	double full = st->width - 2 * FG_PAD;
 	double px = st->total ? full / (double)st->total : 0;
 	uint32_t maxdepth = 0;
 	size_t i;
 	int height;
 
-	for (i = 0; i < st->stacks.nnodes; i++) {
-		const struct outc_node *n = &st->stacks.nodes[i];
+	for (i = 0; i < st->rec.stacks.nnodes; i++) {
+		const struct outc_node *n = &st->rec.stacks.nodes[i];
 
 		if ((double)n->count * px >= st->min_width && n->depth > maxdepth)
 			maxdepth = n->depth;
@@ -444,8 +442,8 @@ static void fg_write_svg(struct fg_state *st)
 	fprintf(out, "<g id=\"frames\" data-pad=\"%d\" data-charw=\"%.2f\">\n", FG_PAD, FG_CHAR_W);
 	if (st->total)
 		fg_put_frame(st, "all", 0xd0a050, 0, st->total, 0, px);
-	for (i = 0; i < st->stacks.nnodes; i++) {
-		const struct outc_node *n = &st->stacks.nodes[i];
+	for (i = 0; i < st->rec.stacks.nnodes; i++) {
+		const struct outc_node *n = &st->rec.stacks.nodes[i];
 
 		if ((double)n->count * px < st->min_width)
 			continue;
@@ -474,7 +472,7 @@ static double fg_strtod_c(const char *s, char **end)
 static int fg_read_options(struct fg_state *st, const struct pyspy_output_config *cfg,
 			   char *err, size_t errlen)
 {
-	const struct pyspy_host *host = st->host;
+	const struct pyspy_host *host = st->rec.host;
 	const char *v, *title;
 	char *end;
 	double d;
@@ -540,14 +538,10 @@ static int fg_open(const struct pyspy_host *host, const struct pyspy_output_conf
 	struct fg_state *st;
 	int rc;
 
-	rc = outc_open_state(host, stream, sizeof(*st), "flamegraph", (void **)&st, err, errlen);
+	rc = outc_record_open(host, cfg, stream, sizeof(*st), "flamegraph", (void **)&st,
+			      err, errlen);
 	if (rc)
 		return rc;
-	st->host = host;
-	st->stream = stream;
-	st->stacks.host = host;
-	st->stacks.show_lines = cfg->show_lines;
-	st->stacks.full_filenames = cfg->full_filenames;
 	rc = fg_read_options(st, cfg, err, errlen);
 	if (rc) {
 		fg_close(st);
@@ -561,7 +555,7 @@ static int fg_sample(void *state, const struct pyspy_sample *sample, char *err, 
 {
 	struct fg_state *st = state;
 
-	return outc_sample_stacks(sample, fg_add_stack, st, &st->stacks, "flamegraph", err, errlen);
+	return outc_record_sample(&st->rec, sample, fg_add_stack, err, errlen);
 }
 
 static int fg_finish(void *state, const struct pyspy_run_summary *summary,
@@ -584,7 +578,7 @@ static int fg_finish(void *state, const struct pyspy_run_summary *summary,
 		old_locale = uselocale(c_numeric);
 	errno = 0;
 	fg_write_svg(st);
-	if (fflush(st->stream) == EOF || ferror(st->stream)) {
+	if (fflush(st->rec.stream) == EOF || ferror(st->rec.stream)) {
 		rc = errno > 0 ? -errno : -EIO;
 		snprintf(err, errlen, "flamegraph: cannot write: %s", strerror(-rc));
 	}
@@ -602,8 +596,8 @@ static void fg_close(void *state)
 
 	if (!st)
 		return;
-	host = st->host;
-	outc_stacks_free(&st->stacks);
+	host = st->rec.host;
+	outc_record_free(&st->rec);
 	host->free(st->label_at);
 	host->free(st->color);
 	host->free(st->order);

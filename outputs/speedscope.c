@@ -53,10 +53,8 @@ struct ss_profile {
 };
 
 struct ss_state {
-	const struct pyspy_host *host;
-	FILE *stream;
+	struct outc_record rec;   /* first: host, stream, stacks */
 	double rate;
-	struct outc_stacks stacks;
 
 	struct ss_profile *profiles;
 	size_t nprofiles, profiles_cap;
@@ -91,10 +89,10 @@ static int64_t ss_profile_id(struct ss_state *st, const struct pyspy_stack *stac
 	id = outc_table_find(&st->profile_index, h, ss_same_profile, &key);
 	if (id >= 0)
 		return id;
-	rc = outc_grow(st->host, (void **)&st->profiles, &st->profiles_cap, st->nprofiles + 1,
+	rc = outc_grow(st->rec.host, (void **)&st->profiles, &st->profiles_cap, st->nprofiles + 1,
 		       sizeof(*st->profiles), SS_MAX_ENTRIES);
 	if (!rc)
-		rc = outc_table_reserve(st->host, &st->profile_index);
+		rc = outc_table_reserve(st->rec.host, &st->profile_index);
 	if (rc)
 		return rc;
 	outc_table_insert(&st->profile_index, h, st->nprofiles);
@@ -114,14 +112,14 @@ static int ss_add_stack(void *state, const struct pyspy_stack *stack)
 	int64_t id;
 	int rc;
 
-	rc = outc_stacks_add(&st->stacks, stack, &leaf);
+	rc = outc_stacks_add(&st->rec.stacks, stack, &leaf);
 	if (rc)
 		return rc;
 	id = ss_profile_id(st, stack);
 	if (id < 0)
 		return (int)id;
 	p = &st->profiles[id];
-	rc = outc_grow(st->host, (void **)&p->samples, &p->samples_cap, p->nsamples + 1,
+	rc = outc_grow(st->rec.host, (void **)&p->samples, &p->samples_cap, p->nsamples + 1,
 		     sizeof(*p->samples), SS_MAX_ENTRIES);
 	if (rc)
 		return rc;
@@ -181,7 +179,7 @@ static int ss_name_profiles(struct ss_state *st)
 				 p->os_thread_id ? (unsigned long long)p->os_thread_id
 						 : (unsigned long long)p->thread_id);
 		n = strlen(head) + (tname ? strnlen(tname, OUTC_MAX_PART) + 3 : 0) + 1;
-		p->name = st->host->alloc(n);
+		p->name = st->rec.host->alloc(n);
 		if (!p->name)
 			return -ENOMEM;
 		if (tname)
@@ -206,12 +204,12 @@ static int ss_cmp_profiles(const void *a, const void *b)
 
 static void ss_write_frames(struct ss_state *st)
 {
-	FILE *out = st->stream;
+	FILE *out = st->rec.stream;
 	size_t i;
 
 	fputs("\"shared\":{\"frames\":[", out);
-	for (i = 0; i < st->stacks.nframes; i++) {
-		const struct outc_frame *f = &st->stacks.frames[i];
+	for (i = 0; i < st->rec.stacks.nframes; i++) {
+		const struct outc_frame *f = &st->rec.stacks.frames[i];
 
 		if (i)
 			putc(',', out);
@@ -231,32 +229,32 @@ static void ss_write_frames(struct ss_state *st)
 /* One sample: the frame indices of the stack ending at leaf, root first. */
 static int ss_write_sample(struct ss_state *st, uint32_t leaf)
 {
-	const struct outc_node *nodes = st->stacks.nodes;
+	const struct outc_node *nodes = st->rec.stacks.nodes;
 	size_t depth, i;
 	uint32_t n;
 	int rc;
 
 	if (leaf == OUTC_NONE) {
-		fputs("[]", st->stream);
+		fputs("[]", st->rec.stream);
 		return 0;
 	}
 	depth = nodes[leaf].depth;
-	rc = outc_grow(st->host, (void **)&st->path, &st->path_cap, depth, sizeof(*st->path),
+	rc = outc_grow(st->rec.host, (void **)&st->path, &st->path_cap, depth, sizeof(*st->path),
 		       OUTC_MAX_DEPTH + 1);
 	if (rc)
 		return rc;
 	for (i = depth, n = leaf; i > 0 && n != OUTC_NONE; n = nodes[n].parent)
 		st->path[--i] = nodes[n].frame;
-	putc('[', st->stream);
+	putc('[', st->rec.stream);
 	for (i = 0; i < depth; i++)
-		fprintf(st->stream, i ? ",%u" : "%u", st->path[i]);
-	putc(']', st->stream);
+		fprintf(st->rec.stream, i ? ",%u" : "%u", st->path[i]);
+	putc(']', st->rec.stream);
 	return 0;
 }
 
 static int ss_write_profile(struct ss_state *st, const struct ss_profile *p)
 {
-	FILE *out = st->stream;
+	FILE *out = st->rec.stream;
 	double weight = 1.0 / st->rate;
 	char w[32];
 	size_t i;
@@ -290,14 +288,11 @@ static int ss_open(const struct pyspy_host *host, const struct pyspy_output_conf
 	struct ss_state *st;
 	int rc;
 
-	rc = outc_open_state(host, stream, sizeof(*st), "speedscope", (void **)&st, err, errlen);
+	rc = outc_record_open(host, cfg, stream, sizeof(*st), "speedscope", (void **)&st,
+			      err, errlen);
 	if (rc)
 		return rc;
-	st->host = host;
-	st->stream = stream;
-	st->stacks.host = host;
-	st->stacks.show_lines = cfg->show_lines;
-	st->stacks.full_filenames = 1; /* the schema's file is the full name */
+	st->rec.stacks.full_filenames = 1; /* the schema's file is the full name */
 	/* py-spy's default rate when none (or nonsense) is given */
 	st->rate = isfinite(cfg->rate) && cfg->rate > 0 ? cfg->rate : 100.0;
 	*state = st;
@@ -308,14 +303,14 @@ static int ss_sample(void *state, const struct pyspy_sample *sample, char *err, 
 {
 	struct ss_state *st = state;
 
-	return outc_sample_stacks(sample, ss_add_stack, st, &st->stacks, "speedscope", err, errlen);
+	return outc_record_sample(&st->rec, sample, ss_add_stack, err, errlen);
 }
 
 static int ss_finish(void *state, const struct pyspy_run_summary *summary,
 		     char *err, size_t errlen)
 {
 	struct ss_state *st = state;
-	FILE *out = st->stream;
+	FILE *out = st->rec.stream;
 	locale_t c_numeric, old_locale = (locale_t)0;
 	size_t i;
 	int rc;
@@ -367,14 +362,14 @@ static void ss_close(void *state)
 
 	if (!st)
 		return;
-	host = st->host;
+	host = st->rec.host;
 	for (i = 0; i < st->nprofiles; i++) {
 		host->free(st->profiles[i].samples);
 		host->free(st->profiles[i].name);
 	}
 	host->free(st->profiles);
 	host->free(st->profile_index.slots);
-	outc_stacks_free(&st->stacks);
+	outc_record_free(&st->rec);
 	host->free(st->path);
 	host->free(st);
 }

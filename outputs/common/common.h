@@ -28,13 +28,6 @@
 OUTC_HIDDEN int outc_grow(const struct pyspy_host *host, void **arr, size_t *cap,
 			  size_t need, size_t elem, size_t max);
 
-/*
- * The zeroed state (size bytes) of a module named module opening stream:
- * 0, or -EINVAL (no stream) or -ENOMEM with err set.
- */
-OUTC_HIDDEN int outc_open_state(const struct pyspy_host *host, FILE *stream, size_t size,
-				const char *module, void **state, char *err, size_t errlen);
-
 /* A growing string, kept NUL-terminated. */
 struct outc_buf {
 	char *p;
@@ -68,7 +61,7 @@ OUTC_HIDDEN int outc_table_reserve(const struct pyspy_host *host, struct outc_ta
 /* Insert entry idx under hash h; the table has room (outc_table_reserve). */
 OUTC_HIDDEN void outc_table_insert(struct outc_table *t, uint64_t h, size_t idx);
 
-/* --- the stack trie: stacks.c ----------------------------------------- */
+/* --- the stack trie, record outputs: stacks.c ------------------------- */
 
 /* A distinct frame: the strings are the core's interned pointers. */
 struct outc_frame {
@@ -110,14 +103,32 @@ OUTC_HIDDEN int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack 
 				uint32_t *leaf);
 OUTC_HIDDEN void outc_stacks_free(struct outc_stacks *s);
 
+/* The start of every record output's state (collapsed, flamegraph, ...). */
+struct outc_record {
+	const struct pyspy_host *host;
+	FILE *stream;
+	const char *module;        /* the module's name, for messages */
+	struct outc_stacks stacks; /* lines and filenames as configured */
+};
+
 /*
- * Pass every stack of sample to add(state, stack); on failure err says
- * "MODULE: out of memory after N stack prefixes" (N: the nodes of s).
+ * Allocate *state, size zeroed bytes starting with a struct outc_record,
+ * and fill that in (lines and filenames as cfg says): 0, or -EINVAL (no
+ * stream) or -ENOMEM with err set.
  */
-OUTC_HIDDEN int outc_sample_stacks(const struct pyspy_sample *sample,
+OUTC_HIDDEN int outc_record_open(const struct pyspy_host *host,
+				 const struct pyspy_output_config *cfg, FILE *stream,
+				 size_t size, const char *module, void **state,
+				 char *err, size_t errlen);
+/*
+ * Pass every stack of sample to add(r, stack); on failure err says
+ * "MODULE: out of memory after N stack prefixes".
+ */
+OUTC_HIDDEN int outc_record_sample(struct outc_record *r, const struct pyspy_sample *sample,
 				   int (*add)(void *state, const struct pyspy_stack *stack),
-				   void *state, const struct outc_stacks *s,
-				   const char *module, char *err, size_t errlen);
+				   char *err, size_t errlen);
+/* Free what r holds (not r itself). */
+OUTC_HIDDEN void outc_record_free(struct outc_record *r);
 
 /* --- text: escape.c, label.c ------------------------------------------ */
 

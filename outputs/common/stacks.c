@@ -2,7 +2,7 @@
  * The stack trie of the record outputs: distinct frames, identified by the
  * core's interned string pointers, and stack prefixes keyed by (parent
  * node, frame), so a stack seen before costs hash look-ups and no string
- * work.
+ * work.  And the part of their state they all have (struct outc_record).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -127,10 +127,34 @@ void outc_stacks_free(struct outc_stacks *s)
 	host->free(s->node_index.slots);
 }
 
-int outc_sample_stacks(const struct pyspy_sample *sample,
+int outc_record_open(const struct pyspy_host *host, const struct pyspy_output_config *cfg,
+		     FILE *stream, size_t size, const char *module, void **state,
+		     char *err, size_t errlen)
+{
+	struct outc_record *r;
+
+	if (!stream) {
+		snprintf(err, errlen, "%s: no stream to write to", module);
+		return -EINVAL;
+	}
+	r = host->alloc(size);
+	if (!r) {
+		snprintf(err, errlen, "%s: out of memory", module);
+		return -ENOMEM;
+	}
+	r->host = host;
+	r->stream = stream;
+	r->module = module;
+	r->stacks.host = host;
+	r->stacks.show_lines = cfg->show_lines;
+	r->stacks.full_filenames = cfg->full_filenames;
+	*state = r;
+	return 0;
+}
+
+int outc_record_sample(struct outc_record *r, const struct pyspy_sample *sample,
 		       int (*add)(void *state, const struct pyspy_stack *stack),
-		       void *state, const struct outc_stacks *s,
-		       const char *module, char *err, size_t errlen)
+		       char *err, size_t errlen)
 {
 	uint32_t i;
 	int rc;
@@ -138,12 +162,17 @@ int outc_sample_stacks(const struct pyspy_sample *sample,
 	if (!sample->stacks)
 		return 0;
 	for (i = 0; i < sample->nstacks; i++) {
-		rc = add(state, &sample->stacks[i]);
+		rc = add(r, &sample->stacks[i]);
 		if (rc) {
 			snprintf(err, errlen, "%s: out of memory after %zu stack prefixes",
-				 module, s->nnodes);
+				 r->module, r->stacks.nnodes);
 			return rc;
 		}
 	}
 	return 0;
+}
+
+void outc_record_free(struct outc_record *r)
+{
+	outc_stacks_free(&r->stacks);
 }

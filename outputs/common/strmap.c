@@ -1,10 +1,8 @@
 /*
- * A module's state, growing arrays and strings, and the hash tables that
- * index them.
+ * Growing arrays and strings, and the hash tables that index them.
  */
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -30,21 +28,6 @@ int outc_grow(const struct pyspy_host *host, void **arr, size_t *cap,
 		return -ENOMEM;
 	*arr = p;
 	*cap = ncap;
-	return 0;
-}
-
-int outc_open_state(const struct pyspy_host *host, FILE *stream, size_t size,
-		    const char *module, void **state, char *err, size_t errlen)
-{
-	if (!stream) {
-		snprintf(err, errlen, "%s: no stream to write to", module);
-		return -EINVAL;
-	}
-	*state = host->alloc(size);
-	if (!*state) {
-		snprintf(err, errlen, "%s: out of memory", module);
-		return -ENOMEM;
-	}
 	return 0;
 }
 
