@@ -34,6 +34,7 @@ struct outc_buf {
 	size_t len, cap;
 };
 
+/* Append n bytes of s; 0 or -ENOMEM. */
 OUTC_HIDDEN int outc_buf_put(const struct pyspy_host *host, struct outc_buf *b,
 			     const void *s, size_t n);
 
