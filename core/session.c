@@ -29,6 +29,7 @@
 #include "threadnames.h"
 #include "util.h"
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX_THREADS 4096
 #define MAX_DEPTH 4096
 #define MAX_SAMPLE_VISITS (1u << 18) /* frames and thread states read per sample */
@@ -588,36 +589,42 @@ static void remember_shape(struct session *s)
 	}
 }
 
-/* Walk every thread state of the interpreter; *holder is the thread state
- * holding the GIL (0 if none or unknown). */
-static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
+/* Where this sample's speculative read put what it guessed (see
+ * struct spec_thread): offsets into spec_buf and the index of each iov;
+ * an iov numbered >= got was not read. */
+struct shape_read {
+	int got;
+	size_t ts_at[SPEC_THREADS], fr_at[SPEC_THREADS], chunk_at[SPEC_THREADS];
+	int iov_ts[SPEC_THREADS], iov_fr[SPEC_THREADS], iov_chunk[SPEC_THREADS];
+};
+
+static void add_iov(struct pyspy_iov *iov, int *n, uint64_t remote, void *local, size_t len)
+{
+	iov[*n].remote = remote;
+	iov[*n].local = local;
+	iov[*n].len = len;
+	(*n)++;
+}
+
+/* One call: the head of the thread list, the GIL state, and the shape of
+ * the last sample (thread states, frame pointers, out-of-chunk frames,
+ * code fingerprints, then chunks: one that ends early stops only what
+ * follows it). */
+static int read_shape(struct session *s, struct shape_read *sr, uint64_t *head, uint64_t *holder)
 {
 	const struct pyspy_layout *l = &s->t.layout;
-	uint8_t ts_local[TSTATE_READ_MAX], gil[64];
-	size_t tslen = (size_t)s->tstate_read, gil_len, k, need, ts_at[SPEC_THREADS], fr_at[SPEC_THREADS];
-	size_t chunk_at[SPEC_THREADS];
-	int iov_ts[SPEC_THREADS], iov_fr[SPEC_THREADS], iov_chunk[SPEC_THREADS];
 	struct pyspy_iov iov[2 + 3 * SPEC_THREADS + SPEC_FRAMES + SPEC_CODES];
-	size_t frames_at, codes_at;
-	int frames_iov, codes_iov;
-	uint64_t tstate = 0, gil_at;
-	int cframes = l->frame_model == PYSPY_FRAMES_CFRAME;
-	struct chain c;
-	int rc, got, n = 0;
+	size_t tslen = (size_t)s->tstate_read, gil_len, need = 0, frames_at, codes_at, k;
+	int n = 0, frames_iov, codes_iov, have_gil;
+	uint8_t gil[64];
+	uint64_t gil_at;
 
-	s->nthreads = 0;
-	s->nraw = 0;
-	s->visits = 0;
-	*holder = 0;
-
-	/* One call: the head of the list, the GIL, and the guessed shape. */
-	need = 0;
 	for (k = 0; k < s->nspec; k++) {
-		ts_at[k] = need;
+		sr->ts_at[k] = need;
 		need += tslen;
-		fr_at[k] = need;
+		sr->fr_at[k] = need;
 		need += 8;
-		chunk_at[k] = need;
+		sr->chunk_at[k] = need;
 		need += (size_t)s->spec[k].chunk_len;
 	}
 	frames_at = need;
@@ -628,72 +635,111 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 		s->cap_spec_buf = need;
 		s->spec_buf = xrealloc(s->spec_buf, need);
 	}
-	iov[n].remote = s->t.interp + (uint64_t)l->interp.tstate_head;
-	iov[n].local = &tstate;
-	iov[n++].len = sizeof(tstate);
+
+	add_iov(iov, &n, s->t.interp + (uint64_t)l->interp.tstate_head, head, sizeof(*head));
 	gil_at = gil_region(s, &gil_len);
-	if (gil_at && gil_len <= sizeof(gil)) {
-		iov[n].remote = gil_at;
-		iov[n].local = gil;
-		iov[n++].len = gil_len;
-	}
+	have_gil = gil_at && gil_len <= sizeof(gil);
+	if (have_gil)
+		add_iov(iov, &n, gil_at, gil, gil_len);
 	for (k = 0; k < s->nspec; k++) {
-		iov_ts[k] = n;
-		iov[n].remote = s->spec[k].tstate;
-		iov[n].local = s->spec_buf + ts_at[k];
-		iov[n++].len = tslen;
-		iov_fr[k] = -1;
-		if (cframes && s->spec[k].cframe) {
-			iov_fr[k] = n;
-			iov[n].remote = s->spec[k].cframe + (uint64_t)l->tstate.cframe_current_frame;
-			iov[n].local = s->spec_buf + fr_at[k];
-			iov[n++].len = 8;
+		sr->iov_ts[k] = n;
+		add_iov(iov, &n, s->spec[k].tstate, s->spec_buf + sr->ts_at[k], tslen);
+		sr->iov_fr[k] = -1;
+		if (l->frame_model == PYSPY_FRAMES_CFRAME && s->spec[k].cframe) {
+			sr->iov_fr[k] = n;
+			add_iov(iov, &n, s->spec[k].cframe + (uint64_t)l->tstate.cframe_current_frame,
+				s->spec_buf + sr->fr_at[k], 8);
 		}
 	}
 	frames_iov = n;
-	for (k = 0; k < s->nspec_frames; k++) {
-		iov[n].remote = s->spec_frame[k];
-		iov[n].local = s->spec_buf + frames_at + k * (size_t)s->frame_read;
-		iov[n++].len = (size_t)s->frame_read;
-	}
+	for (k = 0; k < s->nspec_frames; k++)
+		add_iov(iov, &n, s->spec_frame[k], s->spec_buf + frames_at + k * (size_t)s->frame_read,
+			(size_t)s->frame_read);
 	codes_iov = n;
-	for (k = 0; k < s->nspec_codes; k++) {
-		iov[n].remote = codecache_fp_addr(&s->cc, s->spec_code[k]);
-		iov[n].local = s->spec_buf + codes_at + k * (size_t)s->cc.fp_len;
-		iov[n++].len = (size_t)s->cc.fp_len;
-	}
-	/* Chunks last: one that ends early stops only what follows it. */
+	for (k = 0; k < s->nspec_codes; k++)
+		add_iov(iov, &n, codecache_fp_addr(&s->cc, s->spec_code[k]),
+			s->spec_buf + codes_at + k * (size_t)s->cc.fp_len, (size_t)s->cc.fp_len);
 	for (k = 0; k < s->nspec; k++) {
-		iov_chunk[k] = -1;
+		sr->iov_chunk[k] = -1;
 		if (s->spec[k].chunk_len) {
-			iov_chunk[k] = n;
-			iov[n].remote = s->spec[k].chunk;
-			iov[n].local = s->spec_buf + chunk_at[k];
-			iov[n++].len = (size_t)s->spec[k].chunk_len;
+			sr->iov_chunk[k] = n;
+			add_iov(iov, &n, s->spec[k].chunk, s->spec_buf + sr->chunk_at[k],
+				(size_t)s->spec[k].chunk_len);
 		}
 	}
-	got = remote_readv(&s->r, iov, (size_t)n);
-	if (got < 0)
-		return got;
-	if (got < 1)
+
+	sr->got = remote_readv(&s->r, iov, (size_t)n);
+	if (sr->got < 0)
+		return sr->got;
+	if (sr->got < 1)
 		return -EFAULT;
-	if (gil_at && gil_len <= sizeof(gil) && got >= 2)
-		*holder = gil_holder(s, gil, gil_len);
+	*holder = have_gil && sr->got >= 2 ? gil_holder(s, gil, gil_len) : 0;
 	s->spec_frame_buf = s->spec_buf + frames_at;
-	s->spec_frames_read = got <= frames_iov ? 0 :
-			      (got - frames_iov < (int)s->nspec_frames ? got - frames_iov : (int)s->nspec_frames);
+	s->spec_frames_read = sr->got <= frames_iov ? 0 :
+			      (int)MIN((size_t)(sr->got - frames_iov), s->nspec_frames);
 	s->nnext_spec_frames = 0;
-	if (got > codes_iov)
+	if (sr->got > codes_iov)
 		codecache_preread(&s->cc, s->spec_code, s->spec_buf + codes_at,
-				  (size_t)(got - codes_iov) < s->nspec_codes ? (size_t)(got - codes_iov) :
-									       s->nspec_codes);
+				  MIN((size_t)(sr->got - codes_iov), s->nspec_codes));
+	return 0;
+}
+
+/* The copy of thread state i read by read_shape, if it is `tstate`; pf
+ * then holds the rest of what was read for that thread. */
+static const uint8_t *shape_thread(struct session *s, const struct shape_read *sr, size_t i,
+				   uint64_t tstate, struct prefetch *pf)
+{
+	if (i >= s->nspec || s->spec[i].tstate != tstate || sr->iov_ts[i] >= sr->got)
+		return NULL;
+	memset(pf, 0, sizeof(*pf));
+	pf->have_fr = sr->iov_fr[i] >= 0 && sr->iov_fr[i] < sr->got;
+	pf->cframe = s->spec[i].cframe;
+	memcpy(&pf->fr, s->spec_buf + sr->fr_at[i], 8);
+	if (sr->iov_chunk[i] >= 0 && sr->iov_chunk[i] < sr->got) {
+		pf->buf = s->spec_buf + sr->chunk_at[i];
+		pf->chunk = s->spec[i].chunk;
+		pf->chunk_len = s->spec[i].chunk_len;
+	}
+	return s->spec_buf + sr->ts_at[i];
+}
+
+/* Ids and GIL flag from a copy of a thread state. */
+static void thread_from_state(const struct pyspy_layout *l, const uint8_t *ts, size_t tslen,
+			      struct thread_walk *tw)
+{
+	tw->thread_id = field_ptr(ts, tslen, l->tstate.thread_id);
+	tw->native_id = l->tstate.native_thread_id >= 0 ? field_i64(ts, tslen, l->tstate.native_thread_id) : 0;
+	tw->holds_gil = -1;
+	if (l->tstate.holds_gil >= 0)
+		tw->holds_gil = field_i32(ts, tslen, l->tstate.holds_gil) != 0;
+	else if (l->tstate.status >= 0 && l->tstate.status_holds_gil_mask)
+		tw->holds_gil = (field_u32(ts, tslen, l->tstate.status) & l->tstate.status_holds_gil_mask) != 0;
+}
+
+/* Walk every thread state of the interpreter; *holder is the thread state
+ * holding the GIL (0 if none or unknown). */
+static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+	size_t tslen = (size_t)s->tstate_read;
+	uint8_t ts_local[TSTATE_READ_MAX];
+	struct shape_read sr;
+	uint64_t tstate = 0;
+	struct chain c;
+	int rc;
+
+	s->nthreads = 0;
+	s->nraw = 0;
+	s->visits = 0;
+	rc = read_shape(s, &sr, &tstate, holder);
+	if (rc)
+		return rc;
 
 	chain_init(&c);
 	while (tstate) {
 		struct thread_walk *tw;
-		struct prefetch pf, *pfp = NULL;
-		size_t i = s->nthreads;
-		const uint8_t *ts = ts_local;
+		struct prefetch pf;
+		const uint8_t *ts;
 
 		if (s->nthreads >= MAX_THREADS || chain_step(&c, tstate) || over_budget(s)) {
 			if (s->nthreads == 0)
@@ -702,19 +748,8 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 			(*errors)++;
 			break;
 		}
-		if (i < s->nspec && s->spec[i].tstate == tstate && iov_ts[i] < got) {
-			ts = s->spec_buf + ts_at[i];
-			memset(&pf, 0, sizeof(pf));
-			pf.have_fr = iov_fr[i] >= 0 && iov_fr[i] < got;
-			pf.cframe = s->spec[i].cframe;
-			memcpy(&pf.fr, s->spec_buf + fr_at[i], 8);
-			if (iov_chunk[i] >= 0 && iov_chunk[i] < got) {
-				pf.buf = s->spec_buf + chunk_at[i];
-				pf.chunk = s->spec[i].chunk;
-				pf.chunk_len = s->spec[i].chunk_len;
-			}
-			pfp = &pf;
-		} else {
+		ts = shape_thread(s, &sr, s->nthreads, tstate, &pf);
+		if (!ts) {
 			rc = remote_read(&s->r, tstate, ts_local, tslen);
 			if (rc == -ESRCH || (rc && s->nthreads == 0))
 				return rc;
@@ -723,28 +758,18 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 				(*errors)++;
 				break;
 			}
+			ts = ts_local;
 		}
 		tw = new_thread(s);
 		tw->tstate = tstate;
-		tw->thread_id = field_ptr(ts, tslen, l->tstate.thread_id);
-		tw->native_id = l->tstate.native_thread_id >= 0 ?
-					field_i64(ts, tslen, l->tstate.native_thread_id) : 0;
-		tw->holds_gil = -1;
-		if (l->tstate.holds_gil >= 0)
-			tw->holds_gil = field_i32(ts, tslen, l->tstate.holds_gil) != 0;
-		else if (l->tstate.status >= 0 && l->tstate.status_holds_gil_mask)
-			tw->holds_gil = (field_u32(ts, tslen, l->tstate.status) &
-					 l->tstate.status_holds_gil_mask) != 0;
+		thread_from_state(l, ts, tslen, tw);
 		tw->first = s->nraw;
-		{
-			int wrc = walk_thread(s, ts, tslen, tw, pfp);
-
-			if (wrc == -ESRCH)
-				return wrc;
-			if (wrc) {
-				tw->truncated = 1;
-				(*errors)++;
-			}
+		rc = walk_thread(s, ts, tslen, tw, ts == ts_local ? NULL : &pf);
+		if (rc == -ESRCH)
+			return rc;
+		if (rc) {
+			tw->truncated = 1;
+			(*errors)++;
 		}
 		/* A cycle in the thread list ends the walk. */
 		tstate = field_ptr(ts, tslen, l->tstate.next);
