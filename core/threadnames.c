@@ -22,6 +22,9 @@
 #define MAX_DICT_ENTRIES 65536
 #define MAX_THREAD_NAMES 4096
 #define REFRESH_NS 1000000000ull
+/* Key comparisons (string reads) in one refresh: thousands of threads with
+ * huge attribute dicts, as garbage can claim, must not stall a sample. */
+#define MAX_REFRESH_COMPARES 65536u
 #define MAX_REFRESH_NS (32 * REFRESH_NS)
 
 void thread_names_init(struct thread_names *tn, const struct pyspy_layout *l, struct remote *r,
@@ -177,14 +180,15 @@ static int str_equals(struct thread_names *tn, uint64_t addr, const char *s)
 	return eq;
 }
 
-static uint64_t dict_get(struct thread_names *tn, uint64_t dict, const char *key)
+static uint64_t dict_get(struct thread_names *tn, uint64_t dict, const char *key, size_t *budget)
 {
 	struct dict_items it;
 	uint64_t found = 0;
 	size_t i;
 
 	if (dict_items(tn, dict, &it) == 0) {
-		for (i = 0; i < it.n && !found; i++) {
+		for (i = 0; i < it.n && !found && *budget; i++) {
+			(*budget)--;
 			if (str_equals(tn, it.keys[i], key))
 				found = it.values[i];
 		}
@@ -194,7 +198,7 @@ static uint64_t dict_get(struct thread_names *tn, uint64_t dict, const char *key
 }
 
 /* The index of `key` among the entries of a shared-keys object (3.11+). */
-static int64_t keys_index(struct thread_names *tn, uint64_t keys, const char *key)
+static int64_t keys_index(struct thread_names *tn, uint64_t keys, const char *key, size_t *budget)
 {
 	const struct pyspy_layout *l = tn->layout;
 	uint64_t hdr[8] = { 0 }, entries;
@@ -217,9 +221,10 @@ static int64_t keys_index(struct thread_names *tn, uint64_t keys, const char *ke
 	entries = keys + (uint64_t)l->dict.dk_indices + ((uint64_t)1 << log2_index);
 	buf = xcalloc((size_t)nentries + 1, esz);
 	if (remote_read(tn->remote, entries, buf, (size_t)nentries * esz) == 0) {
-		for (i = 0; i < nentries && found < 0; i++) {
+		for (i = 0; i < nentries && found < 0 && *budget; i++) {
 			uint64_t k = buf[(size_t)i * (esz / 8) + (esz == 24 ? 1 : 0)];
 
+			(*budget)--;
 			if (k && str_equals(tn, k, key))
 				found = i;
 		}
@@ -231,7 +236,7 @@ static int64_t keys_index(struct thread_names *tn, uint64_t keys, const char *ke
 /* ---- objects ------------------------------------------------------------ */
 
 /* An attribute of a plain Python object, or 0. */
-static uint64_t object_attr(struct thread_names *tn, uint64_t obj, const char *name)
+static uint64_t object_attr(struct thread_names *tn, uint64_t obj, const char *name, size_t *budget)
 {
 	const struct pyspy_layout *l = tn->layout;
 	uint64_t type, flags = 0, dict = 0, values = 0, keys;
@@ -285,10 +290,10 @@ static uint64_t object_attr(struct thread_names *tn, uint64_t obj, const char *n
 		break;
 	}
 	if (dict)
-		return dict_get(tn, dict, name);
+		return dict_get(tn, dict, name, budget);
 	if (!values || remote_read_ptr(tn->remote, type + (uint64_t)l->object.ht_cached_keys, &keys))
 		return 0;
-	idx = keys_index(tn, keys, name);
+	idx = keys_index(tn, keys, name, budget);
 	if (idx < 0)
 		return 0;
 	remote_read_ptr(tn->remote, values + (uint64_t)(l->dict.values_values > 0 ? l->dict.values_values : 0) +
@@ -373,18 +378,18 @@ static void refresh(struct thread_names *tn)
 	const struct pyspy_layout *l = tn->layout;
 	uint64_t modules, threading, mdict, active;
 	struct dict_items it;
-	size_t i;
+	size_t i, budget = MAX_REFRESH_COMPARES;
 
 	if (!l->names.present || l->interp.modules < 0)
 		return;
 	if (remote_read_ptr(tn->remote, tn->interp + (uint64_t)l->interp.modules, &modules) || !modules)
 		return;
-	threading = dict_get(tn, modules, "threading");
+	threading = dict_get(tn, modules, "threading", &budget);
 	if (!threading || remote_read_ptr(tn->remote, threading + (uint64_t)l->names.module_dict, &mdict)) {
 		log_debug("thread names: no threading module in sys.modules");
 		return;
 	}
-	active = dict_get(tn, mdict, "_active");
+	active = dict_get(tn, mdict, "_active", &budget);
 	if (!active || dict_items(tn, active, &it) != 0) {
 		log_debug("thread names: no readable threading._active");
 		return;
@@ -395,9 +400,9 @@ static void refresh(struct thread_names *tn)
 
 		if (read_int(tn, it.keys[i], &ident) != 0)
 			continue;
-		name_obj = object_attr(tn, it.values[i], "_name");
+		name_obj = object_attr(tn, it.values[i], "_name", &budget);
 		if (!name_obj)
-			name_obj = object_attr(tn, it.values[i], "_Thread__name");
+			name_obj = object_attr(tn, it.values[i], "_Thread__name", &budget);
 		if (!name_obj)
 			continue;
 		sb_init(&sb);
