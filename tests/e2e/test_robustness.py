@@ -93,7 +93,7 @@ def check_run(binary, args, what):
     assert len(errors) <= 1, f"{what}: more than one error line\n{r.stderr}"
     if r.returncode == 1:
         assert errors, f"{what}: exit 1 without an error line\n{r.stderr}"
-        assert "\n" not in errors[0].strip()
+        assert r.stderr.strip().splitlines()[-1] == errors[0], f"{what}: output after the error\n{r.stderr}"
     return r
 
 
