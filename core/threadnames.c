@@ -37,6 +37,7 @@ void thread_names_init(struct thread_names *tn, const struct pyspy_layout *l, st
 	tn->remote = r;
 	tn->strings = strings;
 	tn->interp = interp;
+	tn->modules_used = -1;
 	if (bin && r->ops->binary_symbol(bin, "PyInt_Type", &addr, &size) == 0)
 		tn->int_type = addr;
 }
@@ -376,22 +377,43 @@ static void store(struct thread_names *tn, uint64_t id, const char *name)
 static void refresh(struct thread_names *tn)
 {
 	const struct pyspy_layout *l = tn->layout;
-	uint64_t modules, threading, mdict, active;
+	uint64_t modules, threading, mdict, active, type;
 	struct dict_items it;
 	size_t i, budget = MAX_REFRESH_COMPARES;
 
 	if (!l->names.present || l->interp.modules < 0)
 		return;
-	if (remote_read_ptr(tn->remote, tn->interp + (uint64_t)l->interp.modules, &modules) || !modules)
-		return;
-	threading = dict_get(tn, modules, "threading", &budget);
-	if (!threading || remote_read_ptr(tn->remote, threading + (uint64_t)l->names.module_dict, &mdict)) {
-		log_debug("thread names: no threading module in sys.modules");
-		return;
+	/* threading._active is found once and kept: a dict that lives as long
+	 * as the module.  Its type is checked each time it is used again. */
+	active = tn->active;
+	if (active && (remote_read_ptr(tn->remote, active + (uint64_t)l->object.ob_type, &type) ||
+		       type != tn->active_type))
+		active = tn->active = 0;
+	if (!active) {
+		int64_t used = -1;
+
+		if (remote_read_ptr(tn->remote, tn->interp + (uint64_t)l->interp.modules, &modules) || !modules)
+			return;
+		/* Looked already and sys.modules has not changed size: no threading yet. */
+		remote_read(tn->remote, modules + (uint64_t)l->dict.ma_used, &used, sizeof(used));
+		if (used >= 0 && used == tn->modules_used)
+			return;
+		tn->modules_used = used;
+		threading = dict_get(tn, modules, "threading", &budget);
+		if (!threading ||
+		    remote_read_ptr(tn->remote, threading + (uint64_t)l->names.module_dict, &mdict)) {
+			log_debug("thread names: no threading module in sys.modules");
+			return;
+		}
+		active = dict_get(tn, mdict, "_active", &budget);
+		if (!active || remote_read_ptr(tn->remote, active + (uint64_t)l->object.ob_type, &type))
+			return;
+		tn->active = active;
+		tn->active_type = type;
 	}
-	active = dict_get(tn, mdict, "_active", &budget);
-	if (!active || dict_items(tn, active, &it) != 0) {
+	if (dict_items(tn, active, &it) != 0) {
 		log_debug("thread names: no readable threading._active");
+		tn->active = 0;
 		return;
 	}
 	for (i = 0; i < it.n && i < MAX_THREAD_NAMES; i++) {

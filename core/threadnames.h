@@ -32,6 +32,9 @@ struct thread_names {
 	uint64_t last_refresh_ns;
 	uint64_t wait_ns;    /* before the next re-read for an unknown id */
 	uint64_t int_type;   /* &PyInt_Type (2.7), or 0 */
+	uint64_t active;     /* threading._active once found, and its type */
+	uint64_t active_type;
+	int64_t modules_used; /* size of sys.modules when threading was not in it */
 };
 
 void thread_names_init(struct thread_names *tn, const struct pyspy_layout *l, struct remote *r,
