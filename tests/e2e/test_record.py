@@ -161,13 +161,15 @@ def test_signal_reaches_paused_target(heavy_interp, tmp_path):
 
 @pytest.mark.parametrize("flag", ["--gil", "--idle", "none"])
 def test_idle_and_gil_filters(heavy_interp, flag, tmp_path):
-    p = start(heavy_interp, "sleeper.py")
+    # Raised priority: on a busy machine a thread that py-spy has just let
+    # go waits for a CPU in state R, and would be seen as running.
+    p = start(heavy_interp, "sleeper.py", preexec_fn=raise_priority)
     out = tmp_path / "x.txt"
     args = ["record", "-p", p.pid, "-r", 100, "-d", 3, "-o", f"collapsed:{out}"]
     if flag != "none":
         args.append(flag)
     try:
-        r = run_pyspy(args, timeout=60)
+        r = run_pyspy(args, timeout=60, preexec_fn=raise_priority)
     finally:
         end(p)
     assert r.returncode == 0, r.stderr
@@ -208,6 +210,7 @@ def test_outputs_complete_on_every_way_out(heavy_interp, how, tmp_path):
             "-o", f"speedscope:{tmp_path}/c.json"]
     if how == "duration":
         args += ["-d", "2"]
+    rec = None
     try:
         with open(err, "w") as ef:
             rec = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=ef)
@@ -218,7 +221,7 @@ def test_outputs_complete_on_every_way_out(heavy_interp, how, tmp_path):
         rc = rec.wait(timeout=60)
     finally:
         end(p)
-        if rec.poll() is None:
+        if rec and rec.poll() is None:
             rec.kill()
     stderr = err.read_text()
     assert rc == 0, stderr
