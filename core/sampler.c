@@ -197,7 +197,12 @@ static void take_sample(struct run *r, uint64_t due)
 		r->kept_cap = ss.nstacks;
 		r->kept = xrealloc(r->kept, r->kept_cap * sizeof(*r->kept));
 	}
-	n = sampler_filter(ss.stacks, ss.nstacks, r->opt->idle, r->opt->gil, r->kept);
+	/* A live view counts every thread (its Threads and Active figures) and
+	 * applies --idle and --gil itself. */
+	if (r->opt->live)
+		n = sampler_filter(ss.stacks, ss.nstacks, 1, 0, r->kept);
+	else
+		n = sampler_filter(ss.stacks, ss.nstacks, r->opt->idle, r->opt->gil, r->kept);
 	for (i = 0; i < n; i++)
 		st->truncated += r->kept[i].truncated != 0;
 	st->samples += n;
