@@ -31,6 +31,7 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX_THREADS 4096
+#define OS_STATE_MAX_AGE_NS 5000000ull /* 5 ms */
 #define MAX_DEPTH 4096
 #define MAX_SAMPLE_VISITS (1u << 18) /* frames and thread states read per sample */
 #define MAX_CHUNK_BYTES (4u << 20)
@@ -59,7 +60,7 @@ struct thread_walk {
  * call as the head of the thread list, then checked against what the
  * sample finds.  A wrong guess only costs the reads it would have made. */
 #define SPEC_THREADS 8
-#define SPEC_SLACK 4096
+#define SPEC_SLACK 1024
 #define SPEC_FRAMES 16
 #define SPEC_CODES 64
 
@@ -102,6 +103,9 @@ struct session {
 	size_t cap_chunk;
 	size_t visits;        /* frames and thread states read in this sample */
 	uint64_t nsamples;
+	const struct pyspy_os_thread *os; /* the OS threads and when they were read */
+	size_t nos;
+	uint64_t os_read_ns;
 	uint64_t chunk_misses;   /* chunks the speculative read did not hold */
 
 	struct spec_thread spec[SPEC_THREADS];
@@ -998,10 +1002,20 @@ int session_sample(struct session *s, struct session_sample *out)
 
 	memset(out, 0, sizeof(*out));
 	s->nsamples++;
-	if (s->r.ops->threads(s->r.proc, &os, &nos, err, sizeof(err)) < 0) {
-		os = NULL;
-		nos = 0;
+	/* The OS thread states, read before any pause.  Reading them costs a
+	 * system call per thread, the most expensive part of a fast sample:
+	 * above 200 Hz they are read every OS_STATE_MAX_AGE_NS, not every
+	 * sample. */
+	t0 = host_now_ns();
+	if (!s->os_read_ns || t0 - s->os_read_ns >= OS_STATE_MAX_AGE_NS) {
+		s->os_read_ns = t0;
+		if (s->r.ops->threads(s->r.proc, &s->os, &s->nos, err, sizeof(err)) < 0) {
+			s->os = NULL;
+			s->nos = 0;
+		}
 	}
+	os = s->os;
+	nos = s->nos;
 	if (!s->opt.nonblocking) {
 		t0 = host_now_ns();
 		rc = s->r.ops->pause(s->r.proc, err, sizeof(err));
