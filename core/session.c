@@ -11,7 +11,11 @@
  *   5. resolve: validate every code object met (one batched read), decode
  *      new ones, turn raw frames into (name, file, line).
  * Walking first and resolving later keeps the target stopped for as short a
- * time as possible.  Every chain is bounded; a garbage pointer ends a walk
+ * time as possible.  Step 3 starts with one speculative read of what the
+ * last sample found (thread states, frames, data-stack chunks, code
+ * fingerprints), so that in steady state a sample is a single
+ * process_vm_readv; every guess is checked against what the walk finds.
+ * Every chain is bounded and cycle-checked; a garbage pointer ends a walk
  * (counted as an error), never the profiler.
  */
 #include <errno.h>
