@@ -131,7 +131,10 @@ static void take_signals(struct run *r)
 		stop(r, SAMPLER_STOP_TERM);
 	if (sig & HOST_SIG_PIPE)
 		stop(r, SAMPLER_STOP_PIPE);
-	if ((sig & HOST_SIG_CHLD) && !target_alive(r))
+	/* SIGCHLD comes with every stop of a paused target too: only a program
+	 * we spawned can have exited because of it (an attached one is checked
+	 * every ALIVE_CHECK_NS). */
+	if ((sig & HOST_SIG_CHLD) && r->opt->alive && !target_alive(r))
 		stop(r, SAMPLER_STOP_EXITED);
 	if ((sig & HOST_SIG_WINCH) && r->st->stop == SAMPLER_RUNNING)
 		send_event(r, PYSPY_EVENT_RESIZE, NULL);

@@ -147,4 +147,6 @@ int lnx_spawn(const struct pyspy_host *host, const struct pyspy_spawn *spawn,
 int lnx_alive(struct pyspy_proc *proc, int *status);
 int lnx_terminate(struct pyspy_proc *proc);
 
+uint64_t lnx_now_ns(void);
+
 #endif /* PYSPY_BACKEND_LINUX_LNX_H */

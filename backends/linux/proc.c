@@ -478,7 +478,8 @@ static void lnx_statfds_prune(struct pyspy_proc *proc)
 	}
 }
 
-static uint64_t lnx_now_ns(void)
+/* Monotonic clock, nanoseconds. */
+uint64_t lnx_now_ns(void)
 {
 	struct timespec ts;
 

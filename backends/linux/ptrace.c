@@ -22,6 +22,7 @@
 #include "lnx.h"
 
 #define LNX_WAIT_TICK_NS 200000 /* longest sleep between polls of the main thread */
+#define LNX_SPIN_NS 50000       /* how long to poll for a stop before sleeping */
 
 static int lnx_held_cmp(const void *a, const void *b)
 {
@@ -100,6 +101,26 @@ void lnx_held_note_stop(struct pyspy_proc *proc, pid_t tid, int status)
 	}
 }
 
+/* Poll h's stop without blocking for up to LNX_SPIN_NS; 1 when it is
+ * settled (stopped or gone). */
+static int lnx_spin_for_stop(struct pyspy_proc *proc, struct lnx_held *h)
+{
+	uint64_t end = lnx_now_ns() + LNX_SPIN_NS;
+	int status;
+	pid_t r;
+
+	while (h->tid && !h->stopped) {
+		r = waitpid(h->tid, &status, WNOHANG | __WALL);
+		if (r > 0)
+			lnx_held_status(proc, h, status);
+		else if (r < 0 && errno != EINTR)
+			return 0; /* let the caller sort it out */
+		else if (lnx_now_ns() >= end)
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Wait until a seized thread is in a stop, or gone.  Threads other than
  * the main one simply block in waitpid.  The main thread is polled: once
@@ -117,6 +138,11 @@ static void lnx_held_wait(struct pyspy_proc *proc, struct lnx_held *h)
 	char path[96], st;
 	pid_t r;
 
+	/* A running thread stops within microseconds of PTRACE_INTERRUPT; poll
+	 * for it a little before sleeping, since waking from a sleep (an idle
+	 * virtual CPU in particular) can take far longer than the stop. */
+	if (lnx_spin_for_stop(proc, h))
+		return;
 	/* The main thread is waited for without blocking (see above): between
 	 * polls we sleep until a SIGCHLD says some tracee changed state, or a
 	 * short tick passes.  SIGCHLD is blocked meanwhile so that it wakes
