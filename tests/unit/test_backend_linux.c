@@ -33,58 +33,6 @@
 #define TBL_MARKER 0x5ca1ab1e0ddba11ull /* MEMTARGET_MARKER of the helper */
 #define TBL_PAGE 4096
 
-/* --- a host for the module --------------------------------------------- */
-
-static void *tbl_alloc(size_t n)
-{
-	return calloc(1, n);
-}
-
-static void *tbl_realloc(void *p, size_t n)
-{
-	return realloc(p, n);
-}
-
-static void tbl_free(void *p)
-{
-	free(p);
-}
-
-static void tbl_log(const struct pyspy_host *host, int level, const char *fmt, ...)
-{
-}
-
-static const char *tbl_option(const struct pyspy_host *host, const char *key)
-{
-	return NULL;
-}
-
-/* Option read = proc-mem: the /proc/PID/mem path of reads. */
-static const char *tbl_option_mem(const struct pyspy_host *host, const char *key)
-{
-	return strcmp(key, "read") == 0 ? "proc-mem" : NULL;
-}
-
-static const struct pyspy_host tbl_host = {
-	.size = sizeof(struct pyspy_host),
-	.abi_version = PYSPY_ABI_VERSION,
-	.alloc = tbl_alloc,
-	.realloc = tbl_realloc,
-	.free = tbl_free,
-	.log = tbl_log,
-	.option = tbl_option,
-};
-
-static const struct pyspy_host tbl_host_mem = {
-	.size = sizeof(struct pyspy_host),
-	.abi_version = PYSPY_ABI_VERSION,
-	.alloc = tbl_alloc,
-	.realloc = tbl_realloc,
-	.free = tbl_free,
-	.log = tbl_log,
-	.option = tbl_option_mem,
-};
-
 static void *tbl_handle;
 static const struct pyspy_module *tbl_mod;
 static const struct pyspy_backend_ops *ops;
@@ -161,7 +109,7 @@ static int tbl_start(struct tbl_prog *p, char *const *argv, const char *until)
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
 	sp.stdout_fd = fds[1];
-	rc = ops->spawn(&tbl_host, &sp, &p->pid, err, sizeof(err));
+	rc = ops->spawn(unit_host(), &sp, &p->pid, err, sizeof(err));
 	close(fds[1]);
 	if (rc) {
 		close(fds[0]);
@@ -237,22 +185,15 @@ static int tbl_ready(void)
 
 static int tbl_suite_init(void)
 {
-	char path[PATH_MAX];
 	char *argv[] = { mt_path, "an arg", NULL };
 
-	snprintf(path, sizeof(path), "%s/modules/backends/linux.so", unit_build_dir());
-	tbl_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!tbl_handle) {
-		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
-		return 0;
-	}
-	tbl_mod = dlsym(tbl_handle, PYSPY_MODULE_SYMBOL);
+	tbl_mod = unit_load_module("modules/backends/linux.so", PYSPY_KIND_BACKEND, &tbl_handle);
 	if (!tbl_mod || !tbl_mod->ops)
 		return 0;
 	ops = tbl_mod->ops;
 	snprintf(mt_path, sizeof(mt_path), "%s/tests/helpers/memtarget", unit_build_dir());
 	if (tbl_start(&mt, argv, "ready") == 0)
-		mt_proc = tbl_attach(&tbl_host, mt.pid);
+		mt_proc = tbl_attach(unit_host(), mt.pid);
 	return 0;
 }
 
@@ -373,7 +314,10 @@ static void test_read_proc_mem(void)
 	struct pyspy_proc *proc;
 
 	CU_ASSERT_FATAL(tbl_ready());
-	proc = tbl_attach(&tbl_host_mem, mt.pid);
+	/* the backend reads the option at attach */
+	unit_host_options((const char *const[]){ "read", "proc-mem", NULL });
+	proc = tbl_attach(unit_host(), mt.pid);
+	unit_host_options(NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
 	tbl_check_batch(proc);
 	tbl_check_many(proc);
@@ -415,7 +359,7 @@ static int tbl_fallback_child(int errno_value)
 		if (syscall(__NR_process_vm_readv, getpid(), NULL, 0, NULL, 0, 0) != -1 ||
 		    errno != errno_value)
 			_exit(3); /* the filter does not work: the test would prove nothing */
-		if (ops->attach(&tbl_host, mt.pid, &proc, err, sizeof(err)))
+		if (ops->attach(unit_host(), mt.pid, &proc, err, sizeof(err)))
 			_exit(4);
 		ok = ops->read(proc, iov, 3) == 2 && tbl_check_pattern(b0, sizeof(b0), 7, 1) &&
 		     tbl_check_pattern(b1, sizeof(b1), 3, 2);
@@ -683,7 +627,7 @@ static void test_pause_churn(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
-	proc = tbl_attach(&tbl_host, p.pid);
+	proc = tbl_attach(unit_host(), p.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
 	for (i = 0; i < 300 && rc == 0; i++) {
 		rc = ops->pause(proc, err, sizeof(err));
@@ -755,7 +699,7 @@ static void test_pause_traced_elsewhere(void)
 		return;
 	}
 	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
-	proc = tbl_attach(&tbl_host, p.pid);
+	proc = tbl_attach(unit_host(), p.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
 	snprintf(pidarg, sizeof(pidarg), "%lld", (long long)p.pid);
 	tracer = fork();
@@ -807,7 +751,7 @@ static void test_attach_no_permission(void)
 
 		if (setgid(65534) || setuid(65534))
 			_exit(3);
-		rc = ops->attach(&tbl_host, mt.pid, &proc, err, sizeof(err));
+		rc = ops->attach(unit_host(), mt.pid, &proc, err, sizeof(err));
 		_exit(rc == -EPERM && !proc && strstr(err, "permission denied reading process") &&
 		      strstr(err, "sudo") && strstr(err, "ptrace_scope") &&
 		      strstr(err, "--cap-add SYS_PTRACE") ? 0 : 1);
@@ -835,7 +779,7 @@ static void test_leader_exited(void)
 	deadline = tbl_ms() + 3000; /* until the main thread is a zombie */
 	while (tbl_count_state(p.pid, 't', &total) >= 0 && total != 3 && tbl_ms() < deadline)
 		tbl_sleep_ms(5);
-	CU_ASSERT_EQUAL(ops->attach(&tbl_host, p.pid, &proc, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ops->attach(unit_host(), p.pid, &proc, err, sizeof(err)), 0);
 	if (!proc) {
 		fprintf(stderr, "attach: %s\n", err);
 		tbl_end(&p, NULL);
@@ -872,7 +816,7 @@ static void test_pause_profiler_dies(void)
 		struct pyspy_proc *proc = NULL;
 		char err[256];
 
-		if (ops->attach(&tbl_host, mt.pid, &proc, err, sizeof(err)) ||
+		if (ops->attach(unit_host(), mt.pid, &proc, err, sizeof(err)) ||
 		    ops->pause(proc, err, sizeof(err)))
 			_exit(1);
 		kill((pid_t)mt.pid, SIGRTMIN + 1); /* waits for the resume */
@@ -1003,7 +947,7 @@ static void test_elf_deleted(void)
 	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	CU_ASSERT(out >= 0 && write(out, "not the mapped file\n", 20) == 20);
 	close(out);
-	proc = tbl_attach(&tbl_host, p.pid);
+	proc = tbl_attach(unit_host(), p.pid);
 	CU_ASSERT_PTR_NOT_NULL(proc);
 	if (proc && tbl_find_path(proc, tmp, path, sizeof(path)) == 0) {
 		CU_ASSERT_PTR_NOT_NULL(strstr(path, " (deleted)"));
@@ -1040,7 +984,7 @@ static void test_elf_mount_namespace(void)
 	snprintf(script, sizeof(script),
 		 "mount -t tmpfs none %s && cp %s %s && exec %s", dir, mt_path, file, file);
 	if (tbl_start(&p, argv, "ready") == 0) {
-		proc = tbl_attach(&tbl_host, p.pid);
+		proc = tbl_attach(unit_host(), p.pid);
 		CU_ASSERT_PTR_NOT_NULL(proc);
 		if (proc)
 			tbl_check_memtarget_elf(proc, &p, file, mt_path);
@@ -1195,7 +1139,7 @@ static void test_elf_corrupt(void)
 	}
 	argv[1 + 2 * TBL_CORRUPT] = NULL;
 	if (tbl_start(&p, argv, "ready") == 0) {
-		proc = tbl_attach(&tbl_host, p.pid);
+		proc = tbl_attach(unit_host(), p.pid);
 		CU_ASSERT_PTR_NOT_NULL(proc);
 	} else {
 		CU_FAIL("memtarget --map did not start");
@@ -1276,7 +1220,7 @@ static void tbl_check_python(const char *python, const char *file_part, int want
 		return;
 	}
 	CU_ASSERT_EQUAL(tbl_value(&p, "hexversion", 0), want_version);
-	proc = tbl_attach(&tbl_host, p.pid);
+	proc = tbl_attach(unit_host(), p.pid);
 	CU_ASSERT_PTR_NOT_NULL(proc);
 	if (!proc || tbl_find_path(proc, file_part, path, sizeof(path))) {
 		CU_FAIL("python's binary is not mapped");
@@ -1354,7 +1298,7 @@ static void test_spawn_fail(void)
 	int64_t pid = 0;
 
 	CU_ASSERT_FATAL(tbl_ready());
-	CU_ASSERT_EQUAL(ops->spawn(&tbl_host, &sp, &pid, err, sizeof(err)), -ENOENT);
+	CU_ASSERT_EQUAL(ops->spawn(unit_host(), &sp, &pid, err, sizeof(err)), -ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot run tbl-no-such-program: "));
 }
 
@@ -1379,7 +1323,7 @@ static void test_spawn_user(void)
 		memset(&p, 0, sizeof(p));
 		CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
 		sp.stdout_fd = fds[1];
-		CU_ASSERT_EQUAL_FATAL(ops->spawn(&tbl_host, &sp, &p.pid, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL_FATAL(ops->spawn(unit_host(), &sp, &p.pid, err, sizeof(err)), 0);
 		close(fds[1]);
 		p.out = fds[0];
 	}
@@ -1403,7 +1347,7 @@ static void test_alive_terminate(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
-	proc = tbl_attach(&tbl_host, p.pid);
+	proc = tbl_attach(unit_host(), p.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
 	CU_ASSERT_EQUAL(ops->alive(proc, &st), 1);
 	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), 0);
@@ -1441,7 +1385,7 @@ static void test_killed_while_paused(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
-	proc = tbl_attach(&tbl_host, p.pid);
+	proc = tbl_attach(unit_host(), p.pid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
 	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(kill((pid_t)p.pid, SIGKILL), 0);
@@ -1468,11 +1412,11 @@ static void test_attach_dead(void)
 	if (pid == 0)
 		_exit(0);
 	CU_ASSERT_EQUAL(waitpid(pid, NULL, 0), pid);
-	CU_ASSERT_EQUAL(ops->attach(&tbl_host, pid, &proc, err, sizeof(err)), -ESRCH);
+	CU_ASSERT_EQUAL(ops->attach(unit_host(), pid, &proc, err, sizeof(err)), -ESRCH);
 	CU_ASSERT_PTR_NULL(proc);
 	snprintf(want, sizeof(want), "no such process: %d", (int)pid);
 	CU_ASSERT_STRING_EQUAL(err, want);
-	CU_ASSERT_EQUAL(ops->attach(&tbl_host, -5, &proc, err, sizeof(err)), -ESRCH);
+	CU_ASSERT_EQUAL(ops->attach(unit_host(), -5, &proc, err, sizeof(err)), -ESRCH);
 }
 
 UNIT_SUITE(backend_linux_suite)

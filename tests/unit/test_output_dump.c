@@ -5,7 +5,6 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,53 +17,12 @@
 static void *dump_handle;
 static const struct pyspy_output_ops *dump_ops;
 
-static void *t_alloc(size_t n)
-{
-	return calloc(1, n);
-}
-
-static void *t_realloc(void *p, size_t n)
-{
-	return realloc(p, n);
-}
-
-static void t_free(void *p)
-{
-	free(p);
-}
-
-static void t_log(const struct pyspy_host *host, int level, const char *fmt, ...)
-{
-}
-
-static const char *t_option(const struct pyspy_host *host, const char *key)
-{
-	return NULL;
-}
-
-static const struct pyspy_host t_host = {
-	.size = sizeof(struct pyspy_host),
-	.abi_version = PYSPY_ABI_VERSION,
-	.alloc = t_alloc,
-	.realloc = t_realloc,
-	.free = t_free,
-	.log = t_log,
-	.option = t_option,
-};
-
 static int dump_suite_init(void)
 {
-	char path[4096];
 	const struct pyspy_module *mod;
 
-	snprintf(path, sizeof(path), "%s/modules/outputs/dump.so", unit_build_dir());
-	dump_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!dump_handle) {
-		fprintf(stderr, "test_output_dump: %s\n", dlerror());
-		return -1;
-	}
-	mod = dlsym(dump_handle, PYSPY_MODULE_SYMBOL);
-	if (!mod || mod->kind != PYSPY_KIND_OUTPUT)
+	mod = unit_load_module("modules/outputs/dump.so", PYSPY_KIND_OUTPUT, &dump_handle);
+	if (!mod)
 		return -1;
 	dump_ops = mod->ops;
 	return 0;
@@ -140,7 +98,7 @@ static char *run_dump(int json, int full, const struct pyspy_stack *st, size_t n
 	void *state = NULL;
 
 	CU_ASSERT_FATAL(f != NULL);
-	*rc = dump_ops->open(&t_host, &cfg, f, &state, err, sizeof(err));
+	*rc = dump_ops->open(unit_host(), &cfg, f, &state, err, sizeof(err));
 	CU_ASSERT_EQUAL(*rc, 0);
 	if (*rc == 0) {
 		*rc = dump_ops->snapshot(state, st, n, err, sizeof(err));
@@ -365,7 +323,7 @@ static void test_write_error(void)
 		CU_FAIL("cannot open /dev/full");
 		return;
 	}
-	CU_ASSERT_EQUAL_FATAL(dump_ops->open(&t_host, &cfg, f, &state, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(dump_ops->open(unit_host(), &cfg, f, &state, err, sizeof(err)), 0);
 	rc = dump_ops->snapshot(state, stacks, 4, err, sizeof(err));
 	if (rc == 0)
 		rc = dump_ops->finish(state, &sum, err, sizeof(err));

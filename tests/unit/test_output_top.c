@@ -8,7 +8,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,53 +23,12 @@
 static void *top_handle;
 static const struct pyspy_output_ops *top_ops;
 
-static void *tt_alloc(size_t n)
-{
-	return calloc(1, n);
-}
-
-static void *tt_realloc(void *p, size_t n)
-{
-	return realloc(p, n);
-}
-
-static void tt_free(void *p)
-{
-	free(p);
-}
-
-static void tt_log(const struct pyspy_host *host, int level, const char *fmt, ...)
-{
-}
-
-static const char *tt_option(const struct pyspy_host *host, const char *key)
-{
-	return NULL;
-}
-
-static const struct pyspy_host tt_host = {
-	.size = sizeof(struct pyspy_host),
-	.abi_version = PYSPY_ABI_VERSION,
-	.alloc = tt_alloc,
-	.realloc = tt_realloc,
-	.free = tt_free,
-	.log = tt_log,
-	.option = tt_option,
-};
-
 static int top_suite_init(void)
 {
-	char path[4096];
 	const struct pyspy_module *mod;
 
-	snprintf(path, sizeof(path), "%s/modules/outputs/top.so", unit_build_dir());
-	top_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!top_handle) {
-		fprintf(stderr, "test_output_top: %s\n", dlerror());
-		return -1;
-	}
-	mod = dlsym(top_handle, PYSPY_MODULE_SYMBOL);
-	if (!mod || mod->kind != PYSPY_KIND_OUTPUT)
+	mod = unit_load_module("modules/outputs/top.so", PYSPY_KIND_OUTPUT, &top_handle);
+	if (!mod)
 		return -1;
 	top_ops = mod->ops;
 	return 0;
@@ -131,7 +89,7 @@ static void tt_open(struct tt_run *r, int full_filenames)
 	CU_ASSERT_FATAL(r->out != NULL);
 	CU_ASSERT_FATAL(pipe(r->keys) == 0);
 	cfg.input_fd = r->keys[0];
-	ret = top_ops->open(&tt_host, &cfg, r->out, &r->state, r->err, sizeof(r->err));
+	ret = top_ops->open(unit_host(), &cfg, r->out, &r->state, r->err, sizeof(r->err));
 	CU_ASSERT_EQUAL_FATAL(ret, 0);
 }
 
@@ -493,7 +451,7 @@ static void test_long_cmdline(void)
 	memset(cmdline, 'a', sizeof(cmdline) - 1);
 	cmdline[0] = '\r';
 	proc.cmdline = cmdline;
-	CU_ASSERT_EQUAL_FATAL(top_ops->open(&tt_host, &cfg, out, &state, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(top_ops->open(unit_host(), &cfg, out, &state, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(top_ops->event(state, &tick, err, sizeof(err)), PYSPY_CONTINUE);
 	CU_ASSERT_EQUAL(top_ops->finish(state, &sum, err, sizeof(err)), 0);
 	top_ops->close(state);
@@ -592,7 +550,7 @@ static void test_terminal_restored(void)
 	r.out = fdopen(dup(slave), "w");
 	CU_ASSERT_FATAL(r.out != NULL);
 	cfg.input_fd = slave;
-	CU_ASSERT_EQUAL_FATAL(top_ops->open(&tt_host, &cfg, r.out, &r.state, r.err,
+	CU_ASSERT_EQUAL_FATAL(top_ops->open(unit_host(), &cfg, r.out, &r.state, r.err,
 					    sizeof(r.err)), 0);
 
 	/* raw: no line editing, no echo, Control-C is a key */

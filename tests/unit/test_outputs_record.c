@@ -17,51 +17,7 @@
 
 #include "unit.h"
 
-/* --- a host table and a module loader ---------------------------------- */
-
-static const char *opt_width, *opt_min_width, *opt_colors, *opt_title;
-
-static void *t_alloc(size_t n)
-{
-	return calloc(1, n);
-}
-
-static void *t_realloc(void *p, size_t n)
-{
-	return realloc(p, n);
-}
-
-static void t_free(void *p)
-{
-	free(p);
-}
-
-static void t_log(const struct pyspy_host *host, int level, const char *fmt, ...)
-{
-}
-
-static const char *t_option(const struct pyspy_host *host, const char *key)
-{
-	if (strcmp(key, "width") == 0)
-		return opt_width;
-	if (strcmp(key, "min_width") == 0)
-		return opt_min_width;
-	if (strcmp(key, "colors") == 0)
-		return opt_colors;
-	if (strcmp(key, "title") == 0)
-		return opt_title;
-	return NULL;
-}
-
-static const struct pyspy_host t_host = {
-	.size = sizeof(struct pyspy_host),
-	.abi_version = PYSPY_ABI_VERSION,
-	.alloc = t_alloc,
-	.realloc = t_realloc,
-	.free = t_free,
-	.log = t_log,
-	.option = t_option,
-};
+/* --- the modules, loaded with unit_load_module -------------------------- */
 
 struct loaded {
 	const char *name;
@@ -87,19 +43,13 @@ static const struct pyspy_output_ops *ops_of(const char *name)
 
 static int rec_suite_init(void)
 {
-	char path[4096];
+	char rel[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
-		snprintf(path, sizeof(path), "%s/modules/outputs/%s.so", unit_build_dir(),
-			 mods[i].name);
-		mods[i].handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-		if (!mods[i].handle) {
-			fprintf(stderr, "test_outputs_record: %s\n", dlerror());
-			return -1;
-		}
-		mods[i].mod = dlsym(mods[i].handle, PYSPY_MODULE_SYMBOL);
-		if (!mods[i].mod || mods[i].mod->kind != PYSPY_KIND_OUTPUT)
+		snprintf(rel, sizeof(rel), "modules/outputs/%s.so", mods[i].name);
+		mods[i].mod = unit_load_module(rel, PYSPY_KIND_OUTPUT, &mods[i].handle);
+		if (!mods[i].mod)
 			return -1;
 		mods[i].ops = mods[i].mod->ops;
 	}
@@ -110,6 +60,7 @@ static int rec_suite_clean(void)
 {
 	size_t i;
 
+	unit_host_options(NULL);
 	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
 		if (mods[i].handle)
 			dlclose(mods[i].handle);
@@ -209,7 +160,7 @@ static void run_module(const char *name, struct pyspy_output_config *cfg,
 	cfg->size = sizeof(*cfg);
 	cfg->command = PYSPY_CMD_RECORD;
 	cfg->input_fd = -1;
-	r->open_rc = ops->open(&t_host, cfg, f, &state, r->err, sizeof(r->err));
+	r->open_rc = ops->open(unit_host(), cfg, f, &state, r->err, sizeof(r->err));
 	if (r->open_rc == 0) {
 		for (i = 0; i < n && !r->sample_rc; i++)
 			r->sample_rc = ops->sample(state, &smp[i], r->err, sizeof(r->err));
@@ -217,11 +168,6 @@ static void run_module(const char *name, struct pyspy_output_config *cfg,
 		ops->close(state);
 	}
 	fclose(f);
-}
-
-static void reset_options(void)
-{
-	opt_width = opt_min_width = opt_colors = opt_title = NULL;
 }
 
 /* Sort the lines of text in place (for outputs whose line order is free). */
@@ -416,7 +362,7 @@ static void test_collapsed_epipe(void)
 	f = fdopen(fds[1], "w");
 	CU_ASSERT_FATAL(f != NULL);
 	build_samples();
-	CU_ASSERT_EQUAL_FATAL(ops->open(&t_host, &cfg, f, &state, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(ops->open(unit_host(), &cfg, f, &state, err, sizeof(err)), 0);
 	for (i = 0; i < 5; i++)
 		CU_ASSERT_EQUAL(ops->sample(state, &samples[i], err, sizeof(err)), 0);
 	rc = ops->finish(state, &sum, err, sizeof(err));
@@ -442,7 +388,7 @@ static void test_close_without_finish(void)
 		FILE *f = tmpfile();
 
 		CU_ASSERT_FATAL(f != NULL);
-		CU_ASSERT_EQUAL(mods[m].ops->open(&t_host, &cfg, f, &state, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(mods[m].ops->open(unit_host(), &cfg, f, &state, err, sizeof(err)), 0);
 		for (i = 0; i < 5; i++)
 			CU_ASSERT_EQUAL(mods[m].ops->sample(state, &samples[i], err, sizeof(err)), 0);
 		mods[m].ops->close(state);
@@ -532,7 +478,7 @@ static void test_flamegraph_content(void)
 	char fill1[32] = "", fill2[32] = "";
 	struct run r;
 
-	reset_options();
+	unit_host_options(NULL);
 	build_samples();
 	run_module("flamegraph", &cfg, samples, 5, &r);
 	CU_ASSERT_EQUAL(r.open_rc, 0);
@@ -583,11 +529,9 @@ static void test_flamegraph_options(void)
 	struct run r;
 
 	build_samples();
-	reset_options();
-	opt_width = "600";
-	opt_min_width = "20%";  /* 116 px of 580: frames of 2 samples (145 px) and more */
-	opt_colors = "mem";
-	opt_title = "my <profile>";
+	/* min_width 20%: 116 px of 580, frames of 2 samples (145 px) and more */
+	unit_host_options((const char *const[]){ "width", "600", "min_width", "20%",
+						 "colors", "mem", "title", "my <profile>", NULL });
 	run_module("flamegraph", &cfg, samples, 5, &r);
 	CU_ASSERT_EQUAL(r.open_rc, 0);
 	CU_ASSERT_EQUAL(r.finish_rc, 0);
@@ -601,32 +545,29 @@ static void test_flamegraph_options(void)
 	CU_ASSERT(strncmp(fill, "rgb(0,", 6) == 0); /* mem: no red */
 	free(r.out);
 
-	reset_options();
-	opt_min_width = "300";   /* pixels: only frames of 3 samples and more (442 px) */
+	/* pixels: only frames of 3 samples and more (442 px) */
+	unit_host_options((const char *const[]){ "min_width", "300", NULL });
 	run_module("flamegraph", &cfg, samples, 5, &r);
 	CU_ASSERT_EQUAL(r.finish_rc, 0);
 	CU_ASSERT_EQUAL(count_of(r.out, "<g><title>"), 4); /* all, <module>, foo:5, thread */
 	free(r.out);
 
-	reset_options();
-	opt_width = "12x";
+	unit_host_options((const char *const[]){ "width", "12x", NULL });
 	run_module("flamegraph", &cfg, samples, 5, &r);
 	CU_ASSERT_EQUAL(r.open_rc, -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "width"));
 	free(r.out);
-	reset_options();
-	opt_min_width = "-1";
+	unit_host_options((const char *const[]){ "min_width", "-1", NULL });
 	run_module("flamegraph", &cfg, samples, 5, &r);
 	CU_ASSERT_EQUAL(r.open_rc, -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "min_width"));
 	free(r.out);
-	reset_options();
-	opt_colors = "plaid";
+	unit_host_options((const char *const[]){ "colors", "plaid", NULL });
 	run_module("flamegraph", &cfg, samples, 5, &r);
 	CU_ASSERT_EQUAL(r.open_rc, -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "plaid"));
 	free(r.out);
-	reset_options();
+	unit_host_options(NULL);
 }
 
 static void test_flamegraph_empty(void)
@@ -634,7 +575,7 @@ static void test_flamegraph_empty(void)
 	struct pyspy_output_config cfg = { .rate = 100 };
 	struct run r;
 
-	reset_options();
+	unit_host_options(NULL);
 	run_module("flamegraph", &cfg, NULL, 0, &r);
 	CU_ASSERT_EQUAL(r.finish_rc, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "No samples were recorded"));
@@ -652,7 +593,7 @@ static void test_flamegraph_layout(void)
 	double x_mod, w_mod, x_foo, w_foo, x_odd, w_odd;
 	struct run r;
 
-	reset_options();
+	unit_host_options(NULL);
 	build_samples();
 	run_module("flamegraph", &cfg, samples, 5, &r);
 	CU_ASSERT_EQUAL_FATAL(r.finish_rc, 0);
@@ -703,7 +644,7 @@ static void *t_realloc_limited(void *p, size_t n)
  * (the ASan build checks for leaks). */
 static void test_out_of_memory(void)
 {
-	struct pyspy_host host = t_host;
+	struct pyspy_host host = *unit_host();
 	struct pyspy_output_config cfg = { .size = sizeof(cfg), .command = PYSPY_CMD_RECORD,
 					   .show_lines = 1, .rate = 100, .input_fd = -1,
 					   .title = "t" };
@@ -714,7 +655,7 @@ static void test_out_of_memory(void)
 
 	host.alloc = t_alloc_limited;
 	host.realloc = t_realloc_limited;
-	reset_options();
+	unit_host_options(NULL);
 	build_samples();
 	for (m = 0; m < sizeof(mods) / sizeof(mods[0]); m++) {
 		failures = 0;

@@ -7,6 +7,10 @@
 #define PYSPY_TESTS_UNIT_H
 
 #include <CUnit/CUnit.h>
+#include <stdint.h>
+
+struct pyspy_host;
+struct pyspy_module;
 
 typedef void (*unit_suite_fn)(void);
 void unit_add_suite_fn(unit_suite_fn fn);
@@ -25,5 +29,17 @@ void unit_add_suite_fn(unit_suite_fn fn);
 const char *unit_build_dir(void);
 /* The repository root, absolute. */
 const char *unit_source_dir(void);
+
+/* A host table for modules (support.c): calloc/realloc/free, a silent log,
+ * and the options last set with unit_host_options. */
+const struct pyspy_host *unit_host(void);
+/* Set the host's options: a NULL-terminated list key, value, key, value of
+ * strings that outlive their use (literals); NULL: no options. */
+void unit_host_options(const char *const *key_value_pairs);
+/* dlopen <unit_build_dir()>/relpath as the core does and return its
+ * descriptor if it is of `kind` (*handle to dlclose); NULL with a line on
+ * stderr on failure. */
+const struct pyspy_module *unit_load_module(const char *relpath, uint32_t kind,
+					    void **handle);
 
 #endif /* PYSPY_TESTS_UNIT_H */

@@ -1,0 +1,100 @@
+/*
+ * Shared test scaffolding: a host table for modules and a module loader.
+ */
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pyspy/module.h>
+
+#include "unit.h"
+
+#define UNIT_MAX_OPTIONS 16
+
+/* key, value, key, value, ... NULL: string literals, so pointers suffice */
+static const char *host_options[2 * UNIT_MAX_OPTIONS + 1];
+
+static void *unit_alloc(size_t n)
+{
+	return calloc(1, n);
+}
+
+static void *unit_realloc(void *p, size_t n)
+{
+	return realloc(p, n);
+}
+
+static void unit_free(void *p)
+{
+	free(p);
+}
+
+static void unit_log(const struct pyspy_host *host, int level, const char *fmt, ...)
+{
+}
+
+static const char *unit_option(const struct pyspy_host *host, const char *key)
+{
+	size_t i;
+
+	for (i = 0; host_options[i] && host_options[i + 1]; i += 2) {
+		if (strcmp(host_options[i], key) == 0)
+			return host_options[i + 1];
+	}
+	return NULL;
+}
+
+static const struct pyspy_host unit_host_table = {
+	.size = sizeof(struct pyspy_host),
+	.abi_version = PYSPY_ABI_VERSION,
+	.alloc = unit_alloc,
+	.realloc = unit_realloc,
+	.free = unit_free,
+	.log = unit_log,
+	.option = unit_option,
+};
+
+const struct pyspy_host *unit_host(void)
+{
+	return &unit_host_table;
+}
+
+void unit_host_options(const char *const *pairs)
+{
+	size_t i = 0;
+
+	if (pairs) {
+		for (; i < 2 * UNIT_MAX_OPTIONS && pairs[i] && pairs[i + 1]; i += 2) {
+			host_options[i] = pairs[i];
+			host_options[i + 1] = pairs[i + 1];
+		}
+		if (pairs[i])
+			fprintf(stderr, "unit_host_options: more than %d options or an odd list\n",
+				UNIT_MAX_OPTIONS);
+	}
+	host_options[i] = NULL;
+}
+
+const struct pyspy_module *unit_load_module(const char *relpath, uint32_t kind, void **handle)
+{
+	char path[PATH_MAX];
+	const struct pyspy_module *mod;
+
+	snprintf(path, sizeof(path), "%s/%s", unit_build_dir(), relpath);
+	*handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!*handle) {
+		fprintf(stderr, "unit_load_module: %s\n", dlerror());
+		return NULL;
+	}
+	mod = dlsym(*handle, PYSPY_MODULE_SYMBOL);
+	if (!mod || mod->kind != kind) {
+		fprintf(stderr, "unit_load_module: %s: no %s of kind %u\n", path,
+			PYSPY_MODULE_SYMBOL, (unsigned)kind);
+		dlclose(*handle);
+		*handle = NULL;
+		return NULL;
+	}
+	return mod;
+}
