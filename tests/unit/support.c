@@ -1,7 +1,10 @@
 /*
- * Shared test scaffolding: a host table for modules and a module loader.
+ * Shared test scaffolding: a host table for modules, a module loader and
+ * temporary folders.
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,4 +100,23 @@ const struct pyspy_module *unit_load_module(const char *relpath, uint32_t kind, 
 		return NULL;
 	}
 	return mod;
+}
+
+int unit_make_tmpdir(char *dir, size_t len, const char *name)
+{
+	int n = snprintf(dir, len, "/tmp/pyspy-test-%s-XXXXXX", name);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return mkdtemp(dir) ? 0 : -errno;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+int unit_remove_tree(const char *dir)
+{
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) ? -EIO : 0;
 }

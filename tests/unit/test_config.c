@@ -3,7 +3,6 @@
  * error naming file:line and key.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +16,14 @@
 
 static char tmpdir[64];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int cfg_setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pyspy-test-config-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return unit_make_tmpdir(tmpdir, sizeof(tmpdir), "config");
 }
 
 static int cfg_teardown(void)
 {
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return unit_remove_tree(tmpdir);
 }
 
 /* Writes tmpdir/name with text; returns its path (static buffer). */

@@ -5,7 +5,6 @@
  * (codecache_short_filename, core/codecache.c) over a temporary package
  * tree.
  */
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,11 +238,6 @@ static void test_fields(void)
 
 static char tree[64];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void touch(const char *rel)
 {
 	char path[PATH_MAX];
@@ -265,13 +259,12 @@ static void mkdir_in(const char *rel)
 
 static int tree_setup(void)
 {
-	snprintf(tree, sizeof(tree), "/tmp/pyspy-test-short-XXXXXX");
-	return mkdtemp(tree) ? 0 : -1;
+	return unit_make_tmpdir(tree, sizeof(tree), "short");
 }
 
 static int tree_teardown(void)
 {
-	return nftw(tree, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return unit_remove_tree(tree);
 }
 
 /* The short name of tree/rel, checked against want (interned, cached). */

@@ -5,7 +5,6 @@
  * options, duplicates, the listing).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,20 +19,14 @@
 
 static char ldr_tmp[64];
 
-static int ldr_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int ldr_setup(void)
 {
-	snprintf(ldr_tmp, sizeof(ldr_tmp), "/tmp/pyspy-test-loader-XXXXXX");
-	return mkdtemp(ldr_tmp) ? 0 : -1;
+	return unit_make_tmpdir(ldr_tmp, sizeof(ldr_tmp), "loader");
 }
 
 static int ldr_teardown(void)
 {
-	return nftw(ldr_tmp, ldr_rm, 16, FTW_DEPTH | FTW_PHYS);
+	return unit_remove_tree(ldr_tmp);
 }
 
 /* Absolute path of a fixture module (static buffer per call site use). */

@@ -42,4 +42,9 @@ void unit_host_options(const char *const *key_value_pairs);
 const struct pyspy_module *unit_load_module(const char *relpath, uint32_t kind,
 					    void **handle);
 
+/* Make the folder /tmp/pyspy-test-<name>-XXXXXX in dir[len]: 0 or -errno. */
+int unit_make_tmpdir(char *dir, size_t len, const char *name);
+/* Remove the folder dir and all below it: 0 or -EIO. */
+int unit_remove_tree(const char *dir);
+
 #endif /* PYSPY_TESTS_UNIT_H */
