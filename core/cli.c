@@ -200,6 +200,7 @@ static int apply(struct cli *cli, const struct opt_spec *o, const char *value, i
 	case OPT_DURATION:
 		if (parse_number(value, &cli->duration, 1))
 			return usage_error("invalid duration '%s': expected seconds or 'unlimited'", value);
+		cli->duration_given = 1;
 		return 0;
 	case OPT_RATE:
 		if (parse_number(value, &cli->rate, 0) || cli->rate > 100000)
@@ -358,7 +359,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 			cli->command = CLI_RECORD;
 			cli->outputs[0].arg = xasprintf("flamegraph:%s", old_flame);
 			cli->noutputs = 1;
-			if (cli->duration == 0)
+			if (!cli->duration_given)
 				cli->duration = 2;
 		} else {
 			cli->command = CLI_TOP;

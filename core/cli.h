@@ -32,6 +32,7 @@ struct cli {
 	const char *config;       /* --config */
 	double rate;              /* -r, default 100 */
 	double duration;          /* -d seconds; 0 = until exit or Ctrl-C */
+	int duration_given;       /* -d was on the command line ("unlimited" too) */
 	double delay;             /* top --delay, default 1 */
 	struct cli_output outputs[CLI_MAX_OUTPUTS];
 	int noutputs;

@@ -277,6 +277,12 @@ static void test_old_grammar(void)
 	CU_ASSERT_STRING_EQUAL(c.spawn_argv[1], "x.py");
 	cli_free(&c);
 
+	/* -d unlimited asked for explicitly: no 2 s default. */
+	CU_ASSERT_EQUAL_FATAL(PARSE(&c, "--flame", "o.svg", "-d", "unlimited", "--pid", "1"), 0);
+	CU_ASSERT_EQUAL(c.command, CLI_RECORD);
+	CU_ASSERT_EQUAL(c.duration, 0);
+	cli_free(&c);
+
 	CU_ASSERT_EQUAL_FATAL(PARSE(&c, "--dump", "--pid", "1"), 0);
 	CU_ASSERT_EQUAL(c.command, CLI_DUMP);
 	CU_ASSERT_EQUAL(c.old_grammar, 1);
