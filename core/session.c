@@ -42,11 +42,6 @@
 #define TSTATE_READ_MAX 4096
 #define TID_PROBE_BYTES 2048
 
-struct raw_frame {
-	uint64_t code;
-	int64_t addr;        /* byte offset of the current instruction; < 0: not started */
-};
-
 struct thread_walk {
 	uint64_t tstate;
 	uint64_t thread_id;
@@ -96,9 +91,11 @@ struct session {
 	/* per-sample buffers, reused */
 	struct thread_walk *threads;
 	size_t nthreads, cap_threads;
-	struct raw_frame *raw;
+	/* raw frames of this sample: code object address, and the byte offset of
+	 * the current instruction (< 0: not started) */
+	uint64_t *raw_code;
+	int64_t *raw_addr;
 	size_t nraw, cap_raw;
-	uint64_t *code_addrs;
 	struct pyspy_frame *frames;
 	size_t cap_frames;
 	struct pyspy_stack *stacks;
@@ -266,8 +263,8 @@ void session_close(struct session *s)
 	free(s->r.ranges);
 	intern_free(&s->strings);
 	free(s->threads);
-	free(s->raw);
-	free(s->code_addrs);
+	free(s->raw_code);
+	free(s->raw_addr);
 	free(s->frames);
 	free(s->stacks);
 	free(s->chunk);
@@ -325,10 +322,11 @@ static void push_raw(struct session *s, uint64_t code, int64_t addr)
 {
 	if (s->nraw == s->cap_raw) {
 		s->cap_raw = s->cap_raw ? s->cap_raw * 2 : 256;
-		s->raw = xrealloc(s->raw, s->cap_raw * sizeof(*s->raw));
+		s->raw_code = xrealloc(s->raw_code, s->cap_raw * sizeof(*s->raw_code));
+		s->raw_addr = xrealloc(s->raw_addr, s->cap_raw * sizeof(*s->raw_addr));
 	}
-	s->raw[s->nraw].code = code;
-	s->raw[s->nraw].addr = addr;
+	s->raw_code[s->nraw] = code;
+	s->raw_addr[s->nraw] = addr;
 	s->nraw++;
 }
 
@@ -947,8 +945,8 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 		st->thread_name = thread_names_get(&s->names, tw->thread_id);
 		st->frames = &s->frames[f];
 		for (i = 0; i < tw->count; i++) {
-			const struct raw_frame *rf = &s->raw[tw->first + i];
-			struct code_entry *e = codecache_get(&s->cc, rf->code);
+			size_t r = tw->first + i;
+			struct code_entry *e = codecache_get(&s->cc, s->raw_code[r]);
 			struct pyspy_frame *fr = &s->frames[f];
 			int line;
 
@@ -957,7 +955,7 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 				out->errors++;
 				continue;
 			}
-			line = s->opt.by_function ? e->firstlineno : codecache_line(&s->cc, e, rf->addr);
+			line = s->opt.by_function ? e->firstlineno : codecache_line(&s->cc, e, s->raw_addr[r]);
 			fr->name = e->name;
 			fr->filename = e->filename;
 			fr->short_filename = e->short_filename;
@@ -986,7 +984,7 @@ static void remember_codes(struct session *s)
 
 	s->nspec_codes = 0;
 	for (i = 0; i < s->nraw && s->nspec_codes < SPEC_CODES; i++) {
-		uint64_t code = s->code_addrs[i];
+		uint64_t code = s->raw_code[i];
 		int dup = code == 0;
 
 		for (j = 0; j < s->nspec_codes && !dup; j++)
@@ -1051,11 +1049,8 @@ int session_sample(struct session *s, struct session_sample *out)
 		}
 		s->nthreads = keep;
 	}
-	s->code_addrs = xrealloc(s->code_addrs, (s->nraw + 1) * sizeof(*s->code_addrs));
-	for (i = 0; i < s->nraw; i++)
-		s->code_addrs[i] = s->raw[i].code;
 	codecache_begin(&s->cc);
-	codecache_prepare(&s->cc, s->code_addrs, s->nraw);
+	codecache_prepare(&s->cc, s->raw_code, s->nraw);
 	remember_codes(s);
 	build_stacks(s, os, nos, holder, out);
 	return 0;

@@ -52,7 +52,7 @@ void thread_names_free(struct thread_names *tn)
 
 struct dict_items {
 	uint64_t *keys, *values;
-	size_t n;
+	size_t n, cap;
 };
 
 static void items_free(struct dict_items *it)
@@ -64,11 +64,10 @@ static void items_free(struct dict_items *it)
 
 static void items_add(struct dict_items *it, uint64_t key, uint64_t value)
 {
-	if ((it->n & (it->n - 1)) == 0 || it->n == 0) {
-		size_t cap = it->n ? it->n * 2 : 16;
-
-		it->keys = xrealloc(it->keys, cap * sizeof(*it->keys));
-		it->values = xrealloc(it->values, cap * sizeof(*it->values));
+	if (it->n == it->cap) {
+		it->cap = it->cap ? it->cap * 2 : 16;
+		it->keys = xrealloc(it->keys, it->cap * sizeof(*it->keys));
+		it->values = xrealloc(it->values, it->cap * sizeof(*it->values));
 	}
 	it->keys[it->n] = key;
 	it->values[it->n] = value;
