@@ -19,6 +19,7 @@
 #include "util.h"
 
 #define CODECACHE_MAX_ENTRIES (1u << 20)
+#define CODECACHE_MAX_TABLE_BYTES ((size_t)256 << 20) /* line tables kept, in all */
 #define BATCH 256
 
 static void widen(int32_t off, int32_t size, int32_t *lo, int32_t *hi)
@@ -127,11 +128,12 @@ static struct code_entry *insert(struct codecache *c, uint64_t addr)
 {
 	size_t i;
 
-	if (c->count >= CODECACHE_MAX_ENTRIES) {
+	if (c->count >= CODECACHE_MAX_ENTRIES || c->table_bytes >= CODECACHE_MAX_TABLE_BYTES) {
 		/* Bounded memory: start afresh rather than grow without end. */
 		for (i = 0; i < c->nslots; i++)
 			clear_entry(&c->slots[i]);
 		c->count = 0;
+		c->table_bytes = 0;
 	}
 	if ((c->count + 1) * 2 > c->nslots)
 		grow(c);
@@ -174,8 +176,10 @@ const char *codecache_short_filename(struct codecache *c, const char *filename)
 		result = intern(c->strings, filename + strlen(dir) + (dir[0] || filename[0] == '/' ? 1 : 0));
 		free(dir);
 	}
-	if ((c->nshorts & (c->nshorts - 1)) == 0 || c->nshorts == 0)
-		c->shorts = xrealloc(c->shorts, (c->nshorts ? c->nshorts * 2 : 16) * sizeof(*c->shorts));
+	if (c->nshorts == c->cap_shorts) {
+		c->cap_shorts = c->cap_shorts ? c->cap_shorts * 2 : 16;
+		c->shorts = xrealloc(c->shorts, c->cap_shorts * sizeof(*c->shorts));
+	}
 	c->shorts[c->nshorts].file = filename;
 	c->shorts[c->nshorts].short_name = result;
 	c->nshorts++;
@@ -222,8 +226,8 @@ static void decode(struct codecache *c, struct code_entry *e)
 	if (!e->name || !e->filename)
 		return;
 	e->short_filename = codecache_short_filename(c, e->filename);
-	if (table)
-		pyobj_read_bytes(c->remote, l, table, &e->table, &e->ntable);
+	if (table && pyobj_read_bytes(c->remote, l, table, &e->table, &e->ntable) == 0)
+		c->table_bytes += e->ntable;
 	e->ok = 1;
 }
 

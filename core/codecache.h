@@ -41,10 +41,11 @@ struct codecache {
 	int32_t fp_start, fp_len;
 	struct code_entry *slots;
 	size_t nslots, count;
+	size_t table_bytes;     /* line-table bytes held by the entries */
 	uint32_t generation;
 	/* short names by interned file name */
 	struct short_entry { const char *file, *short_name; } *shorts;
-	size_t nshorts;
+	size_t nshorts, cap_shorts;
 	uint8_t *fpbuf;         /* fingerprints read in one sample, reused */
 	const uint64_t *pre;    /* see codecache_preread */
 	const uint8_t *pre_bufs;

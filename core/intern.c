@@ -7,6 +7,8 @@
 #include "intern.h"
 #include "util.h"
 
+#define INTERN_MAX_BYTES ((size_t)512 << 20)
+
 struct intern_entry {
 	struct intern_entry *next;
 	uint64_t hash;
@@ -18,7 +20,9 @@ void intern_init(struct interner *in)
 {
 	in->nslots = 256;
 	in->count = 0;
+	in->bytes = 0;
 	in->slots = xcalloc(in->nslots, sizeof(*in->slots));
+	in->fallback = intern_n(in, "?", 1);
 }
 
 void intern_free(struct interner *in)
@@ -37,7 +41,7 @@ void intern_free(struct interner *in)
 	}
 	free(in->slots);
 	in->slots = NULL;
-	in->nslots = in->count = 0;
+	in->nslots = in->count = in->bytes = 0;
 }
 
 static void grow(struct interner *in)
@@ -75,6 +79,10 @@ const char *intern_n(struct interner *in, const char *s, size_t n)
 		if (e->hash == h && e->len == n && memcmp(e->str, s, n) == 0)
 			return e->str;
 	}
+	/* Bounded memory: past the budget new strings all read "?". */
+	if (in->bytes + n > INTERN_MAX_BYTES)
+		return in->fallback;
+	in->bytes += n + sizeof(*e);
 	if (in->count + 1 > in->nslots)
 		grow(in);
 	e = xcalloc(1, sizeof(*e) + n + 1);

@@ -67,14 +67,15 @@ static void test_intern_growth(void)
 		snprintf(name, sizeof(name), "name-%d", i);
 		first[i] = intern(&in, name);
 	}
-	CU_ASSERT_EQUAL(in.count, N);
+	CU_ASSERT_EQUAL(in.count, N + 1); /* and the "?" kept for when the budget is spent */
 	CU_ASSERT(in.nslots >= N);
 	for (i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "name-%d", i);
 		ok &= intern(&in, name) == first[i] && strcmp(first[i], name) == 0;
 	}
 	CU_ASSERT_TRUE(ok);
-	CU_ASSERT_EQUAL(in.count, N);
+	CU_ASSERT_EQUAL(in.count, N + 1);
+	CU_ASSERT_PTR_EQUAL(intern(&in, "?"), in.fallback);
 	intern_free(&in);
 	CU_ASSERT_PTR_NULL(in.slots);
 	CU_ASSERT_EQUAL(in.count, 0);
