@@ -2,6 +2,7 @@
  * Reading the target through the backend (see remote.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,4 +139,17 @@ uint8_t field_u8(const void *buf, size_t len, int32_t off)
 	if (!in_buf(len, off, 1))
 		return 0;
 	return ((const uint8_t *)buf)[off];
+}
+
+int remote_has_thread_state(const struct remote *r)
+{
+	return r->ops->size >= offsetof(struct pyspy_backend_ops, thread_state) + sizeof(r->ops->thread_state) &&
+	       r->ops->thread_state != NULL;
+}
+
+int remote_thread_state(struct remote *r, int64_t tid)
+{
+	if (!remote_has_thread_state(r))
+		return -ENOSYS;
+	return r->ops->thread_state(r->proc, tid);
 }

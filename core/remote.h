@@ -36,6 +36,11 @@ int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
 /* Several ranges in one call: returns how many leading ranges were read. */
 int remote_readv(struct remote *r, const struct pyspy_iov *iov, size_t n);
 
+/* 1 if the backend can tell one thread's OS state (remote_thread_state). */
+int remote_has_thread_state(const struct remote *r);
+/* enum pyspy_os_thread_state of thread tid, or a negative errno. */
+int remote_thread_state(struct remote *r, int64_t tid);
+
 int remote_read_ptr(struct remote *r, uint64_t addr, uint64_t *out);
 int remote_read_u32(struct remote *r, uint64_t addr, uint32_t *out);
 

@@ -41,6 +41,7 @@
 #define MAX_CHUNK_BYTES (4u << 20)
 #define TSTATE_READ_MAX 4096
 #define TID_PROBE_BYTES 2048
+#define TID_BATCH 64
 
 struct thread_walk {
 	uint64_t tstate;
@@ -65,6 +66,13 @@ struct thread_walk {
 
 struct spec_thread {
 	uint64_t tstate, cframe, chunk, chunk_len;
+};
+
+/* The OS state of one thread, asked for alone (see thread_os_state). */
+struct os_state {
+	int64_t tid;
+	uint32_t state;   /* enum pyspy_os_thread_state */
+	uint64_t read_ns;
 };
 
 struct session {
@@ -108,6 +116,11 @@ struct session {
 	size_t nos;
 	uint64_t os_read_ns;
 	uint64_t chunk_misses;   /* chunks the speculative read did not hold */
+	/* Nonblocking mode asks the OS only about the threads that do not hold
+	 * the GIL, one by one; these are the answers of the last sample and of
+	 * this one. */
+	struct os_state *ostates, *next_ostates;
+	size_t nostates, nnext_ostates, cap_ostates;
 
 	struct spec_thread spec[SPEC_THREADS];
 	size_t nspec;
@@ -269,6 +282,8 @@ void session_close(struct session *s)
 	free(s->stacks);
 	free(s->chunk);
 	free(s->spec_buf);
+	free(s->ostates);
+	free(s->next_ostates);
 	free(s);
 }
 
@@ -871,13 +886,33 @@ static void resolve_native_ids(struct session *s, const struct pyspy_os_thread *
 	}
 	if (s->tid_offset < 0)
 		return;
-	for (i = 0; i < s->nthreads; i++) {
-		struct thread_walk *tw = &s->threads[i];
-		int32_t tid = 0;
+	/* One read per TID_BATCH threads. */
+	for (i = 0; i < s->nthreads; i += TID_BATCH) {
+		struct pyspy_iov iov[TID_BATCH];
+		int32_t tid[TID_BATCH];
+		size_t n = MIN(s->nthreads - i, (size_t)TID_BATCH), k;
+		int got;
 
-		if (remote_read(&s->r, tw->thread_id + (uint64_t)s->tid_offset, &tid, sizeof(tid)) == 0 &&
-		    is_task(os, nos, tid))
-			tw->native_id = tid;
+		for (k = 0; k < n; k++) {
+			tid[k] = 0;
+			iov[k].remote = s->threads[i + k].thread_id + (uint64_t)s->tid_offset;
+			iov[k].local = &tid[k];
+			iov[k].len = sizeof(tid[k]);
+		}
+		/* A range that fails (a garbage descriptor) is skipped, not the rest. */
+		for (k = 0; k < n; k += (size_t)got + 1) {
+			got = remote_readv(&s->r, iov + k, n - k);
+			if (got < 0) {
+				memset(&tid[k], 0, (n - k) * sizeof(tid[0]));
+				break;
+			}
+			if ((size_t)got < n - k)
+				tid[k + (size_t)got] = 0; /* perhaps partly copied */
+		}
+		for (k = 0; k < n; k++) {
+			if (tid[k] > 0 && (!os || is_task(os, nos, tid[k])))
+				s->threads[i + k].native_id = tid[k];
+		}
 	}
 }
 
@@ -892,6 +927,53 @@ static uint32_t os_state(const struct pyspy_os_thread *os, size_t nos, int64_t t
 			return os[i].state;
 	}
 	return PYSPY_THREAD_UNKNOWN;
+}
+
+/*
+ * The OS state of thread tid, asked for alone: for the k-th thread of this
+ * sample, usually the k-th of the last one.  An answer younger than
+ * OS_STATE_MAX_AGE_NS is reused (at rates above 200 Hz).
+ */
+static uint32_t thread_os_state(struct session *s, size_t k, int64_t tid, uint64_t now)
+{
+	size_t i, old = s->nostates;
+	struct os_state *e;
+	int st;
+
+	if (tid <= 0)
+		return PYSPY_THREAD_UNKNOWN;
+	if (k < s->nostates && s->ostates[k].tid == tid)
+		old = k;
+	for (i = 0; i < s->nostates && old == s->nostates; i++) {
+		if (s->ostates[i].tid == tid)
+			old = i;
+	}
+	if (s->nnext_ostates == s->cap_ostates) {
+		s->cap_ostates = s->cap_ostates ? s->cap_ostates * 2 : 16;
+		s->next_ostates = xrealloc(s->next_ostates, s->cap_ostates * sizeof(*s->next_ostates));
+		s->ostates = xrealloc(s->ostates, s->cap_ostates * sizeof(*s->ostates));
+	}
+	e = &s->next_ostates[s->nnext_ostates++];
+	if (old < s->nostates && now - s->ostates[old].read_ns < OS_STATE_MAX_AGE_NS) {
+		*e = s->ostates[old];
+		return e->state;
+	}
+	st = remote_thread_state(&s->r, tid);
+	e->tid = tid;
+	e->state = st < 0 ? PYSPY_THREAD_UNKNOWN : (uint32_t)st;
+	e->read_ns = now;
+	return e->state;
+}
+
+/* This sample's answers become the last sample's. */
+static void keep_os_states(struct session *s)
+{
+	struct os_state *t = s->ostates;
+
+	s->ostates = s->next_ostates;
+	s->next_ostates = t;
+	s->nostates = s->nnext_ostates;
+	s->nnext_ostates = 0;
 }
 
 static void ensure_frames(struct session *s, size_t n)
@@ -917,8 +999,14 @@ static const char *thread_frame_name(struct session *s, const struct thread_walk
 	return intern(&s->strings, buf);
 }
 
+/*
+ * os/nos: the OS threads read before the walk; with ask_each instead,
+ * the threads that do not hold the GIL are asked about one by one.  A thread that holds
+ * the GIL is active whatever the OS says of it: it runs Python code, or
+ * blocks every thread that would.
+ */
 static void build_stacks(struct session *s, const struct pyspy_os_thread *os, size_t nos, uint64_t holder,
-			 struct session_sample *out)
+			 int ask_each, uint64_t now, struct session_sample *out)
 {
 	size_t i, f = 0, k;
 
@@ -931,7 +1019,7 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 	for (k = 0; k < s->nthreads; k++) {
 		const struct thread_walk *tw = &s->threads[s->nthreads - 1 - k];
 		struct pyspy_stack *st = &s->stacks[k];
-		uint32_t state = os_state(os, nos, tw->native_id);
+		uint32_t state;
 
 		memset(st, 0, sizeof(*st));
 		st->pid = s->opt.pid;
@@ -940,7 +1028,13 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 		st->owns_gil = tw->holds_gil >= 0 ? (uint8_t)tw->holds_gil : (holder && holder == tw->tstate);
 		if (holder && holder == tw->tstate)
 			st->owns_gil = 1;
-		st->active = state == PYSPY_THREAD_UNKNOWN ? st->owns_gil : state == PYSPY_THREAD_RUNNING;
+		if (st->owns_gil)
+			state = PYSPY_THREAD_RUNNING;
+		else if (ask_each)
+			state = thread_os_state(s, k, tw->native_id, now);
+		else
+			state = os_state(os, nos, tw->native_id);
+		st->active = state == PYSPY_THREAD_RUNNING;
 		st->truncated = (uint8_t)tw->truncated;
 		st->thread_name = thread_names_get(&s->names, tw->thread_id);
 		st->frames = &s->frames[f];
@@ -973,6 +1067,8 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 		}
 		st->nframes = (uint32_t)(&s->frames[f] - st->frames);
 	}
+	if (ask_each)
+		keep_os_states(s);
 	out->stacks = s->stacks;
 	out->nstacks = s->nthreads;
 }
@@ -994,30 +1090,42 @@ static void remember_codes(struct session *s)
 	}
 }
 
+/* Whether this sample asks the OS about threads one by one, after the walk
+ * (see session_sample). */
+static int ask_each_thread(const struct session *s)
+{
+	return s->opt.nonblocking && remote_has_thread_state(&s->r) &&
+	       (s->t.layout.tstate.native_thread_id >= 0 || s->tid_offset_sure);
+}
+
 int session_sample(struct session *s, struct session_sample *out)
 {
 	const struct pyspy_os_thread *os = NULL;
 	size_t nos = 0, i;
-	uint64_t holder = 0, t0 = 0;
+	uint64_t holder = 0, t0 = 0, now;
 	char err[256];
-	int rc, paused = 0;
+	int rc, paused = 0, ask_each = ask_each_thread(s);
 
 	memset(out, 0, sizeof(*out));
 	s->nsamples++;
-	/* The OS thread states, read before any pause.  Reading them costs a
-	 * system call per thread, the most expensive part of a fast sample:
-	 * above 200 Hz they are read every OS_STATE_MAX_AGE_NS, not every
-	 * sample. */
-	t0 = host_now_ns();
-	if (!s->os_read_ns || t0 - s->os_read_ns >= OS_STATE_MAX_AGE_NS) {
-		s->os_read_ns = t0;
-		if (s->r.ops->threads(s->r.proc, &s->os, &s->nos, err, sizeof(err)) < 0) {
-			s->os = NULL;
-			s->nos = 0;
+	/* The OS thread states.  A paused task reads 't', so blocking mode reads
+	 * them all before the pause.  Nonblocking mode asks after the walk, and
+	 * only about the threads that do not hold the GIL (build_stacks), as
+	 * long as it knows their kernel ids.  Each answer costs a system call,
+	 * the most expensive part of a fast sample: above 200 Hz one is
+	 * reused for OS_STATE_MAX_AGE_NS. */
+	t0 = now = host_now_ns();
+	if (!ask_each) {
+		if (!s->os_read_ns || t0 - s->os_read_ns >= OS_STATE_MAX_AGE_NS) {
+			s->os_read_ns = t0;
+			if (s->r.ops->threads(s->r.proc, &s->os, &s->nos, err, sizeof(err)) < 0) {
+				s->os = NULL;
+				s->nos = 0;
+			}
 		}
+		os = s->os;
+		nos = s->nos;
 	}
-	os = s->os;
-	nos = s->nos;
 	if (!s->opt.nonblocking) {
 		t0 = host_now_ns();
 		rc = s->r.ops->pause(s->r.proc, err, sizeof(err));
@@ -1052,6 +1160,6 @@ int session_sample(struct session *s, struct session_sample *out)
 	codecache_begin(&s->cc);
 	codecache_prepare(&s->cc, s->raw_code, s->nraw);
 	remember_codes(s);
-	build_stacks(s, os, nos, holder, out);
+	build_stacks(s, os, nos, holder, ask_each, now, out);
 	return 0;
 }

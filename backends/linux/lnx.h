@@ -41,6 +41,7 @@ struct lnx_statfd {
 	pid_t tid;
 	int fd;
 	int seen;             /* listed by the last threads op */
+	uint64_t used;        /* proc->stat_clock at the last use */
 };
 
 /* One thread held by pause. */
@@ -71,6 +72,7 @@ struct pyspy_proc {
 	size_t threads_cap;
 	struct lnx_statfd statfds[LNX_STAT_FDS];
 	size_t nstatfds;
+	uint64_t stat_clock;  /* counts uses of statfds, for eviction */
 
 	struct lnx_held *held;            /* threads seized by pause */
 	size_t nheld, held_cap;
@@ -125,6 +127,7 @@ int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, si
 int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n);
 int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
 	     char *err, size_t errlen);
+int lnx_thread_state(struct pyspy_proc *proc, int64_t tid);
 int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 		size_t *n, char *err, size_t errlen);
 

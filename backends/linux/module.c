@@ -25,6 +25,7 @@ static const struct pyspy_backend_ops lnx_ops = {
 	.spawn = lnx_spawn,
 	.alive = lnx_alive,
 	.terminate = lnx_terminate,
+	.thread_state = lnx_thread_state,
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

@@ -416,11 +416,26 @@ int lnx_task_list(struct pyspy_proc *proc)
 	return proc->ntids ? 0 : -ESRCH;
 }
 
+/* The least recently used stat file, closed to make room. */
+static struct lnx_statfd *lnx_statfd_evict(struct pyspy_proc *proc)
+{
+	struct lnx_statfd *old = &proc->statfds[0];
+	size_t i;
+
+	for (i = 1; i < proc->nstatfds; i++) {
+		if (proc->statfds[i].used < old->used)
+			old = &proc->statfds[i];
+	}
+	close(old->fd);
+	return old;
+}
+
 /*
- * State letter of one task.  Its stat file stays open between calls (up to
- * LNX_STAT_FDS of them): a pread at offset 0 reads it afresh for the cost
- * of one system call.  A file that fails (the task ended, its tid reused)
- * is opened again once.
+ * State letter of one task, 0 if it cannot be read (the task is gone).  Its
+ * stat file stays open between calls (up to LNX_STAT_FDS of them, the least
+ * recently used closed first): a pread at offset 0 reads it afresh for the
+ * cost of one system call.  A file that fails (the task ended, its tid
+ * reused) is opened again once.
  */
 static char lnx_task_state(struct pyspy_proc *proc, pid_t tid)
 {
@@ -439,6 +454,7 @@ static char lnx_task_state(struct pyspy_proc *proc, pid_t tid)
 	}
 	if (sf) {
 		sf->seen = 1;
+		sf->used = ++proc->stat_clock;
 		r = pread(sf->fd, buf, sizeof(buf) - 1, 0);
 		rest = lnx_stat_rest(buf, r);
 		if (rest)
@@ -452,15 +468,28 @@ static char lnx_task_state(struct pyspy_proc *proc, pid_t tid)
 		return 0;
 	r = pread(fd, buf, sizeof(buf) - 1, 0);
 	rest = lnx_stat_rest(buf, r);
-	if (rest && proc->nstatfds < LNX_STAT_FDS) {
-		sf = &proc->statfds[proc->nstatfds++];
-		sf->tid = tid;
-		sf->fd = fd;
-		sf->seen = 1;
-	} else {
+	if (!rest) {
 		close(fd);
+		return 0;
 	}
-	return rest ? rest[0] : 0;
+	sf = proc->nstatfds < LNX_STAT_FDS ? &proc->statfds[proc->nstatfds++] : lnx_statfd_evict(proc);
+	sf->tid = tid;
+	sf->fd = fd;
+	sf->seen = 1;
+	sf->used = ++proc->stat_clock;
+	return rest[0];
+}
+
+int lnx_thread_state(struct pyspy_proc *proc, int64_t tid)
+{
+	char st;
+
+	if (tid <= 0 || tid > INT_MAX)
+		return -EINVAL;
+	st = lnx_task_state(proc, (pid_t)tid);
+	if (lnx_dead_state(st))
+		return -ESRCH;
+	return st == 'R' ? PYSPY_THREAD_RUNNING : PYSPY_THREAD_IDLE;
 }
 
 /* Close the stat files of tasks the last listing did not show. */

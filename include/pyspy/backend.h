@@ -141,6 +141,11 @@ struct pyspy_backend_ops {
 	/* Ask a process we spawned to end (SIGTERM, then SIGKILL after a grace
 	 * period) and reap it. */
 	int (*terminate)(struct pyspy_proc *proc);
+	/* The OS state of one thread now (enum pyspy_os_thread_state), or a
+	 * negative errno (-ESRCH: no such thread in the process).  Cheaper
+	 * than threads when only a few threads need asking.  Optional: NULL
+	 * or a table too short to hold it means "use threads". */
+	int (*thread_state)(struct pyspy_proc *proc, int64_t tid);
 	/* Members above are valid for ABI version 1.  Append only. */
 };
 
