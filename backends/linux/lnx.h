@@ -28,6 +28,9 @@
 #define LNX_MAX_CMDLINE   (32u << 10)       /* bytes of /proc/PID/cmdline kept */
 #define LNX_PAUSE_PASSES  64                /* task listings per pause */
 #define LNX_STAT_FDS      128               /* task stat files kept open */
+#define LNX_MIN_PAGE      4096u             /* no page is smaller */
+#define LNX_GROUP_SPAN    (64u << 10)       /* bytes one grouped range may cover */
+#define LNX_BOUNCE_MAX    (1u << 20)        /* bytes of grouped ranges per call */
 
 /* A memory map, owned by whoever parsed it. */
 struct lnx_maplist {
@@ -42,6 +45,14 @@ struct lnx_statfd {
 	int fd;
 	int seen;             /* listed by the last threads op */
 	uint64_t used;        /* proc->stat_clock at the last use */
+};
+
+/* Neighbouring ranges read as one (lnx_read_grouped): [lo, hi) of the
+ * target, ranges [first, first + n) of the request. */
+struct lnx_group {
+	uint64_t lo, hi;
+	size_t first, n;
+	size_t at;            /* offset in proc->bounce, if n > 1 */
 };
 
 /* One thread held by pause. */
@@ -61,6 +72,10 @@ struct pyspy_proc {
 	int status;           /* its wait status */
 	int use_mem;          /* read through /proc/PID/mem */
 	int mem_fd;           /* /proc/PID/mem (of mem_pid) or -1 */
+	uint8_t *bounce;      /* grouped reads land here first (lnx_read_grouped) */
+	size_t bounce_cap;
+	struct lnx_group *groups;
+	size_t groups_cap;
 	DIR *task_dir;        /* /proc/PID/task, kept open for pause */
 	pid_t *tids;          /* last task listing */
 	size_t ntids, tids_cap;

@@ -625,6 +625,102 @@ static int lnx_read_mem(struct pyspy_proc *proc, const struct pyspy_iov *iov, si
 	return (int)i;
 }
 
+/*
+ * Group ranges that follow each other in the request and lie close in
+ * memory: the kernel pins the pages of each remote range in a call of its
+ * own, and those calls are most of the cost of a read.  A range joins the
+ * group before it when less than a page separates it from the bytes the
+ * group covers, so a group never touches a page its ranges do not.
+ * Returns the number of groups, or 0 if grouping saves nothing.
+ */
+static size_t lnx_group(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n, size_t *bounce)
+{
+	struct lnx_group *g = NULL;
+	size_t i, ng = 0;
+
+	*bounce = 0;
+	if (n < 2 || n > IOV_MAX)
+		return 0;
+	if (proc->groups_cap < n) {
+		g = lnx_realloc(proc->host, proc->groups, n * sizeof(*g));
+		if (!g)
+			return 0;
+		proc->groups = g;
+		proc->groups_cap = n;
+	}
+	g = NULL;
+	for (i = 0; i < n; i++) {
+		uint64_t lo = iov[i].remote, hi = lo + iov[i].len;
+
+		if (iov[i].len == 0 || hi < lo)
+			return 0;
+		if (g && lo < g->hi + LNX_MIN_PAGE && g->lo < hi + LNX_MIN_PAGE &&
+		    (hi > g->hi ? hi : g->hi) - (lo < g->lo ? lo : g->lo) <= LNX_GROUP_SPAN) {
+			g->lo = lo < g->lo ? lo : g->lo;
+			g->hi = hi > g->hi ? hi : g->hi;
+			g->n++;
+			continue;
+		}
+		g = &proc->groups[ng++];
+		g->lo = lo;
+		g->hi = hi;
+		g->first = i;
+		g->n = 1;
+	}
+	if (ng == n)
+		return 0;
+	for (i = 0; i < ng; i++) {
+		g = &proc->groups[i];
+		if (g->n > 1) {
+			g->at = *bounce;
+			*bounce += (size_t)(g->hi - g->lo);
+		}
+	}
+	return *bounce <= LNX_BOUNCE_MAX ? ng : 0;
+}
+
+/* One call for the grouped ranges; 1 if every range was copied, 0 if the
+ * caller must read them one by one (to learn which failed), -errno. */
+static int lnx_read_grouped(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+{
+	struct iovec local[IOV_MAX], remote[IOV_MAX];
+	size_t ng, bounce, i, k, total = 0;
+	ssize_t got;
+
+	ng = lnx_group(proc, iov, n, &bounce);
+	if (ng == 0)
+		return 0;
+	if (proc->bounce_cap < bounce) {
+		uint8_t *b = lnx_realloc(proc->host, proc->bounce, bounce);
+
+		if (!b)
+			return 0;
+		proc->bounce = b;
+		proc->bounce_cap = bounce;
+	}
+	for (i = 0; i < ng; i++) {
+		const struct lnx_group *g = &proc->groups[i];
+
+		remote[i].iov_base = (void *)(uintptr_t)g->lo;
+		remote[i].iov_len = (size_t)(g->hi - g->lo);
+		local[i].iov_base = g->n > 1 ? proc->bounce + g->at : iov[g->first].local;
+		local[i].iov_len = remote[i].iov_len;
+		total += remote[i].iov_len;
+	}
+	got = process_vm_readv(proc->mem_pid, local, ng, remote, ng, 0);
+	if (got < 0 && errno != EFAULT && errno != EIO)
+		return -errno;
+	if (got < 0 || (size_t)got != total)
+		return 0;
+	for (i = 0; i < ng; i++) {
+		const struct lnx_group *g = &proc->groups[i];
+
+		for (k = g->first; g->n > 1 && k < g->first + g->n; k++)
+			memcpy(iov[k].local, proc->bounce + g->at + (iov[k].remote - g->lo), iov[k].len);
+	}
+	return 1;
+}
+
 /* process_vm_readv in batches of IOV_MAX ranges: how many leading ranges
  * were copied, or -errno of the first failing call. */
 static int lnx_read_vm(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
@@ -632,7 +728,11 @@ static int lnx_read_vm(struct pyspy_proc *proc, const struct pyspy_iov *iov, siz
 	struct iovec local[IOV_MAX], remote[IOV_MAX];
 	size_t done = 0, k, i, total;
 	ssize_t got;
+	int rc;
 
+	rc = lnx_read_grouped(proc, iov, n);
+	if (rc)
+		return rc < 0 ? rc : (int)n;
 	while (done < n) {
 		total = 0;
 		for (k = 0; k < IOV_MAX && done + k < n; k++) {
@@ -816,6 +916,8 @@ static void lnx_proc_free(struct pyspy_proc *proc)
 	lnx_maps_free(host, &proc->maps);
 	lnx_free(host, proc->tids);
 	lnx_free(host, proc->threads);
+	lnx_free(host, proc->bounce);
+	lnx_free(host, proc->groups);
 	lnx_free(host, proc->held);
 	lnx_free(host, proc->exe);
 	lnx_free(host, proc->cmdline);

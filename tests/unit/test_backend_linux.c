@@ -300,12 +300,50 @@ static void tbl_check_partial(struct pyspy_proc *proc)
 	CU_ASSERT_EQUAL(ops->read(proc, iov, 0), 0);
 }
 
+/* Ranges close together are read as one (in any order, overlapping or
+ * not); a group that runs into a hole still reports the ranges before it. */
+static void tbl_check_grouped(struct pyspy_proc *proc)
+{
+	static unsigned char a[64], b[32], c[64], d[200], h[64], e[64];
+	uint64_t buf0 = tbl_value(&mt, "buf0", 0), buf2 = tbl_value(&mt, "buf2", 0);
+	struct pyspy_iov iov[6] = {
+		{ buf0 + 100, a, sizeof(a) },
+		{ buf0 + 10, b, sizeof(b) },
+		{ buf0 + 120, d, sizeof(d) },
+		{ buf2 + 7, e, sizeof(e) },
+		{ buf0 + TBL_PAGE - 64, c, sizeof(c) },
+		{ tbl_value(&mt, "hole", 0), h, sizeof(h) },
+	};
+	size_t i;
+
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	memset(c, 0, sizeof(c));
+	memset(d, 0, sizeof(d));
+	memset(e, 0, sizeof(e));
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 5), 5);
+	for (i = 0; i < sizeof(a); i++)
+		CU_ASSERT_EQUAL(a[i], (unsigned char)((100 + i) * 7 + 1));
+	for (i = 0; i < sizeof(b); i++)
+		CU_ASSERT_EQUAL(b[i], (unsigned char)((10 + i) * 7 + 1));
+	for (i = 0; i < sizeof(d); i++)
+		CU_ASSERT_EQUAL(d[i], (unsigned char)((120 + i) * 7 + 1));
+	for (i = 0; i < sizeof(e); i++)
+		CU_ASSERT_EQUAL(e[i], (unsigned char)((7 + i) * 13 + 5));
+	for (i = 0; i < sizeof(c); i++)
+		CU_ASSERT_EQUAL(c[i], (unsigned char)((TBL_PAGE - 64 + i) * 7 + 1));
+	/* the hole lies right after buf0: it joins the group of c */
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 6), 5);
+	CU_ASSERT_EQUAL(ops->read(proc, iov + 4, 2), 1);
+}
+
 static void test_read(void)
 {
 	CU_ASSERT_FATAL(tbl_ready());
 	tbl_check_batch(mt_proc);
 	tbl_check_many(mt_proc);
 	tbl_check_partial(mt_proc);
+	tbl_check_grouped(mt_proc);
 }
 
 /* The same through /proc/PID/mem. */
@@ -446,6 +484,13 @@ static void test_threads(void)
 		}
 	}
 	CU_ASSERT_EQUAL(seen, 15);
+	/* one thread at a time */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ops->thread_state);
+	CU_ASSERT_EQUAL(ops->thread_state(mt_proc, spin), PYSPY_THREAD_RUNNING);
+	CU_ASSERT_EQUAL(ops->thread_state(mt_proc, s0), PYSPY_THREAD_IDLE);
+	CU_ASSERT_EQUAL(ops->thread_state(mt_proc, mt.pid), PYSPY_THREAD_IDLE);
+	CU_ASSERT_EQUAL(ops->thread_state(mt_proc, 1), -ESRCH); /* not one of its tasks */
+	CU_ASSERT_EQUAL(ops->thread_state(mt_proc, 0), -EINVAL);
 }
 
 static void test_info(void)
