@@ -81,10 +81,23 @@ struct outc_node {
 	uint64_t count;    /* the module's own count */
 };
 
+/* The last path one thread added, root first: its next stack usually
+ * starts the same way, and those frames need no hashing. */
+#define OUTC_MEMOS 8
+struct outc_memo {
+	uint64_t thread_id;
+	uint64_t used;               /* outc_stacks.memo_clock at the last use */
+	struct pyspy_frame *frames;
+	uint32_t *nodes;
+	size_t n, frames_cap, nodes_cap;
+};
+
 /* Stacks merged into a trie keyed by (parent node, frame). */
 struct outc_stacks {
 	const struct pyspy_host *host;
 	uint8_t show_lines, full_filenames;
+	struct outc_memo memo[OUTC_MEMOS];
+	uint64_t memo_clock;
 
 	struct outc_frame *frames;
 	size_t nframes, frames_cap;

@@ -97,15 +97,51 @@ static int64_t outc_node_id(struct outc_stacks *s, uint32_t parent, uint32_t fra
 	return (int64_t)s->nnodes++;
 }
 
+/* The memo of thread_id, or the least recently used one, emptied. */
+static struct outc_memo *outc_memo_of(struct outc_stacks *s, uint64_t thread_id)
+{
+	struct outc_memo *m = &s->memo[0];
+	size_t i;
+
+	for (i = 0; i < OUTC_MEMOS; i++) {
+		if (s->memo[i].used && s->memo[i].thread_id == thread_id) {
+			m = &s->memo[i];
+			break;
+		}
+		if (s->memo[i].used < m->used)
+			m = &s->memo[i];
+	}
+	if (i == OUTC_MEMOS) {
+		m->thread_id = thread_id;
+		m->n = 0;
+	}
+	m->used = ++s->memo_clock;
+	return m;
+}
+
+static int outc_same_input(const struct pyspy_frame *a, const struct pyspy_frame *b)
+{
+	return a->name == b->name && a->filename == b->filename &&
+	       a->short_filename == b->short_filename && a->line == b->line && a->flags == b->flags;
+}
+
 int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack, uint32_t *leaf)
 {
 	uint32_t n = stack->frames ? stack->nframes : 0, i, end;
+	struct outc_memo *m = outc_memo_of(s, stack->thread_id);
+	size_t d = 0;
 	int64_t id;
 
 	*leaf = OUTC_NONE;
 	/* the outermost frames are kept when a stack is too deep */
 	end = n > OUTC_MAX_DEPTH ? n - OUTC_MAX_DEPTH : 0;
-	for (i = n; i-- > end;) {
+	i = n;
+	while (i > end && d < m->n && outc_same_input(&m->frames[d], &stack->frames[i - 1])) {
+		*leaf = m->nodes[d++];
+		i--;
+	}
+	m->n = d;
+	for (; i-- > end; d++) {
 		id = outc_frame_id(s, &stack->frames[i]);
 		if (id < 0)
 			return (int)id;
@@ -113,6 +149,15 @@ int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack, uint
 		if (id < 0)
 			return (int)id;
 		*leaf = (uint32_t)id;
+		if (m->n == d &&
+		    outc_grow(s->host, (void **)&m->frames, &m->frames_cap, d + 1, sizeof(*m->frames),
+			      OUTC_MAX_DEPTH) == 0 &&
+		    outc_grow(s->host, (void **)&m->nodes, &m->nodes_cap, d + 1, sizeof(*m->nodes),
+			      OUTC_MAX_DEPTH) == 0) {
+			m->frames[d] = stack->frames[i];
+			m->nodes[d] = *leaf;
+			m->n = d + 1;
+		}
 	}
 	return 0;
 }
@@ -120,11 +165,16 @@ int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack, uint
 void outc_stacks_free(struct outc_stacks *s)
 {
 	const struct pyspy_host *host = s->host;
+	size_t i;
 
 	host->free(s->frames);
 	host->free(s->frame_index.slots);
 	host->free(s->nodes);
 	host->free(s->node_index.slots);
+	for (i = 0; i < OUTC_MEMOS; i++) {
+		host->free(s->memo[i].frames);
+		host->free(s->memo[i].nodes);
+	}
 }
 
 int outc_record_open(const struct pyspy_host *host, const struct pyspy_output_config *cfg,

@@ -320,6 +320,50 @@ static void test_collapsed_deep(void)
 	free(fr);
 }
 
+/* Stacks that share their root side with the thread's last one (shorter,
+ * longer, changed in the middle), from more threads than the outputs keep
+ * a last stack for: each still counts under its own path. */
+static void test_collapsed_shared_prefixes(void)
+{
+	static const char *names[] = { "f0", "f1", "f2", "f3", "f4", "f5" };
+	struct pyspy_output_config cfg = { .show_lines = 1, .rate = 100 };
+	struct pyspy_frame L[5], P[3], M[5];
+	struct pyspy_sample smp[5];
+	struct pyspy_frame *plan[5] = { L, P, L, M, L };
+	uint32_t sizes[5] = { 5, 3, 5, 5, 5 };
+	struct run r;
+	char *got;
+	int i, t;
+
+	for (i = 0; i < 5; i++)
+		L[i] = (struct pyspy_frame){ names[4 - i], s_lib, s_lib_short, 14 - i, 0 };
+	for (i = 0; i < 3; i++)
+		P[i] = L[i + 2];
+	memcpy(M, L, sizeof(M));
+	M[2] = (struct pyspy_frame){ names[5], s_lib, s_lib_short, 15, 0 };
+	/* sample i: 12 threads, thread t shows plan[(i + t) % 5] */
+	for (i = 0; i < 5; i++) {
+		struct pyspy_stack *st = calloc(12, sizeof(*st));
+
+		for (t = 0; t < 12; t++) {
+			st[t] = (struct pyspy_stack){ .pid = 1, .thread_id = (uint64_t)t + 1, .active = 1,
+						      .nframes = sizes[(i + t) % 5], .frames = plan[(i + t) % 5] };
+		}
+		smp[i] = (struct pyspy_sample){ .size = sizeof(smp[i]), .nstacks = 12, .stacks = st };
+	}
+	run_module("collapsed", &cfg, smp, 5, &r);
+	CU_ASSERT_EQUAL(r.finish_rc, 0);
+	got = sorted_lines(r.out);
+	CU_ASSERT_STRING_EQUAL(got,
+		"f0 (pkg/lib.py:10);f1 (pkg/lib.py:11);f2 (pkg/lib.py:12) 12\n"
+		"f0 (pkg/lib.py:10);f1 (pkg/lib.py:11);f2 (pkg/lib.py:12);f3 (pkg/lib.py:13);f4 (pkg/lib.py:14) 36\n"
+		"f0 (pkg/lib.py:10);f1 (pkg/lib.py:11);f5 (pkg/lib.py:15);f3 (pkg/lib.py:13);f4 (pkg/lib.py:14) 12\n");
+	free(got);
+	free(r.out);
+	for (i = 0; i < 5; i++)
+		free((void *)smp[i].stacks);
+}
+
 /* Deeper than the 65536 frames kept: the outermost frames are the ones kept. */
 static void test_collapsed_too_deep(void)
 {
@@ -698,6 +742,7 @@ UNIT_SUITE(outputs_record_suite)
 	CU_add_test(s, "collapsed without lines, full names", test_collapsed_no_lines_full_names);
 	CU_add_test(s, "collapsed empty", test_collapsed_empty);
 	CU_add_test(s, "collapsed deep stack", test_collapsed_deep);
+	CU_add_test(s, "collapsed stacks sharing their root side", test_collapsed_shared_prefixes);
 	CU_add_test(s, "collapsed too deep", test_collapsed_too_deep);
 	CU_add_test(s, "collapsed EPIPE", test_collapsed_epipe);
 	CU_add_test(s, "close without finish", test_close_without_finish);
