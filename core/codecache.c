@@ -284,7 +284,7 @@ void codecache_prepare(struct codecache *c, const uint64_t *addrs, size_t n)
 			struct code_entry *e;
 			int dup = 0;
 
-			if (!addrs[i])
+			if (!addrs[i] || (i > 0 && addrs[i] == addrs[i - 1]))
 				continue;
 			e = lookup(c, addrs[i]);
 			if (e && e->seen == c->generation)

@@ -165,13 +165,12 @@ static void report_lag(struct run *r, uint64_t now, uint64_t lag_ns)
 		   "Try reducing the sampling rate", (double)lag_ns / 1e9);
 }
 
-/* One sampling instant that was due at `due`. */
-static void take_sample(struct run *r, uint64_t due)
+/* One sampling instant that was due at `due`; it is `now`. */
+static void take_sample(struct run *r, uint64_t due, uint64_t now)
 {
 	struct sampler_stats *st = r->st;
 	struct session_sample ss;
 	struct pyspy_sample sample;
-	uint64_t now = host_now_ns();
 	uint64_t lag = now > due ? now - due : 0;
 	size_t n, i;
 	int rc;
@@ -281,7 +280,7 @@ int sampler_run(struct session *s, struct outputs *o, const struct sampler_optio
 				stop(&r, SAMPLER_STOP_EXITED);
 		}
 		if (st->stop == SAMPLER_RUNNING && now >= next) {
-			take_sample(&r, next);
+			take_sample(&r, next, now);
 			k++;
 			next = sampler_deadline(st->start_ns, opt->rate, k, host_random());
 		}

@@ -1008,6 +1008,8 @@ static const char *thread_frame_name(struct session *s, const struct thread_walk
 static void build_stacks(struct session *s, const struct pyspy_os_thread *os, size_t nos, uint64_t holder,
 			 int ask_each, uint64_t now, struct session_sample *out)
 {
+	struct code_entry *e = NULL;
+	uint64_t last_code = 0;
 	size_t i, f = 0, k;
 
 	ensure_frames(s, s->nraw + s->nthreads);
@@ -1040,9 +1042,14 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 		st->frames = &s->frames[f];
 		for (i = 0; i < tw->count; i++) {
 			size_t r = tw->first + i;
-			struct code_entry *e = codecache_get(&s->cc, s->raw_code[r]);
 			struct pyspy_frame *fr = &s->frames[f];
 			int line;
+
+			/* Recursion repeats a code object: look it up once. */
+			if (s->raw_code[r] != last_code) {
+				last_code = s->raw_code[r];
+				e = codecache_get(&s->cc, last_code);
+			}
 
 			if (!e) {
 				st->truncated = 1;
