@@ -50,6 +50,7 @@ struct thread_walk {
 	int holds_gil;       /* from the thread state, -1 unknown */
 	size_t first, count; /* raw frames */
 	int truncated;
+	int32_t spec_tid;    /* <= 3.10: kernel tid read by the speculative read, or 0 */
 	/* What the next sample may read speculatively (3.11+). */
 	uint64_t cframe;
 	uint64_t chunk, chunk_used, chunk_size;
@@ -61,11 +62,13 @@ struct thread_walk {
  * sample finds.  A wrong guess only costs the reads it would have made. */
 #define SPEC_THREADS 8
 #define SPEC_SLACK 1024
-#define SPEC_FRAMES 16
+#define SPEC_FRAMES 256
+#define SPEC_FRAME_SLOTS 512 /* hash of spec_frame: a power of two, >= 2 * SPEC_FRAMES */
 #define SPEC_CODES 64
 
 struct spec_thread {
 	uint64_t tstate, cframe, chunk, chunk_len;
+	uint64_t tid_at;   /* <= 3.10: where its kernel thread id is, or 0 */
 };
 
 /* The OS state of one thread, asked for alone (see thread_os_state). */
@@ -126,10 +129,12 @@ struct session {
 	size_t nspec;
 	uint8_t *spec_buf;     /* thread states, frame pointers, chunks */
 	size_t cap_spec_buf;
-	/* Frames outside the chunks (entry frames on the C stack, generators)
-	 * read one by one last time, and read speculatively this time. */
+	/* Frames read one by one last time (frame objects up to 3.10; from
+	 * 3.11 the frames outside the chunks: entry frames on the C stack,
+	 * generators), read speculatively this time. */
 	uint64_t spec_frame[SPEC_FRAMES], next_spec_frame[SPEC_FRAMES];
 	size_t nspec_frames, nnext_spec_frames;
+	uint16_t spec_slot[SPEC_FRAME_SLOTS]; /* hash of spec_frame: index + 1, 0 empty */
 	const uint8_t *spec_frame_buf;   /* their copies in this sample, or NULL */
 	int spec_frames_read;            /* how many of them were read */
 	/* Code objects of the last sample: their fingerprints too. */
@@ -346,25 +351,55 @@ static void push_raw(struct session *s, uint64_t code, int64_t addr)
 }
 
 /* <= 3.10: PyFrameObject chain through f_back. */
+/* The copy of the frame at fr made by this sample's speculative read. */
+static const uint8_t *spec_frame(struct session *s, uint64_t fr)
+{
+	size_t i = hash_u64(fr) & (SPEC_FRAME_SLOTS - 1), probes;
+
+	if (!s->spec_frame_buf)
+		return NULL;
+	for (probes = 0; probes < SPEC_FRAME_SLOTS && s->spec_slot[i]; probes++) {
+		int k = s->spec_slot[i] - 1;
+
+		if (s->spec_frame[k] == fr)
+			return k < s->spec_frames_read ? s->spec_frame_buf + (size_t)k * (size_t)s->frame_read :
+							 NULL;
+		i = (i + 1) & (SPEC_FRAME_SLOTS - 1);
+	}
+	return NULL;
+}
+
+/* Remember frame fr, read one by one, for the next sample's speculative read. */
+static void next_spec_frame(struct session *s, uint64_t fr)
+{
+	if (s->nnext_spec_frames < SPEC_FRAMES)
+		s->next_spec_frame[s->nnext_spec_frames++] = fr;
+}
+
 static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk *tw)
 {
 	const struct pyspy_layout *l = &s->t.layout;
-	uint8_t buf[512];
+	uint8_t local[512];
 	size_t n = (size_t)s->frame_read, depth = 0;
 	struct chain c;
 
-	if (n > sizeof(buf))
+	if (n > sizeof(local))
 		return -EINVAL;
 	chain_init(&c);
 	while (f) {
+		const uint8_t *buf = spec_frame(s, f);
 		int32_t lasti;
-		int rc;
 
 		if (++depth > MAX_DEPTH || chain_step(&c, f) || over_budget(s))
 			return -ELOOP;
-		rc = remote_read(&s->r, f, buf, n);
-		if (rc)
-			return rc;
+		if (!buf) {
+			int rc = remote_read(&s->r, f, local, n);
+
+			if (rc)
+				return rc;
+			buf = local;
+		}
+		next_spec_frame(s, f);
 		lasti = field_i32(buf, n, l->frame.lasti);
 		push_raw(s, field_ptr(buf, n, l->frame.code),
 			 lasti < 0 ? -1 : (int64_t)lasti * (int64_t)l->lasti_scale);
@@ -393,20 +428,6 @@ static void load_chunk(struct session *s, uint64_t chunk, uint64_t top, uint64_t
 		return;
 	*lo = chunk;
 	*hi = top;
-}
-
-/* The copy of the frame at fr made by this sample's speculative read. */
-static const uint8_t *spec_frame(struct session *s, uint64_t fr)
-{
-	int i;
-
-	if (!s->spec_frame_buf)
-		return NULL;
-	for (i = 0; i < s->spec_frames_read; i++) {
-		if (s->spec_frame[i] == fr)
-			return s->spec_frame_buf + (size_t)i * (size_t)s->frame_read;
-	}
-	return NULL;
 }
 
 /* Frames inside [lo, hi) are parsed from chunk (a local copy); the others
@@ -440,8 +461,7 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, const uint8_t
 					return rc;
 				buf = local;
 			}
-			if (s->nnext_spec_frames < SPEC_FRAMES)
-				s->next_spec_frame[s->nnext_spec_frames++] = fr;
+			next_spec_frame(s, fr);
 		}
 		owner = field_u8(buf, n, l->iframe.owner);
 		if (owner < l->iframe.owner_skip_min) {
@@ -459,6 +479,7 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, const uint8_t
 
 /* What the speculative read of a sample already holds for one thread. */
 struct prefetch {
+	int32_t tid;           /* <= 3.10: at spec_thread.tid_at, or 0 */
 	int have_fr;           /* fr below is *(cframe + current_frame) */
 	uint64_t cframe, fr;
 	uint64_t chunk, chunk_len;   /* [chunk, chunk + chunk_len) is in buf */
@@ -585,18 +606,26 @@ static void remember_shape(struct session *s)
 	size_t k;
 
 	s->nspec = 0;
-	s->nspec_frames = 0;
 	s->spec_frame_buf = NULL;
-	if (s->t.layout.frame_model == PYSPY_FRAMES_OBJECT)
-		return;
 	memcpy(s->spec_frame, s->next_spec_frame, s->nnext_spec_frames * sizeof(s->spec_frame[0]));
 	s->nspec_frames = s->nnext_spec_frames;
+	memset(s->spec_slot, 0, sizeof(s->spec_slot));
+	for (k = 0; k < s->nspec_frames; k++) {
+		size_t i = hash_u64(s->spec_frame[k]) & (SPEC_FRAME_SLOTS - 1);
+
+		while (s->spec_slot[i])
+			i = (i + 1) & (SPEC_FRAME_SLOTS - 1);
+		s->spec_slot[i] = (uint16_t)(k + 1);
+	}
 	for (k = 0; k < s->nthreads && k < SPEC_THREADS; k++) {
 		const struct thread_walk *tw = &s->threads[k];
 		struct spec_thread *sp = &s->spec[s->nspec++];
 		uint64_t len = 0;
 
 		sp->tstate = tw->tstate;
+		sp->tid_at = 0;
+		if (s->t.layout.tstate.native_thread_id < 0 && s->tid_offset >= 0 && tw->thread_id)
+			sp->tid_at = tw->thread_id + (uint64_t)s->tid_offset;
 		sp->cframe = tw->cframe;
 		sp->chunk = tw->chunk;
 		/* Room to grow, but never past the end of the chunk. */
@@ -615,8 +644,8 @@ static void remember_shape(struct session *s)
  * an iov numbered >= got was not read. */
 struct shape_read {
 	int got;
-	size_t ts_at[SPEC_THREADS], fr_at[SPEC_THREADS], chunk_at[SPEC_THREADS];
-	int iov_ts[SPEC_THREADS], iov_fr[SPEC_THREADS], iov_chunk[SPEC_THREADS];
+	size_t ts_at[SPEC_THREADS], fr_at[SPEC_THREADS], chunk_at[SPEC_THREADS], tid_at[SPEC_THREADS];
+	int iov_ts[SPEC_THREADS], iov_fr[SPEC_THREADS], iov_chunk[SPEC_THREADS], iov_tid[SPEC_THREADS];
 };
 
 static void add_iov(struct pyspy_iov *iov, int *n, uint64_t remote, void *local, size_t len)
@@ -634,7 +663,7 @@ static void add_iov(struct pyspy_iov *iov, int *n, uint64_t remote, void *local,
 static int read_shape(struct session *s, struct shape_read *sr, uint64_t *head, uint64_t *holder)
 {
 	const struct pyspy_layout *l = &s->t.layout;
-	struct pyspy_iov iov[2 + 3 * SPEC_THREADS + SPEC_FRAMES + SPEC_CODES];
+	struct pyspy_iov iov[2 + 4 * SPEC_THREADS + SPEC_FRAMES + SPEC_CODES];
 	size_t tslen = (size_t)s->tstate_read, gil_len, need = 0, frames_at, codes_at, k;
 	int n = 0, frames_iov, codes_iov, have_gil;
 	uint8_t gil[64];
@@ -644,6 +673,8 @@ static int read_shape(struct session *s, struct shape_read *sr, uint64_t *head, 
 		sr->ts_at[k] = need;
 		need += tslen;
 		sr->fr_at[k] = need;
+		need += 8;
+		sr->tid_at[k] = need;
 		need += 8;
 		sr->chunk_at[k] = need;
 		need += (size_t)s->spec[k].chunk_len;
@@ -670,6 +701,11 @@ static int read_shape(struct session *s, struct shape_read *sr, uint64_t *head, 
 			sr->iov_fr[k] = n;
 			add_iov(iov, &n, s->spec[k].cframe + (uint64_t)l->tstate.cframe_current_frame,
 				s->spec_buf + sr->fr_at[k], 8);
+		}
+		sr->iov_tid[k] = -1;
+		if (s->spec[k].tid_at) {
+			sr->iov_tid[k] = n;
+			add_iov(iov, &n, s->spec[k].tid_at, s->spec_buf + sr->tid_at[k], 4);
 		}
 	}
 	frames_iov = n;
@@ -716,6 +752,8 @@ static const uint8_t *shape_thread(struct session *s, const struct shape_read *s
 	pf->have_fr = sr->iov_fr[i] >= 0 && sr->iov_fr[i] < sr->got;
 	pf->cframe = s->spec[i].cframe;
 	memcpy(&pf->fr, s->spec_buf + sr->fr_at[i], 8);
+	if (sr->iov_tid[i] >= 0 && sr->iov_tid[i] < sr->got)
+		memcpy(&pf->tid, s->spec_buf + sr->tid_at[i], 4);
 	if (sr->iov_chunk[i] >= 0 && sr->iov_chunk[i] < sr->got) {
 		pf->buf = s->spec_buf + sr->chunk_at[i];
 		pf->chunk = s->spec[i].chunk;
@@ -784,6 +822,9 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 		tw = new_thread(s);
 		tw->tstate = tstate;
 		thread_from_state(l, ts, tslen, tw);
+		if (ts != ts_local && pf.tid > 0 && s->tid_offset >= 0 &&
+		    s->spec[s->nthreads - 1].tid_at == tw->thread_id + (uint64_t)s->tid_offset)
+			tw->spec_tid = pf.tid;
 		tw->first = s->nraw;
 		rc = walk_thread(s, ts, tslen, tw, ts == ts_local ? NULL : &pf);
 		if (rc == -ESRCH)
@@ -830,6 +871,13 @@ static void calibrate_tids(struct session *s, const struct pyspy_os_thread *os, 
 
 	if (n == 0 || n > 256)
 		return;
+	if (!os) {
+		char err[256];
+
+		/* Nonblocking mode had no need of the list until now. */
+		if (s->r.ops->threads(s->r.proc, &os, &nos, err, sizeof(err)) < 0)
+			return;
+	}
 	probe = xcalloc(n, sizeof(*probe));
 	iov = xcalloc(n, sizeof(*iov));
 	for (i = 0; i < n; i++) {
@@ -873,6 +921,14 @@ out_free:
 	free(probe);
 }
 
+/* tid, read at pthread_t + tid_offset, if it names a task (when the task
+ * list is at hand). */
+static void set_native_id(struct thread_walk *tw, int32_t tid, const struct pyspy_os_thread *os, size_t nos)
+{
+	if (tid > 0 && (!os || is_task(os, nos, tid)))
+		tw->native_id = tid;
+}
+
 static void resolve_native_ids(struct session *s, const struct pyspy_os_thread *os, size_t nos)
 {
 	size_t i;
@@ -886,18 +942,26 @@ static void resolve_native_ids(struct session *s, const struct pyspy_os_thread *
 	}
 	if (s->tid_offset < 0)
 		return;
-	/* One read per TID_BATCH threads. */
-	for (i = 0; i < s->nthreads; i += TID_BATCH) {
+	/* The speculative read got most; the others, one read per TID_BATCH. */
+	for (i = 0; i < s->nthreads;) {
 		struct pyspy_iov iov[TID_BATCH];
 		int32_t tid[TID_BATCH];
-		size_t n = MIN(s->nthreads - i, (size_t)TID_BATCH), k;
+		size_t who[TID_BATCH], n = 0, k;
 		int got;
 
-		for (k = 0; k < n; k++) {
-			tid[k] = 0;
-			iov[k].remote = s->threads[i + k].thread_id + (uint64_t)s->tid_offset;
-			iov[k].local = &tid[k];
-			iov[k].len = sizeof(tid[k]);
+		for (; i < s->nthreads && n < TID_BATCH; i++) {
+			struct thread_walk *tw = &s->threads[i];
+
+			if (tw->spec_tid) {
+				set_native_id(tw, tw->spec_tid, os, nos);
+				continue;
+			}
+			who[n] = i;
+			tid[n] = 0;
+			iov[n].remote = tw->thread_id + (uint64_t)s->tid_offset;
+			iov[n].local = &tid[n];
+			iov[n].len = sizeof(tid[n]);
+			n++;
 		}
 		/* A range that fails (a garbage descriptor) is skipped, not the rest. */
 		for (k = 0; k < n; k += (size_t)got + 1) {
@@ -909,10 +973,8 @@ static void resolve_native_ids(struct session *s, const struct pyspy_os_thread *
 			if ((size_t)got < n - k)
 				tid[k + (size_t)got] = 0; /* perhaps partly copied */
 		}
-		for (k = 0; k < n; k++) {
-			if (tid[k] > 0 && (!os || is_task(os, nos, tid[k])))
-				s->threads[i + k].native_id = tid[k];
-		}
+		for (k = 0; k < n; k++)
+			set_native_id(&s->threads[who[k]], tid[k], os, nos);
 	}
 }
 
@@ -1101,8 +1163,11 @@ static void remember_codes(struct session *s)
  * (see session_sample). */
 static int ask_each_thread(const struct session *s)
 {
-	return s->opt.nonblocking && remote_has_thread_state(&s->r) &&
-	       (s->t.layout.tstate.native_thread_id >= 0 || s->tid_offset_sure);
+	int known_ids = s->t.layout.tstate.native_thread_id >= 0 || s->tid_offset_sure ||
+			/* one thread, whose id is the process id */
+			(s->tid_offset >= 0 && s->nthreads == 1 && s->threads[0].native_id == s->opt.pid);
+
+	return s->opt.nonblocking && remote_has_thread_state(&s->r) && known_ids;
 }
 
 int session_sample(struct session *s, struct session_sample *out)

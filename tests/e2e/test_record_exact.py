@@ -1,0 +1,99 @@
+"""Every stack a recording reports is one the program really had: exact
+function, file and line of every frame, on every interpreter, paused and
+not.  The program's stacks change depth from round to round, so a sample
+must not take for granted what the one before read (py-spy reads the last
+sample's shape speculatively)."""
+import pathlib
+import re
+
+import pytest
+
+from conftest import run_pyspy
+from test_record import end, parse_collapsed, start
+
+PROG = pathlib.Path(__file__).resolve().parent / "programs_record" / "varying.py"
+FRAME = re.compile(r"^(\S+) \(varying\.py:(\d+)\)$")
+
+
+def markers():
+    lines = {}
+    for no, text in enumerate(PROG.read_text().splitlines(), 1):
+        m = re.search(r"# L:(\w+)", text)
+        if m:
+            lines[m.group(1)] = no
+    return lines
+
+
+def body(first, last):
+    return set(range(first, last + 1))
+
+
+def problem(stack, L):
+    """None if STACK (collapsed, root first) is one varying.py can have."""
+    frames = []
+    for f in stack.split(";"):
+        m = FRAME.match(f)
+        if not m:
+            return f"unexpected frame {f!r}"
+        frames.append((m.group(1), int(m.group(2))))
+    if frames[:1] != [("<module>", L["module"])]:
+        return "root is not <module> at the call of main"
+    if len(frames) == 1:
+        return None
+    name, line = frames[1]
+    main_lines = body(L["main_def"], L["main_call"])
+    if name != "main" or line not in main_lines:
+        return f"second frame {frames[1]}"
+    recs = frames[2:]
+    if not recs:
+        return None
+    if line != L["main_call"]:
+        return "main calls rec from another line"
+    if len(recs) > 41 + 1:
+        return "deeper than the program goes"
+    for i, (name, line) in enumerate(recs):
+        last = i == len(recs) - 1
+        if name == "leaf":
+            if not last or i == 0 or recs[i - 1][1] != L["rec_leaf"]:
+                return "leaf not called by the last rec"
+            if line not in body(L["leaf_def"], L["leaf_def"] + 4):
+                return f"leaf at line {line}"
+            continue
+        if name != "rec":
+            return f"frame {name}"
+        if not last and line not in (L["rec_call"], L["rec_leaf"]):
+            return f"rec calls on from line {line}"
+        if line not in body(L["rec_def"], L["rec_call"]):
+            return f"rec at line {line}"
+        if line == L["rec_leaf"] and not last and recs[i + 1][0] != "leaf":
+            return "rec calls leaf, not rec"
+    return None
+
+
+@pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
+def test_recorded_stacks_are_real(interp, mode, tmp_path):
+    # Paused, the program may change its stack as often as it likes: rounds
+    # of a few hundred microseconds.  Not paused, a stack read while the
+    # program changes it can come out torn (the --nonblocking caveat), so
+    # the rounds last milliseconds and changes are rare next to samples.
+    steps = 3000 if mode == "blocking" else 100000
+    p = start(interp, PROG, steps)
+    out = tmp_path / "x.txt"
+    args = ["record", "-p", p.pid, "-r", 500, "-d", 1.5, "-o", f"collapsed:{out}"]
+    if mode == "nonblocking":
+        args.append("--nonblocking")
+    try:
+        r = run_pyspy(args, timeout=60)
+    finally:
+        end(p)
+    assert r.returncode == 0, r.stderr
+    counts = parse_collapsed(out.read_text())
+    L = markers()
+    total = sum(counts.values())
+    bad = {s: (n, problem(s, L)) for s, n in counts.items() if problem(s, L)}
+    nbad = sum(n for n, _ in bad.values())
+    deep = sum(n for s, n in counts.items() if s.count(";rec (") >= 10)
+    assert total >= 300, r.stderr
+    assert deep >= 0.3 * total, f"the recursion was rarely seen: {counts}"
+    allowed = 0 if mode == "blocking" else 0.01 * total
+    assert nbad <= allowed, f"{nbad} of {total} samples impossible: {list(bad.items())[:5]}"
