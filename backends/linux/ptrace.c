@@ -316,7 +316,9 @@ int lnx_pause(struct pyspy_proc *proc, char *err, size_t errlen)
 	proc->nheld = 0;
 	proc->paused = 1; /* detach() resumes whatever is held from here on */
 	for (pass = 0; pass < LNX_PAUSE_PASSES; pass++) {
-		rc = lnx_task_list(proc);
+		/* The first pass may seize the tasks of the last listing: the
+		 * next pass lists afresh, and stops only when nothing is new. */
+		rc = pass == 0 && proc->ntids ? 0 : lnx_task_list(proc);
 		if (rc == -ESRCH && proc->nheld)
 			break; /* every task we held has exited since */
 		if (rc) {
@@ -335,7 +337,7 @@ int lnx_pause(struct pyspy_proc *proc, char *err, size_t errlen)
 			}
 			added += rc == 0;
 		}
-		if (added == 0)
+		if (added == 0 && pass > 0)
 			break;
 		/* wait for this pass's stops: a task that is stopped cannot
 		 * start new ones, so an unchanged listing is the whole set */
