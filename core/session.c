@@ -136,6 +136,7 @@ struct session {
 	size_t nspec_frames, nnext_spec_frames;
 	uint16_t spec_slot[SPEC_FRAME_SLOTS]; /* hash of spec_frame: index + 1, 0 empty */
 	const uint8_t *spec_frame_buf;   /* their copies in this sample, or NULL */
+	int afresh;                      /* a walk read again: no speculative copies */
 	int spec_frames_read;            /* how many of them were read */
 	/* Code objects of the last sample: their fingerprints too. */
 	uint64_t spec_code[SPEC_CODES];
@@ -356,7 +357,7 @@ static const uint8_t *spec_frame(struct session *s, uint64_t fr)
 {
 	size_t i = hash_u64(fr) & (SPEC_FRAME_SLOTS - 1), probes;
 
-	if (!s->spec_frame_buf)
+	if (!s->spec_frame_buf || s->afresh)
 		return NULL;
 	for (probes = 0; probes < SPEC_FRAME_SLOTS && s->spec_slot[i]; probes++) {
 		int k = s->spec_slot[i] - 1;
@@ -399,6 +400,10 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 				return rc;
 			buf = local;
 		}
+		/* Nothing refers to a dead frame (freed, or kept for reuse): the
+		 * program changed this stack while it was read. */
+		if (l->object.ob_type >= 8 && field_i64(buf, n, l->object.ob_type - 8) <= 0)
+			return -EAGAIN;
 		next_spec_frame(s, f);
 		lasti = field_i32(buf, n, l->frame.lasti);
 		push_raw(s, field_ptr(buf, n, l->frame.code),
@@ -784,6 +789,7 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 	uint8_t ts_local[TSTATE_READ_MAX];
 	struct shape_read sr;
 	uint64_t tstate = 0;
+	size_t spec_mark;
 	struct chain c;
 	int rc;
 
@@ -826,7 +832,23 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 		    s->spec[s->nthreads - 1].tid_at == tw->thread_id + (uint64_t)s->tid_offset)
 			tw->spec_tid = pf.tid;
 		tw->first = s->nraw;
+		spec_mark = s->nnext_spec_frames;
 		rc = walk_thread(s, ts, tslen, tw, ts == ts_local ? NULL : &pf);
+		if (rc == -EAGAIN) {
+			/* The program changed this stack while it was read (possible
+			 * only without a pause): read it once more, afresh. */
+			s->nraw = tw->first;
+			tw->count = 0;
+			s->nnext_spec_frames = spec_mark;
+			rc = remote_read(&s->r, tstate, ts_local, tslen);
+			if (rc == 0) {
+				ts = ts_local;
+				thread_from_state(l, ts, tslen, tw);
+				s->afresh = 1;
+				rc = walk_thread(s, ts, tslen, tw, NULL);
+				s->afresh = 0;
+			}
+		}
 		if (rc == -ESRCH)
 			return rc;
 		if (rc) {
