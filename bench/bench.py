@@ -2,8 +2,12 @@
 
 For a 30-deep recursion (bench/recurse.py) on CPython 3.9, 3.12 and the
 newest interpreter present, measures for py-spy record at 100 and 1000 Hz,
-blocking and --nonblocking:
+blocking and --nonblocking, and nonblocking at full speed (a rate it cannot
+reach, so that it never waits):
   - py-spy's CPU time per sample (getrusage of children, user + sys);
+  - this machine's floor at that rate: the CPU time of a bare sleep and
+    wake-up plus one 8-byte read of the target (build/bench/floor), which
+    every sampler that waits between samples pays;
   - the achieved sampling rate;
   - the share of incomplete samples (complete = <module>, main, every
     recursion level, leaf);
@@ -26,6 +30,8 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYSPY = ROOT / "build" / "py-spy"
+FLOOR = ROOT / "build" / "bench" / "floor"
+FULL_SPEED = 1000000  # Hz asked for the full-speed rows (the most py-spy takes): never reached
 WORKLOAD = HERE / "recurse.py"
 DEPTH = 30
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -70,6 +76,26 @@ def start_target(py, seconds):
         p.kill()
         raise RuntimeError(f"{py}: workload did not start: {line!r} {p.stderr.read()}")
     return p
+
+
+def readable_address(pid):
+    """The start of the target's first readable private mapping."""
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1].startswith("r") and "p" in fields[1]:
+                return "0x" + fields[0].split("-")[0]
+    raise RuntimeError(f"no readable mapping in process {pid}")
+
+
+def floor_us(pid, rate, seconds):
+    """build/bench/floor against the running target: CPU us per wake-up."""
+    r = subprocess.run([str(FLOOR), str(rate), str(seconds), str(pid), readable_address(pid)],
+                       capture_output=True, text=True, timeout=seconds + 30)
+    m = re.search(r"floor ([\d.]+)", r.stdout)
+    if not m:
+        raise RuntimeError(f"bench/floor failed: {r.stderr}")
+    return float(m.group(1))
 
 
 def target_work(p):
@@ -164,7 +190,8 @@ def run_austin(py, rate):
         target = start_target(py, SECONDS)
         cpu0 = children_cpu()
         t0 = time.time()
-        aus = subprocess.Popen(["austin", "-i", str(int(1e6 / rate)), "-p", str(target.pid),
+        interval = 0 if rate >= FULL_SPEED else int(1e6 / rate)
+        aus = subprocess.Popen(["austin", "-i", str(interval), "-p", str(target.pid),
                                 "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
         # Reap the target as it exits: austin waits while it is a zombie.
@@ -187,14 +214,18 @@ def run_austin(py, rate):
     }
 
 
-def median_of(py, fn, *args):
+def median_of(py, fn, rate, *args):
     """Median of RUNS pairs: the workload alone, then under the profiler, so
-    that a change in the machine's load hits both halves of a pair alike."""
+    that a change in the machine's load hits both halves of a pair alike.
+    While the workload runs alone, the floor at `rate` is measured on it."""
     runs = []
     for _ in range(RUNS):
-        alone = target_work(start_target(py, SECONDS))
-        m = fn(py, *args)
+        target = start_target(py, SECONDS)
+        floor = floor_us(target.pid, rate, max(SECONDS - 1.0, 1.0)) if rate < FULL_SPEED else 0.0
+        alone = target_work(target)
+        m = fn(py, rate, *args)
         m["alone"] = alone
+        m["floor"] = floor
         m["slowdown"] = 1.0 - m["work"] / alone if alone else float("nan")
         runs.append(m)
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -213,18 +244,23 @@ def machine():
 
 def row(tool, mode, rate, m, startup=None):
     slow = 100.0 * m["slowdown"]
+    own = "-"
     if startup is not None and m["samples"]:
-        steady = f"{1e6 * max(m['cpu'] - startup, 0.0) / m['samples']:.0f}"
+        after = 1e6 * max(m["cpu"] - startup, 0.0) / m["samples"]
+        steady = f"{after:.1f}"
+        own = f"{after - m['floor']:.1f}"
     else:
         steady = "-"
     held = f"{m['held_ms_s']:.1f}" if mode == "blocking" else "-"
-    return (f"| {tool} | {mode} | {rate} | {m['rate']:.1f} | {m['cpu_us']:.0f} | {steady} | {held} "
-            f"| {100.0 * m['incomplete']:.2f} | {slow:+.1f} |")
+    asked = "full speed" if rate >= FULL_SPEED else str(rate)
+    floor = f"{m['floor']:.1f}" if rate < FULL_SPEED else "0 (never waits)"
+    return (f"| {tool} | {mode} | {asked} | {m['rate']:.1f} | {m['cpu_us']:.1f} | {steady} | {floor} "
+            f"| {own} | {held} | {100.0 * m['incomplete']:.2f} | {slow:+.1f} |")
 
 
 def main():
-    if not PYSPY.exists():
-        sys.exit("build/py-spy is not built: run make")
+    if not PYSPY.exists() or not FLOOR.exists():
+        sys.exit("build/py-spy or build/bench/floor is not built: run make bench")
     model, kernel, ncpu = machine()
     load0 = os.getloadavg()[0]
     lines = [
@@ -240,6 +276,12 @@ def main():
         "- rate: samples recorded per second of sampling;",
         "- CPU/sample: the profiler's user+sys CPU time (getrusage of children) per sample, "
         "and the same without py-spy's start-up cost (measured apart, a 10 ms recording);",
+        "- floor: what one sleep and wake-up at that rate plus one 8-byte read of the target "
+        "cost on this machine (build/bench/floor, measured while the workload runs alone "
+        "before each recording): every sampler that waits between samples pays it;",
+        "- own work: CPU/sample after start-up minus the floor;",
+        "- full speed: a rate of 1 MHz asked, which no sampler reaches, so it never waits "
+        "(austin: `-i 0`): its CPU per sample is the work of a sample alone;",
         "- held: milliseconds per second the target was held stopped (blocking mode);",
         "- incomplete: samples whose stack is not exactly <module>, main, 30 x rec, leaf.  "
         "Some are real (the loop in main, calls on their way down): the blocking rows, "
@@ -252,29 +294,32 @@ def main():
         print(f"== {name}: {py}", flush=True)
         rows, alone = [], []
         startup = pyspy_startup(py)
-        for rate in RATES:
+        for rate in RATES + (FULL_SPEED,):
             for nb in (False, True):
+                if rate >= FULL_SPEED and not nb:
+                    continue  # a paused target at full speed would barely run
                 mode = "nonblocking" if nb else "blocking"
                 print(f"   py-spy {mode} {rate} Hz", flush=True)
                 m = median_of(py, run_pyspy, rate, nb)
                 alone.append(m["alone"])
                 rows.append(row("py-spy", mode, rate, m, startup))
         if name.startswith("3.9"):
-            for rate in RATES:
+            for rate in RATES + (FULL_SPEED,):
                 print(f"   austin {rate} Hz", flush=True)
                 try:
                     m = median_of(py, run_austin, rate)
                     alone.append(m["alone"])
                     rows.append(row("austin 1.0.1", "nonblocking", rate, m))
                 except (OSError, RuntimeError, subprocess.SubprocessError) as e:
-                    rows.append(f"| austin 1.0.1 | nonblocking | {rate} | failed: {e} ||||||")
+                    rows.append(f"| austin 1.0.1 | nonblocking | {rate} | failed: {e} ||||||||")
         lines += [f"## CPython {name}", "",
                   f"Work rate alone: {statistics.median(alone):.1f} rounds/s (median).  "
                   f"py-spy's start-up (attach, find the interpreter, write the output): "
                   f"{1e3 * startup:.0f} ms CPU.", "",
                   "| tool | mode | Hz asked | rate | CPU/sample (us) | CPU/sample after "
-                  "start-up (us) | held (ms/s) | incomplete (%) | slowdown (%) |",
-                  "|---|---|---|---|---|---|---|---|---|"] + rows + [""]
+                  "start-up (us) | floor (us) | own work (us) | held (ms/s) | incomplete (%) "
+                  "| slowdown (%) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"] + rows + [""]
     lines += [f"Load average (1 min) at the start: {load0:.1f}, at the end: "
               f"{os.getloadavg()[0]:.1f}.  On a machine shared with other work the "
               "slowdown and held-time figures include the time the target and py-spy "
