@@ -159,24 +159,26 @@ def test_signal_reaches_paused_target(heavy_interp, tmp_path):
     assert p.returncode is not None
 
 
-@pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
-@pytest.mark.parametrize("flag", ["--gil", "--idle", "none"])
-def test_idle_and_gil_filters(heavy_interp, flag, mode, tmp_path):
-    # Raised priority: on a busy machine a thread that py-spy has just let
-    # go waits for a CPU in state R, and would be seen as running.
-    p = start(heavy_interp, "sleeper.py", preexec_fn=raise_priority)
+def record_for_3s(interp, prog, extra, tmp_path):
+    """Record PROG for 3 s at 100 Hz with EXTRA options; its collapsed counts.
+    Raised priority: on a busy machine a thread that py-spy has just let go
+    waits for a CPU in state R, and would be seen as running."""
+    p = start(interp, prog, preexec_fn=raise_priority)
     out = tmp_path / "x.txt"
-    args = ["record", "-p", p.pid, "-r", 100, "-d", 3, "-o", f"collapsed:{out}"]
-    if flag != "none":
-        args.append(flag)
-    if mode == "nonblocking":
-        args.append("--nonblocking")
+    args = ["record", "-p", p.pid, "-r", 100, "-d", 3, "-o", f"collapsed:{out}"] + extra
     try:
         r = run_pyspy(args, timeout=60, preexec_fn=raise_priority)
     finally:
         end(p)
     assert r.returncode == 0, r.stderr
-    counts = parse_collapsed(out.read_text())
+    return parse_collapsed(out.read_text())
+
+
+@pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
+@pytest.mark.parametrize("flag", ["--gil", "--idle", "none"])
+def test_idle_and_gil_filters(heavy_interp, flag, mode, tmp_path):
+    extra = ([flag] if flag != "none" else []) + (["--nonblocking"] if mode == "nonblocking" else [])
+    counts = record_for_3s(heavy_interp, "sleeper.py", extra, tmp_path)
     total = sum(counts.values())
     ticks = 300
     if flag == "--idle":
@@ -193,17 +195,8 @@ def test_idle_and_gil_filters(heavy_interp, flag, mode, tmp_path):
 def test_active_is_per_thread(heavy_interp, mode, tmp_path):
     """A thread that runs C code without the GIL is active; threads that
     sleep or wait for a lock are idle, whatever holds the GIL."""
-    p = start(heavy_interp, "mixed_threads.py", preexec_fn=raise_priority)
-    out = tmp_path / "x.txt"
-    args = ["record", "-p", p.pid, "-r", 100, "-d", 3, "-o", f"collapsed:{out}"]
-    if mode == "nonblocking":
-        args.append("--nonblocking")
-    try:
-        r = run_pyspy(args, timeout=60, preexec_fn=raise_priority)
-    finally:
-        end(p)
-    assert r.returncode == 0, r.stderr
-    counts = parse_collapsed(out.read_text())
+    extra = ["--nonblocking"] if mode == "nonblocking" else []
+    counts = record_for_3s(heavy_interp, "mixed_threads.py", extra, tmp_path)
     ticks = 300
     hashing = sum(n for s, n in counts.items() if leaf(s) == "hash_loop")
     idle = sum(n for s, n in counts.items() if has_frame(s, "snooze") or has_frame(s, "wait_loop"))
