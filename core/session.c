@@ -351,7 +351,6 @@ static void push_raw(struct session *s, uint64_t code, int64_t addr)
 	s->nraw++;
 }
 
-/* <= 3.10: PyFrameObject chain through f_back. */
 /* The copy of the frame at fr made by this sample's speculative read. */
 static const uint8_t *spec_frame(struct session *s, uint64_t fr)
 {
@@ -377,6 +376,7 @@ static void next_spec_frame(struct session *s, uint64_t fr)
 		s->next_spec_frame[s->nnext_spec_frames++] = fr;
 }
 
+/* <= 3.10: PyFrameObject chain through f_back. */
 static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk *tw)
 {
 	const struct pyspy_layout *l = &s->t.layout;
@@ -1014,13 +1014,14 @@ static uint32_t os_state(const struct pyspy_os_thread *os, size_t nos, int64_t t
 }
 
 /*
- * The OS state of thread tid, asked for alone: for the k-th thread of this
- * sample, usually the k-th of the last one.  An answer younger than
- * OS_STATE_MAX_AGE_NS is reused (at rates above 200 Hz).
+ * The OS state of thread tid, asked for alone.  An answer younger than
+ * OS_STATE_MAX_AGE_NS is reused (at rates above 200 Hz); threads are asked
+ * about in the same order from sample to sample, so the k-th question of
+ * this sample usually finds its answer k-th in the last one.
  */
-static uint32_t thread_os_state(struct session *s, size_t k, int64_t tid, uint64_t now)
+static uint32_t thread_os_state(struct session *s, int64_t tid, uint64_t now)
 {
-	size_t i, old = s->nostates;
+	size_t i, k = s->nnext_ostates, old = s->nostates;
 	struct os_state *e;
 	int st;
 
@@ -1084,10 +1085,10 @@ static const char *thread_frame_name(struct session *s, const struct thread_walk
 }
 
 /*
- * os/nos: the OS threads read before the walk; with ask_each instead,
- * the threads that do not hold the GIL are asked about one by one.  A thread that holds
- * the GIL is active whatever the OS says of it: it runs Python code, or
- * blocks every thread that would.
+ * os/nos: the OS threads read before the walk; with ask_each instead, the
+ * threads that do not hold the GIL are asked about one by one.  A thread
+ * that holds the GIL is active whatever the OS says of it: it runs Python
+ * code, or blocks every thread that would.
  */
 static void build_stacks(struct session *s, const struct pyspy_os_thread *os, size_t nos, uint64_t holder,
 			 int ask_each, uint64_t now, struct session_sample *out)
@@ -1117,7 +1118,7 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 		if (st->owns_gil)
 			state = PYSPY_THREAD_RUNNING;
 		else if (ask_each)
-			state = thread_os_state(s, k, tw->native_id, now);
+			state = thread_os_state(s, tw->native_id, now);
 		else
 			state = os_state(os, nos, tw->native_id);
 		st->active = state == PYSPY_THREAD_RUNNING;
@@ -1134,7 +1135,6 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 				last_code = s->raw_code[r];
 				e = codecache_get(&s->cc, last_code);
 			}
-
 			if (!e) {
 				st->truncated = 1;
 				out->errors++;
