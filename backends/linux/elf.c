@@ -323,14 +323,9 @@ int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_bina
 		snprintf(err, errlen, "bad binary path");
 		return -EINVAL;
 	}
-	rc = lnx_maps_parse(host, proc->pid, proc->mem_pid, &ml);
-	if (rc) {
-		if (rc == -ENOENT)
-			rc = -ESRCH;
-		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", (int)proc->pid,
-			 strerror(-rc));
+	rc = lnx_maps_read(proc, &ml, err, errlen);
+	if (rc)
 		return rc;
-	}
 	/* the caller may name a deleted file without the suffix */
 	snprintf(alt, sizeof(alt), "%s%s", path, LNX_DELETED);
 	bin = lnx_alloc(host, sizeof(*bin));

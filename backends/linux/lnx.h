@@ -126,6 +126,9 @@ int lnx_maps_parse(const struct pyspy_host *host, pid_t pid, pid_t tid,
  * thread.  0, or -ESRCH when no task lives. */
 int lnx_pick_mem_task(struct pyspy_proc *proc);
 void lnx_maps_free(const struct pyspy_host *host, struct lnx_maplist *ml);
+/* The process's map, read through a live thread if the main one has
+ * exited; -ESRCH once the process is gone.  err says what failed. */
+int lnx_maps_read(struct pyspy_proc *proc, struct lnx_maplist *ml, char *err, size_t errlen);
 
 /* List /proc/PID/task into proc->tids.  0, -ESRCH (no task left) or a
  * negative errno. */

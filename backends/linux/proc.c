@@ -346,18 +346,16 @@ int lnx_maps_parse(const struct pyspy_host *host, pid_t pid, pid_t tid,
 	return 0;
 }
 
-int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
-	     char *err, size_t errlen)
+int lnx_maps_read(struct pyspy_proc *proc, struct lnx_maplist *ml, char *err, size_t errlen)
 {
-	struct lnx_maplist ml;
 	pid_t was = proc->mem_pid;
 	int rc;
 
-	rc = lnx_maps_parse(proc->host, proc->pid, proc->mem_pid, &ml);
+	rc = lnx_maps_parse(proc->host, proc->pid, proc->mem_pid, ml);
 	/* the main thread has exited (its maps are empty) but others live */
-	if (rc == 0 && ml.n == 0 && lnx_pick_mem_task(proc) == 0 && proc->mem_pid != was) {
-		lnx_maps_free(proc->host, &ml);
-		rc = lnx_maps_parse(proc->host, proc->pid, proc->mem_pid, &ml);
+	if (rc == 0 && ml->n == 0 && lnx_pick_mem_task(proc) == 0 && proc->mem_pid != was) {
+		lnx_maps_free(proc->host, ml);
+		rc = lnx_maps_parse(proc->host, proc->pid, proc->mem_pid, ml);
 	}
 	if (rc) {
 		if (rc == -ENOENT)
@@ -366,11 +364,23 @@ int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
 			 strerror(-rc));
 		return rc;
 	}
-	if (ml.n == 0 && !lnx_pid_running(proc->pid)) {
-		lnx_maps_free(proc->host, &ml);
+	if (ml->n == 0 && !lnx_pid_running(proc->pid)) {
+		lnx_maps_free(proc->host, ml);
 		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
 		return -ESRCH;
 	}
+	return 0;
+}
+
+int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
+	     char *err, size_t errlen)
+{
+	struct lnx_maplist ml;
+	int rc;
+
+	rc = lnx_maps_read(proc, &ml, err, errlen);
+	if (rc)
+		return rc;
 	lnx_maps_free(proc->host, &proc->maps);
 	proc->maps = ml;
 	*maps = ml.maps;
