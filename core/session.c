@@ -369,11 +369,23 @@ static const uint8_t *spec_frame(struct session *s, uint64_t fr)
 	return NULL;
 }
 
-/* Remember frame fr, read one by one, for the next sample's speculative read. */
-static void next_spec_frame(struct session *s, uint64_t fr)
+/* *buf: a copy of the frame at fr, not in any chunk: this sample's
+ * speculative copy, or one read now into local (frame_read bytes).  Either
+ * way the next sample reads it speculatively. */
+static int copy_frame(struct session *s, uint64_t fr, uint8_t *local, const uint8_t **buf)
 {
+	int rc;
+
+	*buf = spec_frame(s, fr);
+	if (!*buf) {
+		rc = remote_read(&s->r, fr, local, (size_t)s->frame_read);
+		if (rc)
+			return rc;
+		*buf = local;
+	}
 	if (s->nnext_spec_frames < SPEC_FRAMES)
 		s->next_spec_frame[s->nnext_spec_frames++] = fr;
+	return 0;
 }
 
 /* <= 3.10: PyFrameObject chain through f_back. */
@@ -388,23 +400,19 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 		return -EINVAL;
 	chain_init(&c);
 	while (f) {
-		const uint8_t *buf = spec_frame(s, f);
+		const uint8_t *buf;
 		int32_t lasti;
+		int rc;
 
 		if (++depth > MAX_DEPTH || chain_step(&c, f) || over_budget(s))
 			return -ELOOP;
-		if (!buf) {
-			int rc = remote_read(&s->r, f, local, n);
-
-			if (rc)
-				return rc;
-			buf = local;
-		}
+		rc = copy_frame(s, f, local, &buf);
+		if (rc)
+			return rc;
 		/* Nothing refers to a dead frame (freed, or kept for reuse): the
 		 * program changed this stack while it was read. */
 		if (l->object.ob_type >= 8 && field_i64(buf, n, l->object.ob_type - 8) <= 0)
 			return -EAGAIN;
-		next_spec_frame(s, f);
 		lasti = field_i32(buf, n, l->frame.lasti);
 		push_raw(s, field_ptr(buf, n, l->frame.code),
 			 lasti < 0 ? -1 : (int64_t)lasti * (int64_t)l->lasti_scale);
@@ -458,15 +466,10 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, const uint8_t
 		if (chunk && fr >= lo && fr + n <= hi && fr + n > fr) {
 			buf = chunk + (fr - lo);
 		} else {
-			buf = spec_frame(s, fr);
-			if (!buf) {
-				int rc = remote_read(&s->r, fr, local, n);
+			int rc = copy_frame(s, fr, local, &buf);
 
-				if (rc)
-					return rc;
-				buf = local;
-			}
-			next_spec_frame(s, fr);
+			if (rc)
+				return rc;
 		}
 		owner = field_u8(buf, n, l->iframe.owner);
 		if (owner < l->iframe.owner_skip_min) {
