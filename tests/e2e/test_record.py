@@ -204,6 +204,16 @@ def test_active_is_per_thread(heavy_interp, mode, tmp_path):
     assert idle <= 0.05 * ticks, f"{idle} idle samples: {counts}"
 
 
+@pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
+def test_gil_holder_is_active(heavy_interp, mode, tmp_path):
+    """A thread that sleeps without letting go of the GIL stops every other
+    thread: it counts as active (py-spy would call it idle)."""
+    extra = ["--nonblocking"] if mode == "nonblocking" else []
+    counts = record_for_3s(heavy_interp, "gil_sleeper.py", extra, tmp_path)
+    holding = sum(n for s, n in counts.items() if leaf(s) == "hold")
+    assert holding >= 0.85 * 300, f"{holding} of ~300: {counts}"
+
+
 # --- every way out writes every output whole -------------------------------
 
 def check_outputs(tmp_path, stderr):
