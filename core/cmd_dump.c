@@ -20,6 +20,7 @@ int cmd_dump(struct plugins *pl, const struct cli *cli)
 	};
 	struct pyspy_run_summary summary = { .size = sizeof(summary), .stop_reason = "dump" };
 	struct session_sample sample;
+	struct pyspy_sample snap = { .size = sizeof(snap) };
 	struct session *s;
 	struct outputs *o;
 	char err[1024];
@@ -45,7 +46,11 @@ int cmd_dump(struct plugins *pl, const struct cli *cli)
 	if (rc == 0) {
 		summary.samples = sample.nstacks;
 		summary.errors = sample.errors;
-		rc = outputs_snapshot(o, sample.stacks, sample.nstacks);
+		snap.stacks = sample.stacks;
+		snap.nstacks = (uint32_t)sample.nstacks;
+		snap.stack_size = sizeof(*sample.stacks);
+		snap.errors = (uint32_t)sample.errors;
+		rc = outputs_snapshot(o, &snap);
 	} else if (rc == -ESRCH) {
 		log_error("process %lld exited while it was being read", (long long)cli->pid);
 	} else {

@@ -12,6 +12,7 @@
 #include "host.h"
 #include "log.h"
 #include "outputs.h"
+#include "remote.h"
 #include "sampler.h"
 #include "session.h"
 
@@ -20,9 +21,7 @@
 
 /* A program py-spy started: ended when py-spy ends first. */
 struct child {
-	const struct plugin *backend;
-	const struct pyspy_backend_ops *ops;
-	struct pyspy_proc *proc;
+	struct remote r;  /* our own handle on it; r.proc NULL if none */
 	int64_t pid;
 	int exited;
 	int capture_fd;   /* top: the program's output goes here, -1 if not */
@@ -56,18 +55,15 @@ static void sudo_user(int64_t *uid, int64_t *gid)
 static int child_spawn(struct plugins *pl, const struct cli *cli, int to_stderr,
 		       int capture, struct child *c, char *err, size_t errlen)
 {
+	const struct plugin *backend;
 	struct pyspy_spawn sp;
 	int saved_stderr = -1;
 	int rc;
 
-	rc = plugins_backend(pl, &c->backend, err, errlen);
+	rc = plugins_backend(pl, &backend, err, errlen);
 	if (rc != 0)
 		return rc;
-	c->ops = plugin_backend_ops(c->backend);
-	if (!c->ops->spawn || !c->ops->attach) {
-		snprintf(err, errlen, "the %s backend cannot start programs", c->ops->platform);
-		return -ENOTSUP;
-	}
+	remote_init(&c->r, plugin_backend_ops(backend), backend->host);
 
 	memset(&sp, 0, sizeof(sp));
 	sp.size = sizeof(sp);
@@ -84,13 +80,13 @@ static int child_spawn(struct plugins *pl, const struct cli *cli, int to_stderr,
 				saved_stderr = -1;
 		}
 	}
-	rc = c->ops->spawn(c->backend->host, &sp, &c->pid, err, errlen);
+	rc = remote_spawn(&c->r, &sp, &c->pid, err, errlen);
 	host_fd_restore(saved_stderr, 2);
 	if (rc != 0)
-		return rc;
+		return rc == -ENOSYS ? -ENOTSUP : rc;
 
 	/* A handle of our own to know when it exits and to end it. */
-	rc = c->ops->attach(c->backend->host, c->pid, &c->proc, err, errlen);
+	rc = remote_attach(&c->r, c->pid, err, errlen);
 	if (rc == -ESRCH) {
 		c->exited = 1;
 		return 0;
@@ -105,7 +101,7 @@ static int child_alive(void *ctx)
 
 	if (c->exited)
 		return 0;
-	if (c->proc && c->ops->alive && c->ops->alive(c->proc, &status) == 0)
+	if (c->r.proc && remote_alive(&c->r, &status) == 0)
 		c->exited = 1;
 	return !c->exited;
 }
@@ -113,12 +109,10 @@ static int child_alive(void *ctx)
 /* End the program if it still runs, and show what top captured of it. */
 static void child_end(struct child *c)
 {
-	if (c->proc) {
-		if (child_alive(c) && c->ops->terminate)
-			c->ops->terminate(c->proc);
-		c->ops->detach(c->proc);
-		c->proc = NULL;
-	}
+	if (c->r.proc && child_alive(c))
+		remote_terminate(&c->r);
+	if (c->r.ops)
+		remote_detach(&c->r);
 	if (c->capture_fd >= 0) {
 		host_fd_copy(c->capture_fd, stderr);
 		host_fd_close(c->capture_fd);
@@ -227,7 +221,7 @@ static int run(struct plugins *pl, const struct cli *cli, uint32_t command)
 	sopt.live = top;
 	sopt.input_fd = top ? outputs_input_fd(o) : -1;
 	sopt.report_lag = !top;
-	if (child.proc) {
+	if (child.r.proc) {
 		sopt.alive = child_alive;
 		sopt.alive_ctx = &child;
 	}

@@ -20,6 +20,7 @@
 
 #include "debugoffsets.h"
 #include "discover.h"
+#include "layoutcopy.h"
 #include "log.h"
 #include "util.h"
 
@@ -135,7 +136,7 @@ static int has_symbol(struct remote *r, struct pyspy_binary *bin, const char *na
 {
 	uint64_t a = 0, size = 0;
 
-	if (r->ops->binary_symbol(bin, name, &a, &size) != 0)
+	if (remote_binary_symbol(r, bin, name, &a, &size) != 0)
 		return 0;
 	if (addr)
 		*addr = a;
@@ -161,7 +162,7 @@ static void collect_candidates(struct remote *r, const char *exe, struct candida
 	size_t n, i, j;
 
 	c->n = 0;
-	if (r->ops->maps(r->proc, &maps, &n, err, sizeof(err)) < 0)
+	if (remote_maps(r, &maps, &n, err, sizeof(err)) < 0)
 		return;
 	for (i = 0; i < n && c->n < MAX_CANDIDATES; i++) {
 		const char *p = maps[i].path;
@@ -214,7 +215,7 @@ static int find_runtime_binary(struct remote *r, const char *exe, struct python_
 		struct pyspy_binary *bin;
 		char berr[256];
 
-		if (r->ops->binary_open(r->proc, c.path[i], &bin, berr, sizeof(berr)) != 0)
+		if (remote_binary_open(r, c.path[i], &bin, berr, sizeof(berr)) != 0)
 			continue;
 		if (looks_like_python(r, bin)) {
 			t->bin = bin;
@@ -222,7 +223,7 @@ static int find_runtime_binary(struct remote *r, const char *exe, struct python_
 			rc = 0;
 			break;
 		}
-		r->ops->binary_close(bin);
+		remote_binary_close(r, bin);
 		if (i < 6)
 			sb_printf(&tried, "%s%s", tried.len ? ", " : "", basename_of(c.path[i]));
 	}
@@ -244,7 +245,7 @@ static uint32_t scan_section_for_version(struct remote *r, struct pyspy_binary *
 	uint32_t v = 0;
 	char *buf;
 
-	if (r->ops->binary_section(bin, name, &addr, &size) != 0 || size == 0)
+	if (remote_binary_section(r, bin, name, &addr, &size) != 0 || size == 0)
 		return 0;
 	if (size > MAX_SCAN_BYTES)
 		size = MAX_SCAN_BYTES;
@@ -412,7 +413,7 @@ static uint64_t scan_for_interp(struct remote *r, const struct pyspy_layout *l, 
 	uint64_t *buf;
 	size_t i, n;
 
-	if (r->ops->binary_section(bin, section, &addr, &size) != 0 || size < 8)
+	if (remote_binary_section(r, bin, section, &addr, &size) != 0 || size < 8)
 		return 0;
 	if (size > MAX_SCAN_BYTES)
 		size = MAX_SCAN_BYTES;
@@ -436,7 +437,7 @@ static int find_interp(struct remote *r, struct python_target *t, char *err, siz
 
 	if (has_symbol(r, t->bin, "_PyRuntime", &addr))
 		t->runtime = addr;
-	else if (r->ops->binary_section(t->bin, ".PyRuntime", &addr, &size) == 0)
+	else if (remote_binary_section(r, t->bin, ".PyRuntime", &addr, &size) == 0)
 		t->runtime = addr;
 	if (has_symbol(r, t->bin, "_PyThreadState_Current", &addr))
 		t->tstate_current = addr;
@@ -489,7 +490,7 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 	char names[512];
 
 	memset(t, 0, sizeof(*t));
-	if (r->ops->info(r->proc, &info, err, errlen) != 0)
+	if (remote_info(r, &info, err, errlen) != 0)
 		info.exe = NULL;
 	rc = remote_refresh_maps(r, err, errlen);
 	if (rc)
@@ -507,7 +508,7 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 		uint64_t addr, size;
 
 		if (has_symbol(r, t->bin, "_PyRuntime", &addr) ||
-		    r->ops->binary_section(t->bin, ".PyRuntime", &addr, &size) == 0)
+		    remote_binary_section(r, t->bin, ".PyRuntime", &addr, &size) == 0)
 			have_dbg = debug_offsets_read(r, addr, &dbg) == 0;
 	}
 	if (have_dbg) {
@@ -545,7 +546,7 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 			 (t->flavour & PYSPY_FLAVOUR_FREETHREADED) ? " free-threaded" : "", t->bin_path, names);
 		return -ENOTSUP;
 	}
-	memcpy(&t->layout, plugin_layout(t->layout_plugin), sizeof(t->layout));
+	layout_copy(&t->layout, plugin_layout(t->layout_plugin));
 	if (have_dbg)
 		debug_offsets_apply(&dbg, &t->layout, t->notice[0] == '\0');
 
@@ -560,7 +561,7 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 void discover_free(struct remote *r, struct python_target *t)
 {
 	if (t->bin)
-		r->ops->binary_close(t->bin);
+		remote_binary_close(r, t->bin);
 	free(t->bin_path);
 	memset(t, 0, sizeof(*t));
 }

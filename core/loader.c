@@ -19,13 +19,13 @@
 #include "config.h"
 #include "host.h"
 #include "loader.h"
+#include "remote.h"
 
 /* Bytes up to the end of `member`: the smallest table that has it. */
 #define SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 
-/* What the core needs of each table: everything of ABI version 1. */
+/* What the core needs of each table (a backend's: remote_check_ops). */
 #define MIN_MODULE_SIZE SIZE_THROUGH(struct pyspy_module, ops)
-#define MIN_BACKEND_OPS SIZE_THROUGH(struct pyspy_backend_ops, terminate)
 #define MIN_OUTPUT_OPS SIZE_THROUGH(struct pyspy_output_ops, close)
 #define MIN_LAYOUT_SIZE SIZE_THROUGH(struct pyspy_layout, tuple)
 
@@ -82,51 +82,6 @@ int loader_check_file(const char *path, int is_root, const struct host_file_info
 		snprintf(err, errlen, "%s: is writable by %s; as root py-spy only loads modules that only their owner can write: chmod go-w %s",
 			 path, fi->other_writable ? "others" : "its group", path);
 		return -EPERM;
-	}
-	return 0;
-}
-
-/* Names of required ops that are NULL, checked in table order. */
-struct required_op {
-	const char *name;
-	size_t offset;
-};
-
-#define BACKEND_OP(op) { #op, offsetof(struct pyspy_backend_ops, op) }
-static const struct required_op backend_required[] = {
-	BACKEND_OP(attach), BACKEND_OP(detach), BACKEND_OP(info), BACKEND_OP(read),
-	BACKEND_OP(maps), BACKEND_OP(threads), BACKEND_OP(pause), BACKEND_OP(resume),
-	BACKEND_OP(binary_open), BACKEND_OP(binary_close), BACKEND_OP(binary_info),
-	BACKEND_OP(binary_symbol), BACKEND_OP(binary_section),
-};
-
-static int op_missing(const void *ops, size_t offset)
-{
-	void (*fn)(void);
-
-	memcpy(&fn, (const char *)ops + offset, sizeof(fn));
-	return fn == NULL;
-}
-
-static int check_backend(const struct pyspy_backend_ops *ops, char *err, size_t errlen)
-{
-	size_t i;
-
-	if (ops->size < MIN_BACKEND_OPS) {
-		snprintf(err, errlen, "backend ops table is %u bytes, this py-spy needs at least %zu (" REBUILD_HINT ")",
-			 ops->size, (size_t)MIN_BACKEND_OPS);
-		return -ENOEXEC;
-	}
-	for (i = 0; i < sizeof(backend_required) / sizeof(backend_required[0]); i++) {
-		if (op_missing(ops, backend_required[i].offset)) {
-			snprintf(err, errlen, "backend lacks the required op %s (it is NULL)",
-				 backend_required[i].name);
-			return -ENOEXEC;
-		}
-	}
-	if (!ops->platform || !ops->platform[0]) {
-		snprintf(err, errlen, "backend names no platform");
-		return -ENOEXEC;
 	}
 	return 0;
 }
@@ -212,7 +167,7 @@ int loader_check_module(const struct pyspy_module *m, enum pyspy_kind kind,
 	}
 	switch (kind) {
 	case PYSPY_KIND_BACKEND:
-		rc = check_backend(m->ops, err, errlen);
+		rc = remote_check_ops(m->ops, err, errlen);
 		break;
 	case PYSPY_KIND_LAYOUT:
 		rc = check_layout(m->ops, err, errlen);

@@ -403,7 +403,7 @@ static int op_failed(struct outputs *o, struct output *out, int rc, const char *
 	return rc < 0 ? rc : -EIO;
 }
 
-int outputs_snapshot(struct outputs *o, const struct pyspy_stack *stacks, size_t n)
+int outputs_snapshot(struct outputs *o, const struct pyspy_sample *sample)
 {
 	char why[512];
 	int i, rc, ret = 0;
@@ -414,7 +414,7 @@ int outputs_snapshot(struct outputs *o, const struct pyspy_stack *stacks, size_t
 		if (!out->opened || out->failed || !out->ops->snapshot)
 			continue;
 		why[0] = '\0';
-		rc = out->ops->snapshot(out->state, stacks, n, why, sizeof(why));
+		rc = out->ops->snapshot(out->state, sample, why, sizeof(why));
 		if (rc < 0)
 			ret = op_failed(o, out, rc, "snapshot", why);
 	}

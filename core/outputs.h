@@ -28,7 +28,7 @@ int outputs_prepare(struct plugins *pl, const struct cli *cli, uint32_t command,
 int outputs_start(struct outputs *o, const struct pyspy_process_info *proc,
 		  char *err, size_t errlen);
 
-int outputs_snapshot(struct outputs *o, const struct pyspy_stack *stacks, size_t n);
+int outputs_snapshot(struct outputs *o, const struct pyspy_sample *sample);
 int outputs_sample(struct outputs *o, const struct pyspy_sample *sample);
 /* Live outputs only; returns PYSPY_QUIT if one asks to quit. */
 int outputs_event(struct outputs *o, const struct pyspy_event *event);

@@ -1,7 +1,13 @@
 /*
- * Reading the target through the backend: thin wrappers over the backend's
- * ops (SQLite os.c style), plus typed reads and a check that an address is
- * mapped, against a copy of the memory map.
+ * The one door to the backend: one thin wrapper per backend op (SQLite
+ * os.c style), the table of which ops are required and which optional
+ * (checked when a backend is loaded), plus typed reads and a check that an
+ * address is mapped, against a copy of the memory map.
+ *
+ * Nothing else in the core calls a backend op.  An optional op that the
+ * backend lacks (NULL, or beyond its shorter table) makes its wrapper
+ * return -ENOSYS.  Arrays from the backend come back in the core's own
+ * element type, whatever element size the backend used (module.h).
  */
 #ifndef PYSPY_CORE_REMOTE_H
 #define PYSPY_CORE_REMOTE_H
@@ -13,6 +19,7 @@
 
 struct remote {
 	const struct pyspy_backend_ops *ops;
+	const struct pyspy_host *host; /* the backend's, handed to attach and spawn */
 	struct pyspy_proc *proc;
 	int64_t pid;
 	/* Our copy of the map (path strings not kept). */
@@ -22,7 +29,46 @@ struct remote {
 	} *ranges;
 	size_t nranges;
 	uint64_t reads;       /* read calls made (statistics) */
+	/* The last maps and threads answers in our element type, when the
+	 * backend's element size differs from ours. */
+	struct pyspy_map *maps;
+	size_t cap_maps;
+	struct pyspy_os_thread *threads;
+	size_t cap_threads;
 };
+
+/* 0 if ops has every required op within its size and names its platform,
+ * else -ENOEXEC and a line naming what is missing (the loader's check). */
+int remote_check_ops(const struct pyspy_backend_ops *ops, char *err, size_t errlen);
+
+/* Bind r to a backend (no process yet). */
+void remote_init(struct remote *r, const struct pyspy_backend_ops *ops, const struct pyspy_host *host);
+/* Attach to pid (see the attach op). */
+int remote_attach(struct remote *r, int64_t pid, char *err, size_t errlen);
+/* Detach (if attached) and free what r holds; r stays bound to its backend. */
+void remote_detach(struct remote *r);
+int remote_info(struct remote *r, struct pyspy_proc_info *out, char *err, size_t errlen);
+/* The memory map and the threads in the core's element type, valid until
+ * the next call of the same wrapper. */
+int remote_maps(struct remote *r, const struct pyspy_map **maps, size_t *n, char *err, size_t errlen);
+int remote_threads(struct remote *r, const struct pyspy_os_thread **threads, size_t *n,
+		   char *err, size_t errlen);
+int remote_pause(struct remote *r, char *err, size_t errlen);
+int remote_resume(struct remote *r);
+int remote_binary_open(struct remote *r, const char *path, struct pyspy_binary **out,
+		       char *err, size_t errlen);
+void remote_binary_close(struct remote *r, struct pyspy_binary *bin);
+int remote_binary_info(struct remote *r, struct pyspy_binary *bin, struct pyspy_binary_info *out);
+int remote_binary_symbol(struct remote *r, struct pyspy_binary *bin, const char *name,
+			 uint64_t *addr, uint64_t *size);
+int remote_binary_section(struct remote *r, struct pyspy_binary *bin, const char *name,
+			  uint64_t *addr, uint64_t *size);
+/* Optional ops: -ENOSYS when the backend lacks them. */
+int remote_spawn(struct remote *r, const struct pyspy_spawn *spawn, int64_t *pid,
+		 char *err, size_t errlen);
+/* 1 while the process runs, 0 once it has exited. */
+int remote_alive(struct remote *r, int *status);
+int remote_terminate(struct remote *r);
 
 /* Refresh the copy of the memory map. */
 int remote_refresh_maps(struct remote *r, char *err, size_t errlen);

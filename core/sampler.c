@@ -212,6 +212,7 @@ static void take_sample(struct run *r, uint64_t due, uint64_t now)
 	memset(&sample, 0, sizeof(sample));
 	sample.size = sizeof(sample);
 	sample.nstacks = (uint32_t)n;
+	sample.stack_size = sizeof(*r->kept);
 	sample.stacks = r->kept;
 	sample.time_ns = now - st->start_ns;
 	sample.lag_s = (double)lag / 1e9;

@@ -193,9 +193,8 @@ static int attach_and_discover(struct session *s, struct plugins *pl, char *err,
 	rc = plugins_backend(pl, &backend, err, errlen);
 	if (rc)
 		return rc;
-	s->r.ops = plugin_backend_ops(backend);
-	s->r.pid = s->opt.pid;
-	rc = s->r.ops->attach(backend->host, s->opt.pid, &s->r.proc, err, errlen);
+	remote_init(&s->r, plugin_backend_ops(backend), backend->host);
+	rc = remote_attach(&s->r, s->opt.pid, err, errlen);
 	if (rc)
 		return rc;
 	for (;;) {
@@ -204,7 +203,7 @@ static int attach_and_discover(struct session *s, struct plugins *pl, char *err,
 			return 0;
 		discover_free(&s->r, &s->t);
 		if ((rc != -ENOENT && rc != -EAGAIN) || host_now_ns() >= deadline ||
-		    !s->r.ops->alive(s->r.proc, NULL))
+		    remote_alive(&s->r, NULL) == 0)
 			break;
 		host_wait_until(host_now_ns() + 20000000ull, -1);
 		if (host_signals_peek() & (HOST_SIG_INT | HOST_SIG_TERM))
@@ -215,7 +214,7 @@ static int attach_and_discover(struct session *s, struct plugins *pl, char *err,
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", err);
-		if (s->r.ops->info(s->r.proc, &info, err, errlen) == 0)
+		if (remote_info(&s->r, &info, err, errlen) == 0)
 			snprintf(err, errlen, "process %lld (%s) is not a Python program: %s",
 				 (long long)s->opt.pid, info.comm ? info.comm : "?", why);
 		else
@@ -242,14 +241,14 @@ int session_open(struct plugins *pl, const struct session_options *opt, struct s
 	if (s->t.notice[0])
 		log_warn("%s", s->t.notice);
 
-	if (s->r.ops->binary_symbol(s->t.bin, "PyCode_Type", &code_type, &size) != 0)
+	if (remote_binary_symbol(&s->r, s->t.bin, "PyCode_Type", &code_type, &size) != 0)
 		code_type = 0;
 	plan_reads(s);
 	codecache_init(&s->cc, &s->t.layout, &s->r, &s->strings, opt->pid, code_type);
 	thread_names_init(&s->names, &s->t.layout, &s->r, &s->strings, s->t.interp, s->t.bin);
 
 	s->cmdline = "";
-	if (s->r.ops->info(s->r.proc, &info, err, errlen) == 0 && info.cmdline)
+	if (remote_info(&s->r, &info, err, errlen) == 0 && info.cmdline)
 		s->cmdline = intern(&s->strings, info.cmdline);
 	s->info.size = sizeof(s->info);
 	s->info.pid = opt->pid;
@@ -275,11 +274,10 @@ void session_close(struct session *s)
 	if (s->cc.slots)
 		codecache_free(&s->cc);
 	thread_names_free(&s->names);
-	if (s->r.proc) {
+	if (s->r.proc)
 		discover_free(&s->r, &s->t);
-		s->r.ops->detach(s->r.proc);
-	}
-	free(s->r.ranges);
+	if (s->r.ops)
+		remote_detach(&s->r);
 	intern_free(&s->strings);
 	free(s->threads);
 	free(s->raw_code);
@@ -300,7 +298,8 @@ const struct pyspy_process_info *session_process(const struct session *s)
 
 int session_alive(struct session *s)
 {
-	return s->r.ops->alive(s->r.proc, NULL);
+	/* Without the alive op an exit shows as -ESRCH from the next sample. */
+	return remote_alive(&s->r, NULL) != 0;
 }
 
 /* ---- walking ------------------------------------------------------------ */
@@ -900,7 +899,7 @@ static void calibrate_tids(struct session *s, const struct pyspy_os_thread *os, 
 		char err[256];
 
 		/* Nonblocking mode had no need of the list until now. */
-		if (s->r.ops->threads(s->r.proc, &os, &nos, err, sizeof(err)) < 0)
+		if (remote_threads(&s->r, &os, &nos, err, sizeof(err)) < 0)
 			return;
 	}
 	probe = xcalloc(n, sizeof(*probe));
@@ -1112,6 +1111,7 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 		uint32_t state;
 
 		memset(st, 0, sizeof(*st));
+		st->frame_size = sizeof(struct pyspy_frame);
 		st->pid = s->opt.pid;
 		st->thread_id = tw->thread_id;
 		st->os_thread_id = tw->native_id;
@@ -1215,7 +1215,7 @@ int session_sample(struct session *s, struct session_sample *out)
 	if (!ask_each) {
 		if (!s->os_read_ns || t0 - s->os_read_ns >= OS_STATE_MAX_AGE_NS) {
 			s->os_read_ns = t0;
-			if (s->r.ops->threads(s->r.proc, &s->os, &s->nos, err, sizeof(err)) < 0) {
+			if (remote_threads(&s->r, &s->os, &s->nos, err, sizeof(err)) < 0) {
 				s->os = NULL;
 				s->nos = 0;
 			}
@@ -1225,18 +1225,18 @@ int session_sample(struct session *s, struct session_sample *out)
 	}
 	if (!s->opt.nonblocking) {
 		t0 = host_now_ns();
-		rc = s->r.ops->pause(s->r.proc, err, sizeof(err));
+		rc = remote_pause(&s->r, err, sizeof(err));
 		if (rc == -ESRCH)
 			return rc;
 		paused = rc == 0;
 	}
 	rc = walk_all(s, &out->errors, &holder);
 	if (paused) {
-		s->r.ops->resume(s->r.proc);
+		remote_resume(&s->r);
 		out->paused_ns = host_now_ns() - t0;
 	}
 	if (rc) {
-		if (rc != -ESRCH && !s->r.ops->alive(s->r.proc, NULL))
+		if (rc != -ESRCH && remote_alive(&s->r, NULL) == 0)
 			rc = -ESRCH;
 		return rc;
 	}

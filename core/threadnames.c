@@ -38,7 +38,7 @@ void thread_names_init(struct thread_names *tn, const struct pyspy_layout *l, st
 	tn->strings = strings;
 	tn->interp = interp;
 	tn->modules_used = -1;
-	if (bin && r->ops->binary_symbol(bin, "PyInt_Type", &addr, &size) == 0)
+	if (bin && remote_binary_symbol(r, bin, "PyInt_Type", &addr, &size) == 0)
 		tn->int_type = addr;
 }
 

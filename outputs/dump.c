@@ -152,8 +152,10 @@ static void dump_text_stack(struct dump_state *ds, const struct pyspy_stack *st)
 	}
 	fputc('\n', f);
 
-	for (i = 0; i < st->nframes; i++) {
-		const struct pyspy_frame *fr = &st->frames[i];
+	for (i = 0; st->frames && i < st->nframes; i++) {
+		struct pyspy_frame local;
+		const struct pyspy_frame *fr = pyspy_elem_view(&local, sizeof(local), st->frames, i,
+							       st->frame_size);
 
 		fputs("    ", f);
 		dump_put_text(f, fr->name);
@@ -198,11 +200,15 @@ static void dump_json_stack(FILE *f, const struct pyspy_stack *st)
 	fprintf(f, ",\n    \"active\": %s,\n    \"owns_gil\": %s,\n    \"frames\": [",
 		st->active ? "true" : "false", st->owns_gil ? "true" : "false");
 	/* Pseudo frames are not frames of the program: JSON leaves them out. */
-	for (i = 0; i < st->nframes; i++) {
-		if (st->frames[i].flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS))
+	for (i = 0; st->frames && i < st->nframes; i++) {
+		struct pyspy_frame local;
+		const struct pyspy_frame *fr = pyspy_elem_view(&local, sizeof(local), st->frames, i,
+							       st->frame_size);
+
+		if (fr->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS))
 			continue;
 		fputs(first ? "\n" : ",\n", f);
-		dump_json_frame(f, &st->frames[i]);
+		dump_json_frame(f, fr);
 		first = 0;
 	}
 	fputs(first ? "]" : "\n    ]", f);
@@ -242,17 +248,21 @@ static int dump_flush(struct dump_state *ds, char *err, size_t errlen)
 	return 0;
 }
 
-static int dump_snapshot(void *state, const struct pyspy_stack *stacks, size_t n,
-			 char *err, size_t errlen)
+static int dump_snapshot(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
 {
 	struct dump_state *ds = state;
 	FILE *f = ds->stream;
-	size_t i;
+	struct pyspy_sample smp;
+	struct pyspy_stack local;
+	size_t i, n;
 
+	pyspy_copy_elem(&smp, sizeof(smp), sample, 0, sample->size);
+	n = smp.stacks ? smp.nstacks : 0;
 	if (ds->json) {
 		fputs(n ? "[\n" : "[]\n", f);
 		for (i = 0; i < n; i++) {
-			dump_json_stack(f, &stacks[i]);
+			dump_json_stack(f, pyspy_elem_view(&local, sizeof(local), smp.stacks, i,
+							   smp.stack_size));
 			fputs(i + 1 < n ? ",\n" : "\n]\n", f);
 		}
 		return dump_flush(ds, err, errlen);
@@ -261,7 +271,7 @@ static int dump_snapshot(void *state, const struct pyspy_stack *stacks, size_t n
 	dump_text_header(ds);
 	for (i = 0; i < n; i++) {
 		fputc('\n', f);
-		dump_text_stack(ds, &stacks[i]);
+		dump_text_stack(ds, pyspy_elem_view(&local, sizeof(local), smp.stacks, i, smp.stack_size));
 	}
 	return dump_flush(ds, err, errlen);
 }

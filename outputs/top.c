@@ -413,7 +413,8 @@ static int top_count_stack(struct top_state *st, struct top_table *t,
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		const struct pyspy_frame *f = &s->frames[i];
+		struct pyspy_frame local;
+		const struct pyspy_frame *f = outc_frame(s, i, &local);
 
 		/* thread and process pseudo-frames are not code */
 		if (f->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS))
@@ -964,11 +965,13 @@ out_free_state:
 static int top_sample(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
 {
 	struct top_state *st = state;
+	struct pyspy_sample smp;
 	uint32_t n, i;
 	int ret;
 
 	if (!st || !sample)
 		return -EINVAL;
+	sample = pyspy_copy_elem(&smp, sizeof(smp), sample, 0, sample->size);
 	n = sample->nstacks < TOP_MAX_STACKS ? sample->nstacks : TOP_MAX_STACKS;
 	if (!sample->stacks)
 		n = 0;
@@ -980,7 +983,8 @@ static int top_sample(void *state, const struct pyspy_sample *sample, char *err,
 	st->win.last_lag = sample->lag_s > 0 ? sample->lag_s : 0;
 	st->threads = n;
 	for (i = 0; i < n; i++) {
-		const struct pyspy_stack *s = &sample->stacks[i];
+		struct pyspy_stack local;
+		const struct pyspy_stack *s = outc_stack(sample, i, &local);
 
 		if (!s->active && !st->keep_idle)
 			continue;

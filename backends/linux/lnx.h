@@ -72,6 +72,8 @@ struct pyspy_proc {
 	int status;           /* its wait status */
 	int use_mem;          /* read through /proc/PID/mem */
 	int mem_fd;           /* /proc/PID/mem (of mem_pid) or -1 */
+	struct pyspy_iov *iovs; /* read's ranges when the caller's iov_size is not ours */
+	size_t iovs_cap;
 	uint8_t *bounce;      /* grouped reads land here first (lnx_read_grouped) */
 	size_t bounce_cap;
 	struct lnx_group *groups;
@@ -142,12 +144,12 @@ int lnx_attach(const struct pyspy_host *host, int64_t pid, struct pyspy_proc **o
 	       char *err, size_t errlen);
 void lnx_detach(struct pyspy_proc *proc);
 int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, size_t errlen);
-int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n);
+int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n, size_t iov_size);
 int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
-	     char *err, size_t errlen);
+	     size_t *map_size, char *err, size_t errlen);
 int lnx_thread_state(struct pyspy_proc *proc, int64_t tid);
 int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
-		size_t *n, char *err, size_t errlen);
+		size_t *n, size_t *thread_size, char *err, size_t errlen);
 
 int lnx_pause(struct pyspy_proc *proc, char *err, size_t errlen);
 int lnx_resume(struct pyspy_proc *proc);

@@ -373,7 +373,7 @@ int lnx_maps_read(struct pyspy_proc *proc, struct lnx_maplist *ml, char *err, si
 }
 
 int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
-	     char *err, size_t errlen)
+	     size_t *map_size, char *err, size_t errlen)
 {
 	struct lnx_maplist ml;
 	int rc;
@@ -385,6 +385,7 @@ int lnx_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
 	proc->maps = ml;
 	*maps = ml.maps;
 	*n = ml.n;
+	*map_size = sizeof(struct pyspy_map);
 	return 0;
 }
 
@@ -527,7 +528,7 @@ uint64_t lnx_now_ns(void)
 }
 
 int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
-		size_t *n, char *err, size_t errlen)
+		size_t *n, size_t *thread_size, char *err, size_t errlen)
 {
 	uint64_t now;
 	struct pyspy_os_thread *t;
@@ -575,7 +576,7 @@ int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 	if (k == 0 && proc->listed_ns != now) {
 		/* Every known task is gone: list again before saying so. */
 		proc->ntids = 0;
-		return lnx_threads(proc, threads, n, err, errlen);
+		return lnx_threads(proc, threads, n, thread_size, err, errlen);
 	}
 	if (k == 0) {
 		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
@@ -583,6 +584,7 @@ int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 	}
 	*threads = proc->threads;
 	*n = k;
+	*thread_size = sizeof(struct pyspy_os_thread);
 	return 0;
 }
 
@@ -824,7 +826,29 @@ static int lnx_read_once(struct pyspy_proc *proc, const struct pyspy_iov *iov, s
 	return lnx_read_mem(proc, iov, n);
 }
 
-int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+/* The caller's ranges as our own struct pyspy_iov array: itself when its
+ * elements are ours, else a copy of each (module.h), NULL without memory. */
+static const struct pyspy_iov *lnx_own_iovs(struct pyspy_proc *proc, const struct pyspy_iov *iov,
+					    size_t n, size_t iov_size)
+{
+	struct pyspy_iov *v;
+	size_t i;
+
+	if (iov_size == sizeof(struct pyspy_iov))
+		return iov;
+	if (proc->iovs_cap < n) {
+		v = lnx_realloc(proc->host, proc->iovs, n * sizeof(*v));
+		if (!v)
+			return NULL;
+		proc->iovs = v;
+		proc->iovs_cap = n;
+	}
+	for (i = 0; i < n; i++)
+		pyspy_copy_elem(&proc->iovs[i], sizeof(proc->iovs[i]), iov, i, iov_size);
+	return proc->iovs;
+}
+
+int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n, size_t iov_size)
 {
 	pid_t was = proc->mem_pid;
 	int rc;
@@ -833,6 +857,9 @@ int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
 		n = INT_MAX;
 	if (n == 0)
 		return 0;
+	iov = lnx_own_iovs(proc, iov, n, iov_size);
+	if (!iov)
+		return -ENOMEM;
 	rc = lnx_read_once(proc, iov, n);
 	/* the main thread has exited but others live: read through one */
 	if (rc == -ESRCH && lnx_pick_mem_task(proc) == 0 && proc->mem_pid != was)
@@ -888,7 +915,7 @@ static int lnx_probe(struct pyspy_proc *proc, char *err, size_t errlen)
 		iov.remote = m->start;
 		iov.local = buf;
 		iov.len = sizeof(buf);
-		rc = lnx_read(proc, &iov, 1);
+		rc = lnx_read(proc, &iov, 1, sizeof(iov));
 		if (rc == 1)
 			return 0;
 		if (rc == -EPERM || rc == -EACCES)
@@ -926,6 +953,7 @@ static void lnx_proc_free(struct pyspy_proc *proc)
 	lnx_maps_free(host, &proc->maps);
 	lnx_free(host, proc->tids);
 	lnx_free(host, proc->threads);
+	lnx_free(host, proc->iovs);
 	lnx_free(host, proc->bounce);
 	lnx_free(host, proc->groups);
 	lnx_free(host, proc->held);

@@ -10,6 +10,15 @@
  * errno value on failure, with a one-line reason in (err, errlen) where the
  * signature has one.  Everything a backend returns by pointer stays valid
  * until the next call of the same op on the same object, or until close.
+ *
+ * Arrays travel with their element size (module.h): the core passes
+ * iov_size with read's ranges, a backend returns map_size and thread_size
+ * with maps and threads (its own sizeof), and each side reads an element
+ * through PYSPY_ELEM and pyspy_copy_elem.
+ *
+ * Ops are required or optional; the core's table of which is which is in
+ * core/remote.c.  An optional op may be NULL or lie beyond a shorter table
+ * (`size`): the core then does without it.
  */
 #ifndef PYSPY_BACKEND_H
 #define PYSPY_BACKEND_H
@@ -22,11 +31,12 @@
 struct pyspy_proc;   /* an attached process; backend-private */
 struct pyspy_binary; /* one parsed executable file mapped in a process */
 
-/* One remote range to copy into local memory. */
+/* One remote range to copy into local memory (an element of read's array). */
 struct pyspy_iov {
 	uint64_t remote;
 	void *local;
 	size_t len;
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 enum pyspy_prot {
@@ -35,13 +45,14 @@ enum pyspy_prot {
 	PYSPY_PROT_EXEC = 4,
 };
 
-/* One line of the target's memory map. */
+/* One line of the target's memory map (an element of maps' array). */
 struct pyspy_map {
 	uint64_t start, end; /* [start, end) */
 	uint64_t offset;     /* file offset of start */
 	uint32_t prot;       /* enum pyspy_prot bits */
 	uint32_t reserved;
 	const char *path;    /* "" when anonymous; "[heap]", "[stack]" as the OS names them */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 enum pyspy_os_thread_state {
@@ -50,10 +61,12 @@ enum pyspy_os_thread_state {
 	PYSPY_THREAD_IDLE = 2,    /* sleeping, waiting, stopped */
 };
 
+/* One thread of the target (an element of threads' array). */
 struct pyspy_os_thread {
 	int64_t tid;    /* kernel thread id */
 	uint32_t state; /* enum pyspy_os_thread_state, read before any pause */
 	uint32_t reserved;
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 struct pyspy_proc_info {
@@ -63,6 +76,7 @@ struct pyspy_proc_info {
 	const char *exe;     /* path of the executable as the OS names it */
 	const char *cmdline; /* arguments joined by single spaces */
 	const char *comm;    /* short process name */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 struct pyspy_binary_info {
@@ -72,6 +86,7 @@ struct pyspy_binary_info {
 	uint64_t map_start;  /* lowest mapping of the file */
 	uint64_t map_end;    /* end of the highest mapping of the file */
 	const char *path;    /* as given to binary_open */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 struct pyspy_spawn {
@@ -79,6 +94,7 @@ struct pyspy_spawn {
 	int32_t stdout_fd;    /* child's stdout becomes this fd; -1 keeps ours */
 	char *const *argv;    /* argv[0] is looked up in PATH */
 	int64_t uid, gid;     /* run as this user/group; -1 keeps ours */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 struct pyspy_backend_ops {
@@ -98,18 +114,23 @@ struct pyspy_backend_ops {
 	int (*info)(struct pyspy_proc *proc, struct pyspy_proc_info *out,
 		    char *err, size_t errlen);
 
-	/* Copy n ranges; as few system calls as the platform allows.  Returns
-	 * how many leading ranges were copied completely (n on full success),
-	 * or a negative errno (-ESRCH once the process is gone). */
-	int (*read)(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n);
+	/* Copy n ranges, each iov_size bytes apart in iov (the caller's
+	 * sizeof(struct pyspy_iov)); as few system calls as the platform
+	 * allows.  Returns how many leading ranges were copied completely (n
+	 * on full success), or a negative errno (-ESRCH once the process is
+	 * gone). */
+	int (*read)(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n,
+		    size_t iov_size);
 
-	/* Re-read the memory map.  Sorted by start address. */
+	/* Re-read the memory map: *n elements of *map_size bytes (the
+	 * backend's sizeof(struct pyspy_map)), sorted by start address. */
 	int (*maps)(struct pyspy_proc *proc, const struct pyspy_map **maps,
-		    size_t *n, char *err, size_t errlen);
+		    size_t *n, size_t *map_size, char *err, size_t errlen);
 
-	/* Current threads with their OS state, read without pausing. */
+	/* Current threads with their OS state, read without pausing: *n
+	 * elements of *thread_size bytes (sizeof(struct pyspy_os_thread)). */
 	int (*threads)(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
-		       size_t *n, char *err, size_t errlen);
+		       size_t *n, size_t *thread_size, char *err, size_t errlen);
 
 	/* Stop every thread of the process / let them run again.  Never leaves
 	 * the process stopped if py-spy dies.  Signals that arrive while the
@@ -132,21 +153,23 @@ struct pyspy_backend_ops {
 	int (*binary_section)(struct pyspy_binary *bin, const char *name,
 			      uint64_t *addr, uint64_t *size);
 
-	/* Start a program; the caller then attaches to *pid. */
+	/* Start a program; the caller then attaches to *pid.  Optional (record
+	 * and top with a command line need it). */
 	int (*spawn)(const struct pyspy_host *host, const struct pyspy_spawn *spawn,
 		     int64_t *pid, char *err, size_t errlen);
 	/* 1 while the process runs, 0 once it has exited (a spawned child is
-	 * reaped and its exit status stored in *status if not NULL). */
+	 * reaped and its exit status stored in *status if not NULL).
+	 * Optional: without it the core learns of an exit from -ESRCH. */
 	int (*alive)(struct pyspy_proc *proc, int *status);
 	/* Ask a process we spawned to end (SIGTERM, then SIGKILL after a grace
-	 * period) and reap it. */
+	 * period) and reap it.  Optional (goes with spawn). */
 	int (*terminate)(struct pyspy_proc *proc);
 	/* The OS state of one thread now (enum pyspy_os_thread_state), or a
 	 * negative errno (-ESRCH: no such thread in the process).  Cheaper
 	 * than threads when only a few threads need asking.  Optional: NULL
 	 * or a table too short to hold it means "use threads". */
 	int (*thread_state)(struct pyspy_proc *proc, int64_t tid);
-	/* Members above are valid for ABI version 1.  Append only. */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 #endif /* PYSPY_BACKEND_H */

@@ -9,6 +9,11 @@
  * Every offset is a byte offset from the start of its struct, or
  * PYSPY_NO_OFFSET when the field does not exist in that version.
  * Generated files write every member explicitly.
+ *
+ * The core copies a layout by the module's own `size`: members appended
+ * after a module was built are "not present" for it (offsets read as
+ * PYSPY_NO_OFFSET, everything else as 0), so an appended member must give
+ * 0 (or PYSPY_NO_OFFSET for an offset) the meaning "not known".
  */
 #ifndef PYSPY_LAYOUT_H
 #define PYSPY_LAYOUT_H
@@ -231,7 +236,7 @@ struct pyspy_layout {
 		int32_t managed_values;   /* 3.11: the values pointer, from the object (negative) */
 		int32_t values_valid;     /* 3.13+: PyDictValues.valid (uint8) */
 	} names;
-	/* Members above are valid for ABI version 1.  Append only. */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 #endif /* PYSPY_LAYOUT_H */

@@ -7,9 +7,18 @@
  * The core checks, in this order: ABI major version, descriptor size, kind,
  * ops-table size and required ops, then the name against the other modules.
  *
- * ABI rules:
- *  - every struct that crosses the boundary starts with a size field;
- *  - structs and ops tables only ever grow at the end;
+ * ABI rules (version 2):
+ *  - every struct that crosses the boundary starts with a size field, or
+ *    travels with one (an array element's size is carried beside the
+ *    array: `elem_size`, `stack_size`, `frame_size`, ...);
+ *  - structs, array elements and ops tables only ever grow by appending
+ *    members at the end, after a "Members above are valid ..." comment;
+ *  - a reader indexes an array with PYSPY_ELEM (never base[i]) and reads an
+ *    element or struct through a zeroed local of its own type, copying
+ *    min(size, sizeof) bytes (pyspy_copy_elem, or pyspy_elem_view which
+ *    skips the copy when the sizes agree): a member beyond the producer's
+ *    size reads as 0 (absent), and nothing past it is read;
+ *  - a member is known to be present with PYSPY_HAS;
  *  - a change that is not an append bumps PYSPY_ABI_VERSION.
  *
  * Modules include only headers from include/pyspy/, link against nothing of
@@ -22,8 +31,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
-#define PYSPY_ABI_VERSION 1u
+#define PYSPY_ABI_VERSION 2u
 #define PYSPY_MODULE_SYMBOL "pyspy_module"
 
 #if defined(__GNUC__)
@@ -33,6 +43,44 @@
 #define PYSPY_EXPORT
 #define PYSPY_PRINTF(a, b)
 #endif
+
+/* Address of element i of an array whose elements are elem_size bytes. */
+#define PYSPY_ELEM(base, i, elem_size) \
+	((const void *)((const char *)(base) + (size_t)(i) * (size_t)(elem_size)))
+
+/* 1 if a struct (or element) of `size` bytes holds all of T's `member`. */
+#define PYSPY_HAS(size, T, member) \
+	((size_t)(size) >= offsetof(T, member) + sizeof(((T *)0)->member))
+
+/*
+ * Copy element i of an array of elem_size-byte elements into *dst, a local
+ * of dst_size bytes: min(elem_size, dst_size) bytes are copied and the rest
+ * of *dst is zeroed, so that what an older producer did not have reads as
+ * 0 and a newer producer's extra members are ignored.  Returns dst.
+ */
+static inline void *pyspy_copy_elem(void *dst, size_t dst_size, const void *base, size_t i,
+				    size_t elem_size)
+{
+	size_t n = elem_size < dst_size ? elem_size : dst_size;
+
+	memset(dst, 0, dst_size);
+	if (n)
+		memcpy(dst, PYSPY_ELEM(base, i, elem_size), n);
+	return dst;
+}
+
+/*
+ * Element i read as the reader's own type (local_size bytes): in place when
+ * the producer's element size is the reader's, else copied into *local as
+ * pyspy_copy_elem does.  The result is valid while the array and *local are.
+ */
+static inline const void *pyspy_elem_view(void *local, size_t local_size, const void *base,
+					  size_t i, size_t elem_size)
+{
+	if (elem_size == local_size)
+		return PYSPY_ELEM(base, i, elem_size);
+	return pyspy_copy_elem(local, local_size, base, i, elem_size);
+}
 
 enum pyspy_kind {
 	PYSPY_KIND_BACKEND = 1, /* platform memory backend: struct pyspy_backend_ops */
@@ -68,7 +116,7 @@ struct pyspy_host {
 	const char *(*option)(const struct pyspy_host *host, const char *key);
 
 	const void *ctx; /* core-private */
-	/* Members above are valid for ABI version 1.  Append only. */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 struct pyspy_module {
@@ -79,7 +127,7 @@ struct pyspy_module {
 	const char *name;     /* unique; [a-z0-9._-]+ */
 	const char *summary;  /* one line: what it covers */
 	const void *ops;      /* struct pyspy_{backend_ops,layout,output_ops} */
-	/* Members above are valid for ABI version 1.  Append only. */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 #endif /* PYSPY_MODULE_H */

@@ -16,6 +16,11 @@
  * core and stay valid and unchanged until finish returns, so an output may
  * keep the pointers and compare them by address.  Equal pointers mean equal
  * strings; different pointers always mean different strings.
+ *
+ * Arrays travel with their element size (module.h): a sample's stacks are
+ * stack_size bytes apart, a stack's frames frame_size bytes apart.  An
+ * output reads element i with PYSPY_ELEM and pyspy_copy_elem into a zeroed
+ * local, never as stacks[i] or frames[i]: the core may be newer or older.
  */
 #ifndef PYSPY_OUTPUT_H
 #define PYSPY_OUTPUT_H
@@ -37,16 +42,21 @@ enum pyspy_frame_flags {
 	PYSPY_FRAME_PROCESS = 1u << 1, /* pseudo-frame naming the process */
 };
 
+/* One frame of a stack (an element of pyspy_stack.frames). */
 struct pyspy_frame {
 	const char *name;           /* co_name, UTF-8 */
 	const char *filename;       /* co_filename as the program names it, UTF-8 */
 	const char *short_filename; /* shortened as py-spy does */
 	int32_t line;               /* 0: unknown or not shown */
 	uint32_t flags;             /* enum pyspy_frame_flags */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
-/* One thread's stack at one moment. */
+/* One thread's stack at one moment (an element of pyspy_sample.stacks). */
 struct pyspy_stack {
+	const struct pyspy_frame *frames; /* innermost first */
+	uint32_t nframes;
+	uint32_t frame_size;    /* bytes from one frame to the next */
 	int64_t pid;
 	uint64_t thread_id;     /* the interpreter's thread id (pthread_t) */
 	int64_t os_thread_id;   /* kernel thread id; 0 when unknown */
@@ -54,9 +64,8 @@ struct pyspy_stack {
 	uint8_t active;         /* running (not idle) */
 	uint8_t owns_gil;
 	uint8_t truncated;      /* the walk stopped early (error or limit) */
-	uint8_t reserved;
-	uint32_t nframes;
-	const struct pyspy_frame *frames; /* innermost first */
+	uint8_t reserved[5];
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 struct pyspy_process_info {
@@ -66,17 +75,21 @@ struct pyspy_process_info {
 	const char *cmdline;
 	const char *python_version; /* "3.11.2" */
 	const char *python_path;    /* executable (or library) the version came from */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
-/* All threads at one sampling instant. */
+/* All threads at one sampling instant (dump's snapshot is one too). */
 struct pyspy_sample {
 	uint32_t size;
-	uint32_t nstacks;
-	uint64_t time_ns;           /* monotonic, since the recording started */
+	uint32_t reserved;
 	const struct pyspy_stack *stacks;
+	uint32_t nstacks;
+	uint32_t stack_size;        /* bytes from one stack to the next */
+	uint64_t time_ns;           /* monotonic, since the recording started */
 	double lag_s;               /* how late this sample was taken */
 	uint32_t errors;            /* the walk failed for this many threads/tries */
-	uint32_t reserved;
+	uint32_t reserved2;
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 /* What the user chose; handed to open. */
@@ -99,6 +112,7 @@ struct pyspy_output_config {
 	int32_t input_fd;           /* live: keyboard, -1 if none */
 	uint8_t is_tty;             /* the stream is a terminal */
 	uint8_t reserved[3];
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 /* Summary handed to finish. */
@@ -109,6 +123,7 @@ struct pyspy_run_summary {
 	uint64_t errors;
 	double duration_s;
 	const char *stop_reason; /* "process exited", "Control-C pressed", ... */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 enum pyspy_event_type {
@@ -124,6 +139,7 @@ struct pyspy_event {
 	uint32_t type;         /* enum pyspy_event_type */
 	uint64_t time_ns;
 	const char *message;   /* TARGET_EXIT: why */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 /* Returned by event: what the core should do next. */
@@ -143,8 +159,8 @@ struct pyspy_output_ops {
 
 	int (*open)(const struct pyspy_host *host, const struct pyspy_output_config *cfg,
 		    FILE *stream, void **state, char *err, size_t errlen);
-	/* snapshot shape */
-	int (*snapshot)(void *state, const struct pyspy_stack *stacks, size_t n,
+	/* snapshot shape: every thread at one moment */
+	int (*snapshot)(void *state, const struct pyspy_sample *sample,
 			char *err, size_t errlen);
 	/* stream and live shapes */
 	int (*sample)(void *state, const struct pyspy_sample *sample,
@@ -156,7 +172,7 @@ struct pyspy_output_ops {
 	int (*finish)(void *state, const struct pyspy_run_summary *summary,
 		      char *err, size_t errlen);
 	void (*close)(void *state);
-	/* Members above are valid for ABI version 1.  Append only. */
+	/* Members above are valid for ABI version 2.  Append only. */
 };
 
 #endif /* PYSPY_OUTPUT_H */

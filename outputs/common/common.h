@@ -22,6 +22,22 @@
 #define OUTC_MAX_PART 4096u          /* bytes of one name or file used at most */
 #define OUTC_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD, for invalid UTF-8 */
 
+/* --- the core's arrays (module.h): element i as our own struct ------- */
+
+/* Stack i of a sample; *local holds it when the core's stack size is not ours. */
+static inline const struct pyspy_stack *outc_stack(const struct pyspy_sample *s, size_t i,
+						   struct pyspy_stack *local)
+{
+	return pyspy_elem_view(local, sizeof(*local), s->stacks, i, s->stack_size);
+}
+
+/* Frame i of a stack; *local holds it when the core's frame size is not ours. */
+static inline const struct pyspy_frame *outc_frame(const struct pyspy_stack *st, size_t i,
+						   struct pyspy_frame *local)
+{
+	return pyspy_elem_view(local, sizeof(*local), st->frames, i, st->frame_size);
+}
+
 /* --- memory: strmap.c ------------------------------------------------ */
 
 /* Make *arr hold at least need elements (at most max); 0 or -ENOMEM. */

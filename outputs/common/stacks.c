@@ -129,6 +129,8 @@ int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack, uint
 {
 	uint32_t n = stack->frames ? stack->nframes : 0, i, end;
 	struct outc_memo *m = outc_memo_of(s, stack->thread_id);
+	struct pyspy_frame local;
+	const struct pyspy_frame *fr;
 	size_t d = 0;
 	int64_t id;
 
@@ -136,13 +138,14 @@ int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack, uint
 	/* the outermost frames are kept when a stack is too deep */
 	end = n > OUTC_MAX_DEPTH ? n - OUTC_MAX_DEPTH : 0;
 	i = n;
-	while (i > end && d < m->n && outc_same_input(&m->frames[d], &stack->frames[i - 1])) {
+	while (i > end && d < m->n && outc_same_input(&m->frames[d], outc_frame(stack, i - 1, &local))) {
 		*leaf = m->nodes[d++];
 		i--;
 	}
 	m->n = d;
 	for (; i-- > end; d++) {
-		id = outc_frame_id(s, &stack->frames[i]);
+		fr = outc_frame(stack, i, &local);
+		id = outc_frame_id(s, fr);
 		if (id < 0)
 			return (int)id;
 		id = outc_node_id(s, *leaf, (uint32_t)id);
@@ -154,7 +157,7 @@ int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack *stack, uint
 			      OUTC_MAX_DEPTH) == 0 &&
 		    outc_grow(s->host, (void **)&m->nodes, &m->nodes_cap, d + 1, sizeof(*m->nodes),
 			      OUTC_MAX_DEPTH) == 0) {
-			m->frames[d] = stack->frames[i];
+			m->frames[d] = *fr;
 			m->nodes[d] = *leaf;
 			m->n = d + 1;
 		}
@@ -206,13 +209,16 @@ int outc_record_sample(struct outc_record *r, const struct pyspy_sample *sample,
 		       int (*add)(void *state, const struct pyspy_stack *stack),
 		       char *err, size_t errlen)
 {
+	struct pyspy_sample smp;
+	struct pyspy_stack local;
 	uint32_t i;
 	int rc;
 
-	if (!sample->stacks)
+	pyspy_copy_elem(&smp, sizeof(smp), sample, 0, sample->size);
+	if (!smp.stacks)
 		return 0;
-	for (i = 0; i < sample->nstacks; i++) {
-		rc = add(r, &sample->stacks[i]);
+	for (i = 0; i < smp.nstacks; i++) {
+		rc = add(r, outc_stack(&smp, i, &local));
 		if (rc) {
 			snprintf(err, errlen, "%s: out of memory after %zu stack prefixes",
 				 r->module, r->stacks.nnodes);

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -252,7 +253,7 @@ def test_module_refused(pyspy, env, tmp_path, target):
     r = run_pyspy(["--config", ini, "plugins"], env=env)
     assert r.returncode == 1
     by_name = rows(r.stdout)[1]
-    assert "FAILED: module ABI version 99, this py-spy uses ABI version 1" in by_name["dump"]
+    assert "FAILED: module ABI version 99, this py-spy uses ABI version 2" in by_name["dump"]
 
     ini = real_ini(tmp_path, bad)
     r = run_pyspy(["--config", ini, "dump", "--pid", target], env=env)
@@ -293,3 +294,53 @@ def test_group_writable_module_as_root(pyspy, env, tmp_path):
     copy.chmod(0o755)
     r = run_pyspy(["--config", ini, "plugins"], env=env)
     assert r.returncode == 0, r.stdout
+
+
+SNOOZE = """\
+import sys, time
+def snooze():
+    open(sys.argv[1], "w").close()
+    time.sleep(120)
+snooze()
+"""
+
+
+@pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
+def test_backend_with_only_required_ops(pyspy, env, tmp_path, mode):
+    """A backend whose ops table ends after the last required op (no spawn,
+    alive, terminate or thread_state), and whose maps and threads come as
+    larger elements than py-spy's (a newer backend), loads, and dump through
+    it shows the program's exact stack, as dump through linux.so does."""
+    linux = MODULES / "backends" / "linux.so"
+    tail = (f"[layouts]\nscan = {MODULES / 'layouts'}\n"
+            f"[outputs]\ndump = {MODULES / 'outputs' / 'dump.so'}\n")
+    short = write_ini(tmp_path, f"[backend]\nlinux = {fixture('fx_short_backend')}\n"
+                      f"[linux]\ninner = {linux}\n" + tail, "short.ini")
+    real = write_ini(tmp_path, f"[backend]\nlinux = {linux}\n" + tail, "linux.ini")
+    prog, ready = tmp_path / "snooze.py", tmp_path / "ready"
+    prog.write_text(SNOOZE)
+    p = subprocess.Popen([sys.executable, str(prog), str(ready)])
+    try:
+        # a bound on a hang, not a timing check
+        for _ in range(1200):
+            if ready.exists() or p.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert ready.exists(), "the program did not start"
+        args = ["dump", "--full-filenames", "--pid", str(p.pid)]
+        if mode == "nonblocking":
+            args.append("--nonblocking")
+
+        r = run_pyspy(["--config", short] + args, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        lines = r.stdout.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("Thread "))
+        assert lines[at].startswith(f"Thread {p.pid} (idle)"), r.stdout
+        assert lines[at + 1:at + 3] == [f"    snooze ({prog}:4)", f"    <module> ({prog}:5)"], r.stdout
+
+        same = run_pyspy(["--config", real] + args, env=env)
+        assert same.returncode == 0, same.stdout + same.stderr
+        assert same.stdout == r.stdout
+    finally:
+        p.kill()
+        p.wait()

@@ -145,7 +145,7 @@ int main(int argc, char **argv)
 	while (getline(&line, &cap, in) > 0) {
 		struct pyspy_stack stack = { 0 };
 		struct pyspy_sample sample = { .size = sizeof(sample), .nstacks = 1,
-					       .stacks = &stack };
+					       .stack_size = sizeof(stack), .stacks = &stack };
 		char *save, *field, *f[4] = { 0 };
 		int n = 0, nf = 0, k;
 		long count = 1;
@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 			frames[nf - 1 - k] = t;
 		}
 		stack.nframes = (uint32_t)nf;
+		stack.frame_size = sizeof(frames[0]);
 		stack.frames = frames;
 		for (long i = 0; i < count; i++) {
 			sample.time_ns = (uint64_t)(nsamples * 1e9 / cfg.rate);

@@ -36,6 +36,7 @@
 static void *tbl_handle;
 static const struct pyspy_module *tbl_mod;
 static const struct pyspy_backend_ops *ops;
+static size_t tbl_esz; /* element size of the last maps or threads answer */
 
 /* --- a started program and what it printed ------------------------------ */
 
@@ -250,7 +251,7 @@ static void tbl_check_batch(struct pyspy_proc *proc)
 	memset(b0, 0, sizeof(b0));
 	memset(b1, 0, sizeof(b1));
 	memset(b2, 0, sizeof(b2));
-	CU_ASSERT_EQUAL(ops->read(proc, iov, 4), 4);
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 4, sizeof(struct pyspy_iov)), 4);
 	CU_ASSERT(tbl_check_pattern(b0, sizeof(b0), 7, 1));
 	CU_ASSERT(tbl_check_pattern(b1, sizeof(b1), 3, 2));
 	CU_ASSERT(tbl_check_pattern(b2, sizeof(b2), 13, 5));
@@ -272,7 +273,7 @@ static void tbl_check_many(struct pyspy_proc *proc)
 		iov[i].len = 1;
 	}
 	memset(out, 0, sizeof(out));
-	CU_ASSERT_EQUAL(ops->read(proc, iov, N), N);
+	CU_ASSERT_EQUAL(ops->read(proc, iov, N, sizeof(struct pyspy_iov)), N);
 	for (i = 0; i < N; i++)
 		bad += out[i] != (unsigned char)(i % 2 ? (i % TBL_PAGE) * 13 + 5 :
 						 (i % TBL_PAGE) * 7 + 1);
@@ -292,12 +293,47 @@ static void tbl_check_partial(struct pyspy_proc *proc)
 	};
 	struct pyspy_iov across = { buf0 + TBL_PAGE - 8, h, 16 };
 
-	CU_ASSERT_EQUAL(ops->read(proc, iov, 4), 2);
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 4, sizeof(struct pyspy_iov)), 2);
 	CU_ASSERT(tbl_check_pattern(b0, sizeof(b0), 7, 1));
 	CU_ASSERT(tbl_check_pattern(b1, sizeof(b1), 3, 2));
-	CU_ASSERT_EQUAL(ops->read(proc, iov + 2, 2), 0);
-	CU_ASSERT_EQUAL(ops->read(proc, &across, 1), 0); /* runs into the hole */
-	CU_ASSERT_EQUAL(ops->read(proc, iov, 0), 0);
+	CU_ASSERT_EQUAL(ops->read(proc, iov + 2, 2, sizeof(struct pyspy_iov)), 0);
+	CU_ASSERT_EQUAL(ops->read(proc, &across, 1, sizeof(struct pyspy_iov)), 0); /* runs into the hole */
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 0, sizeof(struct pyspy_iov)), 0);
+}
+
+/* The caller's ranges come with their element size (ABI v2): a newer core's
+ * larger elements and an older one's smaller ones are read by that size,
+ * never past it (ASan sees an over-read of the small array on the stack). */
+static void test_read_iov_size(void)
+{
+	static unsigned char b0[64], b1[64];
+	struct big_iov {
+		struct pyspy_iov v;
+		uint64_t added[2];   /* members of a newer ABI, unknown to the backend */
+	} big[2];
+	struct small_iov {
+		uint64_t remote;
+		void *local;         /* no len: an element of 16 bytes reads len 0 */
+	} small[2] = {
+		{ tbl_value(&mt, "buf0", 0), b0 },
+		{ tbl_value(&mt, "buf1", 0), b1 },
+	};
+
+	CU_ASSERT_FATAL(tbl_ready());
+	memset(big, 0xA5, sizeof(big));
+	big[0].v = (struct pyspy_iov){ tbl_value(&mt, "buf0", 0), b0, sizeof(b0) };
+	big[1].v = (struct pyspy_iov){ tbl_value(&mt, "buf1", 0), b1, sizeof(b1) };
+	memset(b0, 0, sizeof(b0));
+	memset(b1, 0, sizeof(b1));
+	CU_ASSERT_EQUAL(ops->read(mt_proc, &big[0].v, 2, sizeof(big[0])), 2);
+	CU_ASSERT(tbl_check_pattern(b0, sizeof(b0), 7, 1));
+	CU_ASSERT(tbl_check_pattern(b1, sizeof(b1), 3, 2));
+
+	memset(b0, 0, sizeof(b0));
+	memset(b1, 0, sizeof(b1));
+	CU_ASSERT_EQUAL(ops->read(mt_proc, (const struct pyspy_iov *)(const void *)small, 2,
+				  sizeof(small[0])), 2);
+	CU_ASSERT_EQUAL(b0[0] | b0[63] | b1[0] | b1[63], 0);
 }
 
 /* Ranges close together are read as one (in any order, overlapping or
@@ -321,7 +357,7 @@ static void tbl_check_grouped(struct pyspy_proc *proc)
 	memset(c, 0, sizeof(c));
 	memset(d, 0, sizeof(d));
 	memset(e, 0, sizeof(e));
-	CU_ASSERT_EQUAL(ops->read(proc, iov, 5), 5);
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 5, sizeof(struct pyspy_iov)), 5);
 	for (i = 0; i < sizeof(a); i++)
 		CU_ASSERT_EQUAL(a[i], (unsigned char)((100 + i) * 7 + 1));
 	for (i = 0; i < sizeof(b); i++)
@@ -333,8 +369,8 @@ static void tbl_check_grouped(struct pyspy_proc *proc)
 	for (i = 0; i < sizeof(c); i++)
 		CU_ASSERT_EQUAL(c[i], (unsigned char)((TBL_PAGE - 64 + i) * 7 + 1));
 	/* the hole lies right after buf0: it joins the group of c */
-	CU_ASSERT_EQUAL(ops->read(proc, iov, 6), 5);
-	CU_ASSERT_EQUAL(ops->read(proc, iov + 4, 2), 1);
+	CU_ASSERT_EQUAL(ops->read(proc, iov, 6, sizeof(struct pyspy_iov)), 5);
+	CU_ASSERT_EQUAL(ops->read(proc, iov + 4, 2, sizeof(struct pyspy_iov)), 1);
 }
 
 static void test_read(void)
@@ -399,7 +435,7 @@ static int tbl_fallback_child(int errno_value)
 			_exit(3); /* the filter does not work: the test would prove nothing */
 		if (ops->attach(unit_host(), mt.pid, &proc, err, sizeof(err)))
 			_exit(4);
-		ok = ops->read(proc, iov, 3) == 2 && tbl_check_pattern(b0, sizeof(b0), 7, 1) &&
+		ok = ops->read(proc, iov, 3, sizeof(struct pyspy_iov)) == 2 && tbl_check_pattern(b0, sizeof(b0), 7, 1) &&
 		     tbl_check_pattern(b1, sizeof(b1), 3, 2);
 		ops->detach(proc);
 		_exit(ok ? 0 : 5);
@@ -436,7 +472,8 @@ static void test_maps(void)
 	int sorted = 1, exe_x = 0;
 
 	CU_ASSERT_FATAL(tbl_ready());
-	CU_ASSERT_EQUAL_FATAL(ops->maps(mt_proc, &maps, &n, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(ops->maps(mt_proc, &maps, &n, &tbl_esz, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(tbl_esz, sizeof(struct pyspy_map));
 	CU_ASSERT(n > 5);
 	for (i = 1; i < n; i++)
 		sorted &= maps[i - 1].start < maps[i].start && maps[i].start < maps[i].end;
@@ -469,7 +506,8 @@ static void test_threads(void)
 	size_t n, i;
 
 	CU_ASSERT_FATAL(tbl_ready());
-	CU_ASSERT_EQUAL_FATAL(ops->threads(mt_proc, &t, &n, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(ops->threads(mt_proc, &t, &n, &tbl_esz, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(tbl_esz, sizeof(struct pyspy_os_thread));
 	CU_ASSERT_EQUAL(n, 4);
 	for (i = 0; i < n; i++) {
 		if (t[i].tid == mt.pid) {
@@ -554,7 +592,7 @@ static uint64_t tbl_read_u64(struct pyspy_proc *proc, uint64_t addr)
 	uint64_t v = 0;
 	struct pyspy_iov iov = { addr, &v, sizeof(v) };
 
-	return ops->read(proc, &iov, 1) == 1 ? v : ~0ull;
+	return ops->read(proc, &iov, 1, sizeof(struct pyspy_iov)) == 1 ? v : ~0ull;
 }
 
 static uint32_t tbl_read_u32(struct pyspy_proc *proc, uint64_t addr)
@@ -562,7 +600,7 @@ static uint32_t tbl_read_u32(struct pyspy_proc *proc, uint64_t addr)
 	uint32_t v = 0;
 	struct pyspy_iov iov = { addr, &v, sizeof(v) };
 
-	return ops->read(proc, &iov, 1) == 1 ? v : ~0u;
+	return ops->read(proc, &iov, 1, sizeof(struct pyspy_iov)) == 1 ? v : ~0u;
 }
 
 static void test_pause_resume(void)
@@ -831,9 +869,9 @@ static void test_leader_exited(void)
 		return;
 	}
 	CU_ASSERT_EQUAL(tbl_read_u64(proc, tbl_value(&p, "marker", 0)), TBL_MARKER);
-	CU_ASSERT_EQUAL(ops->maps(proc, &maps, &n, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ops->maps(proc, &maps, &n, &tbl_esz, err, sizeof(err)), 0);
 	CU_ASSERT_PTR_NOT_NULL(tbl_map_of(maps, n, tbl_value(&p, "buf0", 0)));
-	CU_ASSERT_EQUAL(ops->threads(proc, &t, &n, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ops->threads(proc, &t, &n, &tbl_esz, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(n, 3);
 	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(tbl_count_state(p.pid, 't', &total), 3);
@@ -888,7 +926,7 @@ static int tbl_find_path(struct pyspy_proc *proc, const char *part, char *out, s
 	char err[256];
 	size_t n, i;
 
-	if (ops->maps(proc, &maps, &n, err, sizeof(err)))
+	if (ops->maps(proc, &maps, &n, &tbl_esz, err, sizeof(err)))
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (strstr(maps[i].path, part)) {
@@ -1410,10 +1448,10 @@ static void test_alive_terminate(void)
 		uint64_t v;
 		struct pyspy_iov iov = { tbl_value(&p, "marker", 0), &v, sizeof(v) };
 
-		CU_ASSERT_EQUAL(ops->read(proc, &iov, 1), -ESRCH);
+		CU_ASSERT_EQUAL(ops->read(proc, &iov, 1, sizeof(struct pyspy_iov)), -ESRCH);
 	}
 	CU_ASSERT_EQUAL(ops->pause(proc, err, sizeof(err)), -ESRCH);
-	CU_ASSERT_EQUAL(ops->threads(proc, &t, &n, err, sizeof(err)), -ESRCH);
+	CU_ASSERT_EQUAL(ops->threads(proc, &t, &n, &tbl_esz, err, sizeof(err)), -ESRCH);
 	ops->detach(proc);
 	close(p.out);
 }
@@ -1470,6 +1508,7 @@ UNIT_SUITE(backend_linux_suite)
 
 	CU_add_test(s, "descriptor", test_descriptor);
 	CU_add_test(s, "read: batched, many, partial", test_read);
+	CU_add_test(s, "read: ranges of a larger and a smaller element size", test_read_iov_size);
 	CU_add_test(s, "read through /proc/PID/mem", test_read_proc_mem);
 	CU_add_test(s, "read: process_vm_readv refused, /proc/PID/mem used", test_read_fallback);
 	CU_add_test(s, "maps", test_maps);

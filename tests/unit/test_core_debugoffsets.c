@@ -220,15 +220,17 @@ static void test_apply(void)
 static unsigned char *fake_mem;
 static size_t fake_len;
 
-static int fake_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n)
+static int fake_read(struct pyspy_proc *proc, const struct pyspy_iov *iovs, size_t n, size_t iov_size)
 {
+	struct pyspy_iov iov;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (iov[i].remote < FAKE_BASE || iov[i].len > fake_len ||
-		    iov[i].remote - FAKE_BASE > fake_len - iov[i].len)
+		pyspy_copy_elem(&iov, sizeof(iov), iovs, i, iov_size);
+		if (iov.remote < FAKE_BASE || iov.len > fake_len ||
+		    iov.remote - FAKE_BASE > fake_len - iov.len)
 			return (int)i;
-		memcpy(iov[i].local, fake_mem + (iov[i].remote - FAKE_BASE), iov[i].len);
+		memcpy(iov.local, fake_mem + (iov.remote - FAKE_BASE), iov.len);
 	}
 	return (int)n;
 }

@@ -129,7 +129,7 @@ static void test_refused_modules(void)
 	expect_refused(fixture("fx_no_symbol", p, sizeof(p)), PYSPY_KIND_OUTPUT,
 		       "no symbol \"pyspy_module\"", NULL);
 	expect_refused(fixture("fx_bad_abi", p, sizeof(p)), PYSPY_KIND_OUTPUT,
-		       "ABI version 99", "this py-spy uses ABI version 1");
+		       "ABI version 99", "this py-spy uses ABI version 2");
 	expect_refused(fixture("fx_small_struct", p, sizeof(p)), PYSPY_KIND_OUTPUT,
 		       "descriptor is 8 bytes", "needs at least");
 	expect_refused(fixture("fx_good_layout", p, sizeof(p)), PYSPY_KIND_OUTPUT,

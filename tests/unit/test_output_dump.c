@@ -59,16 +59,16 @@ static const struct pyspy_frame odd_frames[] = {
 static const struct pyspy_stack stacks[] = {
 	{ .pid = 4321, .thread_id = 0x7f0011223344ull, .os_thread_id = 4321,
 	  .thread_name = "MainThread", .active = 0, .owns_gil = 0,
-	  .nframes = 2, .frames = main_frames },
+	  .nframes = 2, .frame_size = sizeof(struct pyspy_frame), .frames = main_frames },
 	{ .pid = 4321, .thread_id = 0x7f00aabbccddull, .os_thread_id = 4330,
 	  .thread_name = "рабочий-工作-\xf0\x9f\x94\xa5", .active = 1, .owns_gil = 1,
-	  .nframes = 5, .frames = worker_frames },
+	  .nframes = 5, .frame_size = sizeof(struct pyspy_frame), .frames = worker_frames },
 	{ .pid = 4321, .thread_id = 0x7f00deadbeefull, .os_thread_id = 0,
 	  .thread_name = NULL, .active = 1, .owns_gil = 0,
-	  .nframes = 4, .frames = odd_frames },
+	  .nframes = 4, .frame_size = sizeof(struct pyspy_frame), .frames = odd_frames },
 	{ .pid = 4321, .thread_id = 0x7f0000000001ull, .os_thread_id = 4399,
 	  .thread_name = "bell\x07", .active = 0, .owns_gil = 0,
-	  .nframes = 0, .frames = NULL },
+	  .nframes = 0, .frame_size = sizeof(struct pyspy_frame), .frames = NULL },
 };
 
 static const struct pyspy_process_info proc = {
@@ -80,7 +80,7 @@ static const struct pyspy_process_info proc = {
 };
 
 /* Run open, snapshot, finish, close; returns the text written (malloc'd). */
-static char *run_dump(int json, int full, const struct pyspy_stack *st, size_t n, int *rc)
+static char *run_dump_sample(int json, int full, const struct pyspy_sample *smp, int *rc)
 {
 	struct pyspy_output_config cfg = {
 		.size = sizeof(cfg),
@@ -101,13 +101,22 @@ static char *run_dump(int json, int full, const struct pyspy_stack *st, size_t n
 	*rc = dump_ops->open(unit_host(), &cfg, f, &state, err, sizeof(err));
 	CU_ASSERT_EQUAL(*rc, 0);
 	if (*rc == 0) {
-		*rc = dump_ops->snapshot(state, st, n, err, sizeof(err));
+		*rc = dump_ops->snapshot(state, smp, err, sizeof(err));
 		if (*rc == 0)
 			*rc = dump_ops->finish(state, &sum, err, sizeof(err));
 		dump_ops->close(state);
 	}
 	fclose(f);
 	return buf;
+}
+
+static char *run_dump(int json, int full, const struct pyspy_stack *st, size_t n, int *rc)
+{
+	struct pyspy_sample smp = {
+		.size = sizeof(smp), .stacks = st, .nstacks = (uint32_t)n, .stack_size = sizeof(*st),
+	};
+
+	return run_dump_sample(json, full, &smp, rc);
 }
 
 static void check_output(const char *got, const char *want)
@@ -324,7 +333,8 @@ static void test_write_error(void)
 		return;
 	}
 	CU_ASSERT_EQUAL_FATAL(dump_ops->open(unit_host(), &cfg, f, &state, err, sizeof(err)), 0);
-	rc = dump_ops->snapshot(state, stacks, 4, err, sizeof(err));
+	rc = dump_ops->snapshot(state, &(struct pyspy_sample){ .size = sizeof(struct pyspy_sample),
+		.stacks = stacks, .nstacks = 4, .stack_size = sizeof(stacks[0]) }, err, sizeof(err));
 	if (rc == 0)
 		rc = dump_ops->finish(state, &sum, err, sizeof(err));
 	CU_ASSERT_EQUAL(rc, -EIO);
@@ -343,7 +353,7 @@ static void test_text_invalid_utf8(void)
 	};
 	const struct pyspy_stack st = {
 		.pid = 1, .thread_id = 0xabcull, .os_thread_id = 0, .thread_name = "\xff",
-		.nframes = 2, .frames = fr,
+		.nframes = 2, .frame_size = sizeof(struct pyspy_frame), .frames = fr,
 	};
 	int rc;
 	char *out = run_dump(0, 0, &st, 1, &rc);
@@ -356,6 +366,84 @@ static void test_text_invalid_utf8(void)
 		     "    end\xef\xbf\xbd (a\xef\xbf\xbd\xef\xbf\xbd" "b:7)\n"
 		     "    big\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd (\xe6\x96\x87)\n");
 	free(out);
+}
+
+/* Stacks and frames of a newer core (larger elements, garbage in the members
+ * dump does not know) print as ours do; those of an older core (smaller
+ * elements, allocated to their exact size) are read without going past
+ * them, a missing member reading as absent. */
+struct newer_frame {
+	struct pyspy_frame f;
+	uint64_t added[3];
+};
+
+struct newer_stack {
+	struct pyspy_stack s;
+	uint64_t added[2];
+};
+
+static void test_element_sizes(void)
+{
+	const size_t nst = sizeof(stacks) / sizeof(stacks[0]);
+	struct newer_frame nf[4][8];
+	struct newer_stack ns[4];
+	struct pyspy_sample smp = { .size = sizeof(smp) };
+	size_t i, k, fsize = offsetof(struct pyspy_frame, flags), ssize;
+	unsigned char *of, *os;
+	char *want, *got;
+	int rc;
+
+	/* Larger. */
+	memset(nf, 0xA5, sizeof(nf));
+	memset(ns, 0xA5, sizeof(ns));
+	for (i = 0; i < nst; i++) {
+		for (k = 0; k < stacks[i].nframes; k++)
+			nf[i][k].f = stacks[i].frames[k];
+		ns[i].s = stacks[i];
+		ns[i].s.frames = stacks[i].frames ? &nf[i][0].f : NULL;
+		ns[i].s.frame_size = sizeof(nf[0][0]);
+	}
+	smp.stacks = &ns[0].s;
+	smp.nstacks = (uint32_t)nst;
+	smp.stack_size = sizeof(ns[0]);
+	want = run_dump(0, 0, stacks, nst, &rc);
+	got = run_dump_sample(0, 0, &smp, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	check_output(got, want);
+	free(got);
+	free(want);
+	want = run_dump(1, 1, stacks, nst, &rc);
+	got = run_dump_sample(1, 1, &smp, &rc);
+	check_output(got, want);
+	free(got);
+	free(want);
+
+	/* Smaller: the main thread's frames without flags (all 0 there), its
+	 * stack without active, owns_gil and truncated (all 0 there). */
+	ssize = offsetof(struct pyspy_stack, active);
+	of = malloc(stacks[0].nframes * fsize);
+	os = malloc(ssize);
+	CU_ASSERT_FATAL(of && os);
+	for (k = 0; k < stacks[0].nframes; k++)
+		memcpy(of + k * fsize, &stacks[0].frames[k], fsize);
+	{
+		struct pyspy_stack st = stacks[0];
+
+		st.frames = (const struct pyspy_frame *)(void *)of;
+		st.frame_size = (uint32_t)fsize;
+		memcpy(os, &st, ssize);
+	}
+	smp.stacks = (const struct pyspy_stack *)(void *)os;
+	smp.nstacks = 1;
+	smp.stack_size = (uint32_t)ssize;
+	want = run_dump(0, 0, stacks, 1, &rc);
+	got = run_dump_sample(0, 0, &smp, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	check_output(got, want);
+	free(got);
+	free(want);
+	free(os);
+	free(of);
 }
 
 static void test_descriptor(void)
@@ -379,4 +467,5 @@ UNIT_SUITE(output_dump_suite)
 	CU_add_test(s, "json, non-ASCII unchanged", test_json_unicode);
 	CU_add_test(s, "json, no threads", test_json_empty);
 	CU_add_test(s, "write error is -EIO", test_write_error);
+	CU_add_test(s, "stacks and frames of a larger and a smaller size", test_element_sizes);
 }

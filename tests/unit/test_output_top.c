@@ -111,12 +111,12 @@ static void tt_sample(struct tt_run *r, const struct pyspy_frame *frames, uint32
 	static const struct pyspy_frame idle[] = { FRAME(n_idle, 5), FRAME(n_module, 50) };
 	struct pyspy_stack stacks[2] = {
 		{ .pid = 4321, .thread_id = 1, .active = 1, .owns_gil = (uint8_t)gil,
-		  .nframes = n, .frames = frames },
+		  .nframes = n, .frame_size = sizeof(struct pyspy_frame), .frames = frames },
 		{ .pid = 4321, .thread_id = 2, .active = 0, .owns_gil = 0,
-		  .nframes = 2, .frames = idle },
+		  .nframes = 2, .frame_size = sizeof(struct pyspy_frame), .frames = idle },
 	};
 	struct pyspy_sample s = {
-		.size = sizeof(s), .nstacks = 2, .stacks = stacks, .errors = errors,
+		.size = sizeof(s), .nstacks = 2, .stack_size = sizeof(struct pyspy_stack), .stacks = stacks, .errors = errors,
 	};
 
 	CU_ASSERT_EQUAL(top_ops->sample(r->state, &s, r->err, sizeof(r->err)), 0);
@@ -321,8 +321,8 @@ static void test_error_rate(void)
 static void test_lag_warning(void)
 {
 	static const struct pyspy_frame one[] = { FRAME(n_main, 9) };
-	struct pyspy_stack st = { .thread_id = 1, .active = 1, .nframes = 1, .frames = one };
-	struct pyspy_sample s = { .size = sizeof(s), .nstacks = 1, .stacks = &st };
+	struct pyspy_stack st = { .thread_id = 1, .active = 1, .nframes = 1, .frame_size = sizeof(struct pyspy_frame), .frames = one };
+	struct pyspy_sample s = { .size = sizeof(s), .nstacks = 1, .stack_size = sizeof(struct pyspy_stack), .stacks = &st };
 	struct tt_run r;
 	int i;
 
