@@ -406,13 +406,18 @@ out_maps:
 
 int lnx_binary_info(struct pyspy_binary *bin, struct pyspy_binary_info *out)
 {
-	if (!out || out->size < sizeof(*out))
+	struct pyspy_binary_info info;
+
+	if (!out || out->size < sizeof(out->size))
 		return -EINVAL;
-	out->is_pie = bin->is_pie;
-	out->load_bias = bin->bias;
-	out->map_start = bin->map_start;
-	out->map_end = bin->map_end;
-	out->path = bin->path;
+	/* As much as the caller's struct holds (module.h). */
+	info.size = out->size;
+	info.is_pie = bin->is_pie;
+	info.load_bias = bin->bias;
+	info.map_start = bin->map_start;
+	info.map_end = bin->map_end;
+	info.path = bin->path;
+	memcpy(out, &info, out->size < sizeof(info) ? out->size : sizeof(info));
 	return 0;
 }
 

@@ -1070,11 +1070,12 @@ static int lnx_proc_string(struct pyspy_proc *proc, const char *name, size_t max
 int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, size_t errlen)
 {
 	const struct pyspy_host *host = proc->host;
+	struct pyspy_proc_info info = { 0 };
 	char path[64], exe[PATH_MAX], *cmdline = NULL, *comm = NULL;
 	ssize_t n;
 	int rc;
 
-	if (!out || out->size < sizeof(*out)) {
+	if (!out || out->size < sizeof(out->size)) {
 		snprintf(err, errlen, "proc_info struct too small");
 		return -EINVAL;
 	}
@@ -1110,10 +1111,13 @@ int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, si
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	out->pid = proc->pid;
-	out->exe = proc->exe;
-	out->cmdline = proc->cmdline;
-	out->comm = proc->comm;
+	/* As much as the caller's struct holds (module.h). */
+	info.size = out->size;
+	info.pid = proc->pid;
+	info.exe = proc->exe;
+	info.cmdline = proc->cmdline;
+	info.comm = proc->comm;
+	memcpy(out, &info, out->size < sizeof(info) ? out->size : sizeof(info));
 	return 0;
 
 out_free:

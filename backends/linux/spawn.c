@@ -71,16 +71,21 @@ static void lnx_child(const struct pyspy_spawn *sp, int report_fd)
 	lnx_child_fail(report_fd, LNX_STAGE_EXEC);
 }
 
-int lnx_spawn(const struct pyspy_host *host, const struct pyspy_spawn *sp, int64_t *pid,
+int lnx_spawn(const struct pyspy_host *host, const struct pyspy_spawn *caller, int64_t *pid,
 	      char *err, size_t errlen)
 {
+	/* What the caller's struct does not hold keeps ours (-1). */
+	struct pyspy_spawn local = { .stdout_fd = -1, .uid = -1, .gid = -1 };
+	const struct pyspy_spawn *sp = &local;
 	struct lnx_spawn_report rep;
 	int fds[2], rc, status;
 	size_t got = 0;
 	ssize_t r;
 	pid_t child;
 
-	if (!sp || sp->size < sizeof(*sp) || !sp->argv || !sp->argv[0]) {
+	if (caller && PYSPY_HAS(caller->size, struct pyspy_spawn, argv))
+		memcpy(&local, caller, caller->size < sizeof(local) ? caller->size : sizeof(local));
+	if (!sp->argv || !sp->argv[0]) {
 		snprintf(err, errlen, "nothing to run");
 		return -EINVAL;
 	}

@@ -544,6 +544,25 @@ static void test_info(void)
 	snprintf(cmd, sizeof(cmd), "%s an arg", mt_path);
 	CU_ASSERT_STRING_EQUAL(info.cmdline, cmd);
 	CU_ASSERT_STRING_EQUAL(info.comm, "memtarget");
+
+	/* A caller's struct that ends before exe: filled as far as it goes,
+	 * nothing written past it (ASan sees the exact allocation). */
+	{
+		size_t small = offsetof(struct pyspy_proc_info, exe);
+		unsigned char *block = malloc(small);
+		uint32_t size32 = (uint32_t)small;
+		struct pyspy_proc_info got = { 0 };
+
+		CU_ASSERT_FATAL(block != NULL);
+		memset(block, 0, small);
+		memcpy(block, &size32, sizeof(size32));
+		CU_ASSERT_EQUAL(ops->info(mt_proc, (struct pyspy_proc_info *)(void *)block, err,
+					  sizeof(err)), 0);
+		memcpy(&got, block, small);
+		CU_ASSERT_EQUAL(got.size, small);
+		CU_ASSERT_EQUAL(got.pid, mt.pid);
+		free(block);
+	}
 }
 
 /* --- pause and resume --------------------------------------------------- */
