@@ -435,7 +435,8 @@ static int tbl_fallback_child(int errno_value)
 			_exit(3); /* the filter does not work: the test would prove nothing */
 		if (ops->attach(unit_host(), mt.pid, &proc, err, sizeof(err)))
 			_exit(4);
-		ok = ops->read(proc, iov, 3, sizeof(struct pyspy_iov)) == 2 && tbl_check_pattern(b0, sizeof(b0), 7, 1) &&
+		ok = ops->read(proc, iov, 3, sizeof(struct pyspy_iov)) == 2 &&
+		     tbl_check_pattern(b0, sizeof(b0), 7, 1) &&
 		     tbl_check_pattern(b1, sizeof(b1), 3, 2);
 		ops->detach(proc);
 		_exit(ok ? 0 : 5);

@@ -116,7 +116,8 @@ static void tt_sample(struct tt_run *r, const struct pyspy_frame *frames, uint32
 		  .nframes = 2, .frame_size = sizeof(struct pyspy_frame), .frames = idle },
 	};
 	struct pyspy_sample s = {
-		.size = sizeof(s), .nstacks = 2, .stack_size = sizeof(struct pyspy_stack), .stacks = stacks, .errors = errors,
+		.size = sizeof(s), .nstacks = 2, .stack_size = sizeof(struct pyspy_stack),
+		.stacks = stacks, .errors = errors,
 	};
 
 	CU_ASSERT_EQUAL(top_ops->sample(r->state, &s, r->err, sizeof(r->err)), 0);
@@ -321,8 +322,10 @@ static void test_error_rate(void)
 static void test_lag_warning(void)
 {
 	static const struct pyspy_frame one[] = { FRAME(n_main, 9) };
-	struct pyspy_stack st = { .thread_id = 1, .active = 1, .nframes = 1, .frame_size = sizeof(struct pyspy_frame), .frames = one };
-	struct pyspy_sample s = { .size = sizeof(s), .nstacks = 1, .stack_size = sizeof(struct pyspy_stack), .stacks = &st };
+	struct pyspy_stack st = { .thread_id = 1, .active = 1, .nframes = 1,
+				  .frame_size = sizeof(struct pyspy_frame), .frames = one };
+	struct pyspy_sample s = { .size = sizeof(s), .nstacks = 1,
+				  .stack_size = sizeof(struct pyspy_stack), .stacks = &st };
 	struct tt_run r;
 	int i;
 

@@ -17,6 +17,10 @@
 
 #include "unit.h"
 
+/* Element sizes of the arrays this file hands the outputs (ABI v2). */
+#define FS sizeof(struct pyspy_frame)
+#define SS sizeof(struct pyspy_stack)
+
 /* --- the modules, loaded with unit_load_module -------------------------- */
 
 struct loaded {
@@ -106,7 +110,7 @@ static const struct pyspy_frame fr_e[] = {      /* main: foo line 6 */
 
 #define STACK(tid, ostid, tname, fr) \
 	{ .pid = 77, .thread_id = tid, .os_thread_id = ostid, .thread_name = tname, \
-	  .active = 1, .nframes = sizeof(fr) / sizeof(fr[0]), .frame_size = sizeof(struct pyspy_frame), .frames = fr }
+	  .active = 1, .nframes = sizeof(fr) / sizeof(fr[0]), .frame_size = FS, .frames = fr }
 
 static const struct pyspy_stack st_a = STACK(100, 4321, s_mainthread, fr_a);
 static const struct pyspy_stack st_b = STACK(100, 4321, s_mainthread, fr_b);
@@ -284,7 +288,7 @@ static void test_collapsed_no_lines_full_names(void)
 static void test_collapsed_empty(void)
 {
 	struct pyspy_output_config cfg = { .rate = 100 };
-	struct pyspy_sample smp = { .size = sizeof(smp), .nstacks = 1, .stack_size = sizeof(struct pyspy_stack), .stacks = &st_none };
+	struct pyspy_sample smp = { .size = sizeof(smp), .nstacks = 1, .stack_size = SS, .stacks = &st_none };
 	struct run r;
 
 	run_module("collapsed", &cfg, &smp, 1, &r);
@@ -302,10 +306,10 @@ static void test_collapsed_deep(void)
 {
 	struct pyspy_output_config cfg = { .show_lines = 1, .rate = 100 };
 	struct pyspy_frame *fr = calloc(5000, sizeof(*fr));
-	struct pyspy_stack stk = { .pid = 1, .thread_id = 1, .nframes = 5000, .frame_size = sizeof(struct pyspy_frame), .frames = fr };
+	struct pyspy_stack stk = { .pid = 1, .thread_id = 1, .nframes = 5000, .frame_size = FS, .frames = fr };
 	struct pyspy_sample smp[2] = {
-		{ .size = sizeof(smp[0]), .nstacks = 1, .stack_size = sizeof(struct pyspy_stack), .stacks = &stk },
-		{ .size = sizeof(smp[0]), .nstacks = 1, .stack_size = sizeof(struct pyspy_stack), .stacks = &stk },
+		{ .size = sizeof(smp[0]), .nstacks = 1, .stack_size = SS, .stacks = &stk },
+		{ .size = sizeof(smp[0]), .nstacks = 1, .stack_size = SS, .stacks = &stk },
 	};
 	struct run r;
 	size_t i;
@@ -348,9 +352,9 @@ static void test_collapsed_shared_prefixes(void)
 
 		for (t = 0; t < 12; t++) {
 			st[t] = (struct pyspy_stack){ .pid = 1, .thread_id = (uint64_t)t + 1, .active = 1,
-						      .nframes = sizes[(i + t) % 5], .frame_size = sizeof(struct pyspy_frame), .frames = plan[(i + t) % 5] };
+						      .nframes = sizes[(i + t) % 5], .frame_size = FS, .frames = plan[(i + t) % 5] };
 		}
-		smp[i] = (struct pyspy_sample){ .size = sizeof(smp[i]), .nstacks = 12, .stack_size = sizeof(struct pyspy_stack), .stacks = st };
+		smp[i] = (struct pyspy_sample){ .size = sizeof(smp[i]), .nstacks = 12, .stack_size = SS, .stacks = st };
 	}
 	run_module("collapsed", &cfg, smp, 5, &r);
 	CU_ASSERT_EQUAL(r.finish_rc, 0);
@@ -371,8 +375,8 @@ static void test_collapsed_too_deep(void)
 	struct pyspy_output_config cfg = { .show_lines = 1, .rate = 100 };
 	const uint32_t n = 70000;
 	struct pyspy_frame *fr = calloc(n, sizeof(*fr));
-	struct pyspy_stack stk = { .pid = 1, .thread_id = 1, .nframes = n, .frame_size = sizeof(struct pyspy_frame), .frames = fr };
-	struct pyspy_sample smp = { .size = sizeof(smp), .nstacks = 1, .stack_size = sizeof(struct pyspy_stack), .stacks = &stk };
+	struct pyspy_stack stk = { .pid = 1, .thread_id = 1, .nframes = n, .frame_size = FS, .frames = fr };
+	struct pyspy_sample smp = { .size = sizeof(smp), .nstacks = 1, .stack_size = SS, .stacks = &stk };
 	struct run r;
 	uint32_t i;
 
@@ -489,7 +493,7 @@ static void test_speedscope_rate_processes(void)
 	other.pid = 78;
 	build_samples();
 	smp[0] = samples[0];                   /* A, C of pid 77 */
-	smp[1] = (struct pyspy_sample){ .size = sizeof(smp[1]), .nstacks = 1, .stack_size = sizeof(struct pyspy_stack), .stacks = &other };
+	smp[1] = (struct pyspy_sample){ .size = sizeof(smp[1]), .nstacks = 1, .stack_size = SS, .stacks = &other };
 	run_module("speedscope", &cfg, smp, 2, &r);
 	CU_ASSERT_EQUAL(r.finish_rc, 0);
 	/* no line numbers: the frame has none */
