@@ -25,7 +25,8 @@ MOD_LDFLAGS := -shared -Wl,-z,defs $(SAN)
 
 # --- the core -----------------------------------------------------------
 HOST     ?= linux
-CORE_SRC  := $(wildcard core/*.c) host/$(HOST).c
+# host/<os>.c and its parts host/<os>_*.c
+CORE_SRC  := $(wildcard core/*.c) host/$(HOST).c $(wildcard host/$(HOST)_*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIBS := -ldl -liniparser -lm
 

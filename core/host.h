@@ -88,4 +88,36 @@ void host_fd_restore(int saved, int target);
 int host_fd_copy(int fd, FILE *out);
 void host_fd_close(int fd);
 
+/*
+ * Output files, written whole and then put in place (host/<os>_outfile.c),
+ * so that a run that fails never harms a file that was there:
+ *
+ *   host_out_prepare  check `path` and note what it names; creates, opens
+ *                     and changes nothing.  A link another user could have
+ *                     planted is refused, a folder too, with err saying so.
+ *   host_out_begin    a stream to write the whole file into: a new
+ *                     temporary file beside the target (0644 less the
+ *                     umask; 0600 as root in a folder others can write
+ *                     to), or for a FIFO or a device the target itself
+ *   host_out_commit   complete: the temporary file replaces the target (a
+ *                     link the user made stays, its target is replaced)
+ *   host_out_abort    drop what begin opened; the target is untouched
+ *
+ * begin then commit (or abort) may be repeated, each time writing the whole
+ * file again (a periodic flush) when host_out_rewritable says the target
+ * allows it (a FIFO does not).  Every call returns 0 or a negative errno
+ * with one line in err ("cannot write 'PATH': why").
+ */
+struct host_out;
+int host_out_prepare(const char *path, struct host_out **out, char *err, size_t errlen);
+/* Whether two prepared outputs are the one file (device and inode, or for
+ * files still to be created the folder and the name), whatever the spelling. */
+int host_out_same(const struct host_out *a, const struct host_out *b);
+int host_out_rewritable(const struct host_out *o);
+int host_out_begin(struct host_out *o, FILE **stream, char *err, size_t errlen);
+int host_out_commit(struct host_out *o, char *err, size_t errlen);
+void host_out_abort(struct host_out *o);
+/* Abort what is open and free o (NULL is fine). */
+void host_out_free(struct host_out *o);
+
 #endif /* PYSPY_CORE_HOST_H */

@@ -26,6 +26,7 @@ struct output {
 	const struct plugin *plugin;
 	const struct pyspy_output_ops *ops;
 	char *path;          /* file written, NULL for stdout */
+	struct host_out *file; /* the file behind path (host_out_*) */
 	FILE *stream;
 	void *state;
 	int opened;          /* the module's open op succeeded */
@@ -253,7 +254,6 @@ static void fill_config(struct output *out, const struct cli *cli, uint32_t comm
 	c->idle = cli->idle != 0;
 	c->gil = cli->gil != 0;
 	c->nonblocking = cli->nonblocking != 0;
-	c->is_tty = host_isatty(fileno(out->stream)) == 1;
 	/* A live output reads keys from the terminal py-spy runs in. */
 	c->input_fd = (command == PYSPY_CMD_TOP && out->ops->event && host_isatty(0) == 1) ? 0 : -1;
 }
@@ -281,29 +281,31 @@ static int add_output(struct outputs *o, struct plugins *pl, const struct cli *c
 	}
 	if (!path && !out->ops->to_stdout)
 		path = default_path(cli, out->ops);
+	/* Checked now, created only once the target is known (outputs_start). */
+	if (path) {
+		rc = host_out_prepare(path, &out->file, err, errlen);
+		if (rc != 0) {
+			free(path);
+			return rc;
+		}
+	}
 	for (i = 0; i < o->n; i++) {
-		const char *other = o->items[i].path;
+		const struct output *other = &o->items[i];
 
-		if ((!path && !other) || (path && other && strcmp(path, other) == 0)) {
-			snprintf(err, errlen, "two outputs write to %s%s%s",
-				 path ? "'" : "", path ? path : "stdout", path ? "'" : "");
+		if ((!path && !other->path) ||
+		    (path && other->path && host_out_same(out->file, other->file))) {
+			if (path)
+				snprintf(err, errlen, "two outputs write to one file: '%s' and '%s'",
+					 other->path, path);
+			else
+				snprintf(err, errlen, "two outputs write to stdout");
+			host_out_free(out->file);
+			out->file = NULL;
 			free(path);
 			return -EINVAL;
 		}
 	}
 	out->path = path;
-	if (path) {
-		out->stream = fopen(path, "w");
-		if (!out->stream) {
-			rc = -errno;
-			snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-			free(path);
-			out->path = NULL;
-			return rc;
-		}
-	} else {
-		out->stream = stdout;
-	}
 	fill_config(out, cli, o->command);
 	if (out->cfg.input_fd >= 0)
 		o->input_fd = out->cfg.input_fd;
@@ -346,6 +348,13 @@ int outputs_start(struct outputs *o, const struct pyspy_process_info *proc,
 	for (i = 0; i < o->n; i++) {
 		struct output *out = &o->items[i];
 
+		out->stream = stdout;
+		if (out->file) {
+			rc = host_out_begin(out->file, &out->stream, err, errlen);
+			if (rc != 0)
+				return rc;
+		}
+		out->cfg.is_tty = host_isatty(fileno(out->stream)) == 1;
 		out->cfg.process = proc;
 		why[0] = '\0';
 		rc = out->ops->open(out->plugin->host, &out->cfg, out->stream, &out->state,
@@ -496,7 +505,7 @@ static int finish_one(struct outputs *o, struct output *out,
 		      const struct pyspy_run_summary *summary)
 {
 	char why[512] = "";
-	int rc = 0, rc_close;
+	int rc = 0;
 
 	out->finished = 1;
 	if (out->ops->finish)
@@ -508,11 +517,10 @@ static int finish_one(struct outputs *o, struct output *out,
 			return stdout_closed(o, out, -errno) ? -EPIPE : -EIO;
 		return 0;
 	}
-	rc_close = fclose(out->stream);
+	rc = host_out_commit(out->file, why, sizeof(why));
 	out->stream = NULL;
-	if (rc_close != 0) {
-		rc = -errno;
-		log_error("cannot write '%s': %s", out->path, strerror(errno));
+	if (rc != 0) {
+		log_error("%s", why);
 		return rc;
 	}
 	return 0;
@@ -566,12 +574,8 @@ void outputs_close(struct outputs *o)
 
 		if (out->opened && out->ops->close)
 			out->ops->close(out->state);
-		if (out->path && out->stream) {
-			/* Never finished: nothing was written, leave no empty file. */
-			fclose(out->stream);
-			if (!out->finished)
-				remove(out->path);
-		}
+		/* Not committed: the temporary file goes, the target stays as it was. */
+		host_out_free(out->file);
 		free(out->path);
 	}
 	free(o);

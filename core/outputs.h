@@ -1,7 +1,9 @@
 /*
- * The outputs of one run: chosen from -o/--output/--format, opened (files
- * created) before sampling starts, fed by the run loop, and written out
- * completely on every way out.
+ * The outputs of one run: chosen from -o/--output/--format and their paths
+ * checked before anything starts, their files begun only once the target is
+ * known (host_out_*: a temporary file beside each), fed by the run loop,
+ * and put in place complete by outputs_finish; a run that ends another way
+ * leaves every file that was there as it was.
  */
 #ifndef PYSPY_CORE_OUTPUTS_H
 #define PYSPY_CORE_OUTPUTS_H
@@ -20,9 +22,11 @@ int outputs_open(struct plugins *pl, const struct cli *cli, uint32_t command,
 		 const struct pyspy_process_info *proc, struct outputs **out,
 		 char *err, size_t errlen);
 
-/* outputs_open in two steps, so that files are created before a program is
- * spawned or attached to: outputs_prepare resolves the outputs, loads their
- * modules and opens their files; outputs_start calls their open op. */
+/* outputs_open in two steps, so that a bad path fails before a program is
+ * spawned or attached to, and nothing is created before the target is
+ * known: outputs_prepare resolves the outputs, loads their modules and
+ * checks their paths (touching nothing); outputs_start begins their files
+ * and calls their open op. */
 int outputs_prepare(struct plugins *pl, const struct cli *cli, uint32_t command,
 		    struct outputs **out, char *err, size_t errlen);
 int outputs_start(struct outputs *o, const struct pyspy_process_info *proc,

@@ -1,0 +1,171 @@
+"""How `py-spy record` writes its files: a run that fails leaves every file
+that was there as it was, a device or FIFO is written in place and never
+removed, a link another user planted is refused, a link the user made is
+written through, new files get 0644 less the umask (0600 as root in a
+folder others can write to), and two outputs on one file are refused
+whatever their spelling.
+"""
+import os
+import pathlib
+import stat
+import subprocess
+import threading
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PYSPY = ROOT / "build" / "py-spy"
+DEBIAN_PY = "/usr/bin/python3.11"
+NOBODY = 65534
+SHORT = "import time\ndef work():\n    t = time.time()\n    while time.time() - t < 0.5:\n        pass\nwork()\n"
+
+
+def run(args, cwd=None, umask=None, timeout=60):
+    def pre():
+        if umask is not None:
+            os.umask(umask)
+    return subprocess.run([str(PYSPY)] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd, preexec_fn=pre)
+
+
+def unused_pid():
+    pid_max = int(open("/proc/sys/kernel/pid_max").read())
+    for pid in range(pid_max - 1, 1, -1):
+        if not os.path.exists("/proc/%d" % pid):
+            return pid
+    pytest.fail("no unused pid")
+
+
+def record_short(out_args, **kw):
+    return run(["record", "-r", "200"] + out_args + ["--", DEBIAN_PY, "-c", SHORT], **kw)
+
+
+def leftovers(folder):
+    return sorted(p.name for p in pathlib.Path(folder).iterdir() if p.name.startswith("."))
+
+
+def test_failed_run_keeps_the_existing_file(pyspy, tmp_path):
+    target = tmp_path / "k.svg"
+    target.write_text("precious\n")
+    r = run(["record", "-o", target, "--pid", unused_pid()])
+    assert r.returncode != 0
+    assert "no such process" in r.stderr
+    assert target.read_text() == "precious\n"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.fixture
+def dev_null():
+    """/dev/null, put back as the device if a broken build removed it."""
+    before = os.stat("/dev/null")
+    yield before
+    if not stat.S_ISCHR(os.lstat("/dev/null").st_mode) and os.geteuid() == 0:
+        os.unlink("/dev/null")
+        os.mknod("/dev/null", 0o666 | stat.S_IFCHR, before.st_rdev)
+        os.chmod("/dev/null", 0o666)
+
+
+def test_failed_run_keeps_dev_null(pyspy, dev_null):
+    r = run(["record", "-o", "/dev/null", "--pid", unused_pid()])
+    assert r.returncode != 0
+    after = os.lstat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == dev_null.st_rdev
+
+
+def test_device_is_written_in_place(pyspy, tmp_path, dev_null):
+    r = record_short(["-o", "/dev/null"])
+    assert r.returncode == 0, r.stderr
+    assert "Wrote flamegraph data to '/dev/null'" in r.stderr
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+
+
+def test_fifo_is_written_once_and_kept(pyspy, tmp_path):
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    got = []
+
+    def reader():
+        with open(fifo, "r") as f:
+            got.append(f.read())
+    t = threading.Thread(target=reader)
+    t.start()
+    r = record_short(["-o", "raw:%s" % fifo])
+    t.join(30)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert ";work (<string>:4)" in got[0] or ";work (<string>:3)" in got[0], got[0][:500]
+    assert leftovers(tmp_path) == []
+
+
+def test_new_file_mode_ignores_a_zero_umask(pyspy, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    out = tmp_path / "p.svg"
+    r = record_short(["-o", out], umask=0)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o644
+    assert out.read_text().startswith("<?xml")
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_root_in_a_world_writable_folder_writes_0600(pyspy, tmp_path):
+    os.chmod(tmp_path, 0o1777)
+    out = tmp_path / "p.svg"
+    r = record_short(["-o", out], umask=0)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to plant another user's link")
+def test_link_planted_by_another_user_is_refused(pyspy, tmp_path):
+    os.chmod(tmp_path, 0o1777)
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    for name, dest in (("k.svg", victim), ("dangling.svg", tmp_path / "nothing-yet")):
+        link = tmp_path / name
+        os.symlink(dest, link)
+        os.lchown(link, NOBODY, NOBODY)
+        r = record_short(["-o", link])
+        assert r.returncode != 0
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        assert len(lines) == 1, r.stderr
+        assert "symbolic link owned by another user (uid %d)" % NOBODY in lines[0], lines[0]
+        assert os.path.islink(link)
+    assert victim.read_text() == "root's file\n"
+    assert not (tmp_path / "nothing-yet").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_own_link_is_written_through(pyspy, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "p.svg").write_text("old\n")
+    link = tmp_path / "p.svg"
+    os.symlink("real/p.svg", link)
+    r = record_short(["-o", link])
+    assert r.returncode == 0, r.stderr
+    assert os.path.islink(link) and os.readlink(link) == "real/p.svg"
+    assert (real / "p.svg").read_text().startswith("<?xml")
+    assert leftovers(tmp_path) == [] and leftovers(real) == []
+
+
+def test_two_outputs_on_one_file_are_refused(pyspy, tmp_path):
+    (tmp_path / "sub").mkdir()
+    for args in (["-o", "a.svg", "-o", "speedscope:./a.svg"],
+                 ["-o", "a.svg", "-o", "speedscope:sub/../a.svg"]):
+        r = record_short(args, cwd=tmp_path)
+        assert r.returncode != 0
+        assert "two outputs write to one file" in r.stderr, r.stderr
+        assert not (tmp_path / "a.svg").exists()
+    # an existing file reached through a link of the user's own
+    (tmp_path / "b.svg").write_text("old\n")
+    os.symlink("b.svg", tmp_path / "c.svg")
+    r = record_short(["-o", "b.svg", "-o", "speedscope:c.svg"], cwd=tmp_path)
+    assert r.returncode != 0 and "two outputs write to one file" in r.stderr, r.stderr
+    assert (tmp_path / "b.svg").read_text() == "old\n"
+
+
+def test_folder_is_refused_before_anything_starts(pyspy, tmp_path):
+    r = run(["record", "-o", tmp_path, "--pid", unused_pid()])
+    assert r.returncode != 0
+    assert "cannot write '%s': it is a folder" % tmp_path in r.stderr, r.stderr
