@@ -18,6 +18,8 @@
 
 /* How long the interpreter of a spawned program may take to start. */
 #define SPAWN_WAIT_S 5.0
+/* How long a spawned program that could not be read may take to end. */
+#define ENDED_WAIT_NS 300000000ull
 
 /* A program py-spy started: ended when py-spy ends first. */
 struct child {
@@ -147,6 +149,58 @@ static void print_costs(const struct cli *cli, const struct sampler_stats *st)
 			   (unsigned long long)st->failed, (unsigned long long)st->truncated);
 }
 
+/*
+ * A spawned program that ends before py-spy could take one sample: whether
+ * it has ended (a program that is still shutting down is given a moment).
+ */
+static int child_ended_early(const struct cli *cli, struct child *c)
+{
+	uint64_t deadline = host_now_ns() + ENDED_WAIT_NS;
+
+	if (cli->pid)
+		return 0;
+	while (child_alive(c)) {
+		if (host_now_ns() >= deadline)
+			return 0;
+		host_wait_until(host_now_ns() + 10000000ull, -1);
+	}
+	return 1;
+}
+
+/*
+ * The program ended before its first sample: say so, and for record still
+ * write every output, empty but valid (an SVG that says no samples were
+ * recorded, an empty collapsed file, a speedscope file without profiles),
+ * so that a script that runs py-spy finds the file it asked for.
+ */
+static int finish_without_samples(struct outputs *o, const struct cli *cli,
+				  const struct child *c, uint32_t command, uint64_t started)
+{
+	struct pyspy_process_info info;
+	struct pyspy_run_summary sum;
+	char err[1024];
+	int rc;
+
+	log_status("%s ended before its first sample", cli->spawn_argv[0]);
+	if (command != PYSPY_CMD_RECORD)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	info.pid = c->pid;
+	info.cmdline = cli->title;
+	rc = outputs_start(o, &info, err, sizeof(err));
+	if (rc != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	memset(&sum, 0, sizeof(sum));
+	sum.size = sizeof(sum);
+	sum.duration_s = (double)(host_now_ns() - started) / 1e9;
+	sum.stop_reason = sampler_stop_reason(SAMPLER_STOP_EXITED);
+	rc = outputs_finish(o, &sum);
+	return rc == 0 || rc == -EPIPE ? 0 : 1;
+}
+
 static int run(struct plugins *pl, const struct cli *cli, uint32_t command)
 {
 	const int top = command == PYSPY_CMD_TOP;
@@ -158,6 +212,7 @@ static int run(struct plugins *pl, const struct cli *cli, uint32_t command)
 	struct outputs *o = NULL;
 	struct session *s = NULL;
 	double rate = cli->rate > 0 ? cli->rate : 100.0;
+	uint64_t started = 0;
 	char err[1024];
 	int rc, ret = 1;
 
@@ -201,7 +256,12 @@ static int run(struct plugins *pl, const struct cli *cli, uint32_t command)
 		so.wait_s = SPAWN_WAIT_S;
 	}
 
+	started = host_now_ns();
 	rc = session_open(pl, &so, &s, err, sizeof(err));
+	if (rc != 0 && child_ended_early(cli, &child)) {
+		ret = finish_without_samples(o, cli, &child, command, started);
+		goto out_child;
+	}
 	if (rc != 0) {
 		log_error("%s", err);
 		goto out_child;
@@ -242,7 +302,9 @@ static int run(struct plugins *pl, const struct cli *cli, uint32_t command)
 	sum.errors = st.errors;
 	sum.duration_s = (double)(st.end_ns - st.start_ns) / 1e9;
 	sum.stop_reason = sampler_stop_reason(st.stop);
-	if (!top)
+	if (!top && st.stop == SAMPLER_STOP_EXITED && st.taken == 0 && !cli->pid)
+		log_status("%s ended before its first sample", cli->spawn_argv[0]);
+	else if (!top)
 		log_status("Stopped sampling because %s", sum.stop_reason);
 	rc = outputs_finish(o, &sum);
 	/* A closed stdout ends py-spy quietly; the rest was written. */

@@ -192,6 +192,7 @@ static void take_sample(struct run *r, uint64_t due, uint64_t now)
 			stop(r, SAMPLER_STOP_EXITED);
 		return;
 	}
+	st->taken++;
 	st->paused_ns += ss.paused_ns;
 	st->errors += ss.errors;
 

@@ -56,6 +56,7 @@ struct sampler_stats {
 	uint64_t end_ns;
 	double max_lag_s;
 	enum sampler_stop stop;
+	uint64_t taken;          /* sampling instants that read the target */
 };
 
 /* Run until a stop condition; stats say why.  Returns 0, or a negative

@@ -321,7 +321,8 @@ static int ss_finish(void *state, const struct pyspy_run_summary *summary,
 		return rc;
 	}
 	/* The index is not used again: sorting may move the profiles. */
-	qsort(st->profiles, st->nprofiles, sizeof(*st->profiles), ss_cmp_profiles);
+	if (st->nprofiles > 1)  /* no samples: profiles is NULL, qsort wants an array */
+		qsort(st->profiles, st->nprofiles, sizeof(*st->profiles), ss_cmp_profiles);
 
 	/* numbers in JSON use '.', whatever the locale of the program */
 	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);

@@ -5,6 +5,7 @@ written through, new files get 0644 less the umask (0600 as root in a
 folder others can write to), and two outputs on one file are refused
 whatever their spelling.
 """
+import json
 import os
 import pathlib
 import stat
@@ -169,3 +170,35 @@ def test_folder_is_refused_before_anything_starts(pyspy, tmp_path):
     r = run(["record", "-o", tmp_path, "--pid", unused_pid()])
     assert r.returncode != 0
     assert "cannot write '%s': it is a folder" % tmp_path in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("fmt,name", [("flamegraph", "p.svg"), ("speedscope", "p.json"),
+                                      ("raw", "p.txt")])
+def test_program_that_ends_before_its_first_sample(pyspy, tmp_path, fmt, name):
+    """`true` ends before py-spy can read it: one line says so, and the file
+    asked for is still written, empty but valid (the choice: a script that
+    runs py-spy finds its file), exit 0."""
+    out = tmp_path / name
+    r = run(["record", "-f", fmt, "-o", out, "--", "true"])
+    assert r.returncode == 0, r.stderr
+    assert "true ended before its first sample" in r.stderr, r.stderr
+    assert "Error:" not in r.stderr and "has exited" not in r.stderr, r.stderr
+    assert "Samples: 0 Errors: 0" in r.stderr
+    text = out.read_text()
+    if fmt == "flamegraph":
+        assert text.startswith("<?xml") and "No samples were recorded" in text
+    elif fmt == "speedscope":
+        doc = json.loads(text)
+        assert doc["profiles"] == [] and doc["shared"]["frames"] == []
+    else:
+        assert text == ""
+
+
+def test_python_that_ends_at_once_still_gets_its_profile(pyspy, tmp_path):
+    """python -c pass: sampled or not (it may end before the first sample),
+    the profile is written and py-spy exits 0."""
+    out = tmp_path / "p.svg"
+    r = run(["record", "-o", out, "--", DEBIAN_PY, "-S", "-I", "-c", "pass"])
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().startswith("<?xml")
+    assert ("ended before its first sample" in r.stderr) != ("Stopped sampling because" in r.stderr)

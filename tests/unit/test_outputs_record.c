@@ -482,6 +482,20 @@ static void test_speedscope_exact(void)
 	free(r.out);
 }
 
+/* No samples at all (a program that ended before the first one): a valid
+ * file with no frames and no profiles (and, under UBSan, no qsort(NULL)). */
+static void test_speedscope_empty(void)
+{
+	struct pyspy_output_config cfg = { .show_lines = 1, .rate = 100 };
+	struct run r;
+
+	run_module("speedscope", &cfg, NULL, 0, &r);
+	CU_ASSERT_EQUAL(r.open_rc, 0);
+	CU_ASSERT_EQUAL(r.finish_rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"shared\":{\"frames\":[]},\"profiles\":[],"));
+	free(r.out);
+}
+
 /* No line numbers: one frame per function; another rate; two processes. */
 static void test_speedscope_rate_processes(void)
 {
@@ -753,6 +767,7 @@ UNIT_SUITE(outputs_record_suite)
 	CU_add_test(s, "close without finish", test_close_without_finish);
 	CU_add_test(s, "speedscope exact", test_speedscope_exact);
 	CU_add_test(s, "speedscope rate, processes", test_speedscope_rate_processes);
+	CU_add_test(s, "speedscope with no samples", test_speedscope_empty);
 	CU_add_test(s, "flamegraph content", test_flamegraph_content);
 	CU_add_test(s, "flamegraph options", test_flamegraph_options);
 	CU_add_test(s, "flamegraph empty", test_flamegraph_empty);
