@@ -45,7 +45,7 @@ struct opt_spec {
 static const struct opt_spec record_opts[] = {
 	{ OPT_PID, 'p', "pid", 1, IN_SAMPLING | IN_DUMP, "PID of a running Python program (decimal or 0x hex)" },
 	{ OPT_OUTPUT, 'o', "output", 1, IN_RECORD | IN_TOP | IN_DUMP, "output: NAME, NAME:PATH or PATH (repeatable)" },
-	{ OPT_FORMAT, 'f', "format", 1, IN_RECORD, "format of -o PATH outputs: flamegraph, raw/collapsed, speedscope" },
+	{ OPT_FORMAT, 'f', "format", 1, IN_RECORD, "format of -o PATH outputs (py-spy plugins lists them)" },
 	{ OPT_DURATION, 'd', "duration", 1, IN_RECORD | IN_OLD, "seconds to record, or 'unlimited' (default)" },
 	{ OPT_RATE, 'r', "rate", 1, IN_SAMPLING, "samples per second (default 100)" },
 	{ OPT_FUNCTION, 'F', "function", 0, IN_RECORD | IN_OLD, "aggregate by function (first line), not by line" },

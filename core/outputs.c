@@ -6,11 +6,15 @@
  *   NAME:PATH, NAME an output module  -o flamegraph:p.svg
  *   a PATH                            format from -f, else the extension,
  *                                     else the command's default module
- * Without -o the command's default module is used (record: flamegraph,
- * top: top, dump: dump).  A module given no path writes to stdout when it
- * says so (to_stdout), else to py-spy's default file name.
+ * Without -o the command's default module is used: the first output that
+ * plugins.ini lists whose module says it is the default for the command
+ * (default_for).  A module given no path writes to stdout when it says so
+ * (to_stdout), else to py-spy's default file name.  Modules describe
+ * themselves (format, aliases, extensions, what "Wrote" calls their file):
+ * the core knows no format by name.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,14 +57,9 @@ static const char *command_name(uint32_t command)
 	return "?";
 }
 
-static const char *default_module(uint32_t command)
-{
-	switch (command) {
-	case PYSPY_CMD_DUMP: return "dump";
-	case PYSPY_CMD_TOP: return "top";
-	}
-	return "flamegraph";
-}
+/* Whether the module's ops table reaches `member` (older modules' tables
+ * end earlier: a member they lack reads as absent). */
+#define OPS_HAS(ops, member) PYSPY_HAS((ops)->size, struct pyspy_output_ops, member)
 
 /* "dump, record" for the commands in mask. */
 static void commands_text(uint32_t mask, char *buf, size_t len)
@@ -106,44 +105,118 @@ static int find_format(struct plugins *pl, const char *name, const struct plugin
 	return rc;
 }
 
-static const char *extension_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	const char *dot = strrchr(slash ? slash + 1 : path, '.');
+/* The output modules plugins.ini lists, loaded, in its order; each call
+ * of next() gives one (NULL at the end).  Modules that fail to load are
+ * passed over (py-spy plugins shows why). */
+struct module_iter {
+	struct plugins *pl;
+	const char *names[64];
+	size_t n, i;
+	char failed[512];    /* why the first module that failed did, or "" */
+};
 
-	return (dot && dot[1]) ? dot + 1 : NULL;
+static void module_iter_start(struct module_iter *it, struct plugins *pl)
+{
+	it->pl = pl;
+	it->i = 0;
+	it->failed[0] = '\0';
+	it->n = plugins_output_names(pl, it->names, sizeof(it->names) / sizeof(it->names[0]));
+	if (it->n > sizeof(it->names) / sizeof(it->names[0]))
+		it->n = sizeof(it->names) / sizeof(it->names[0]);
 }
 
-/* The output module whose extension is ext, preferring one that serves the
- * command. */
-static const struct plugin *module_by_extension(struct plugins *pl, const char *ext,
-						uint32_t command)
+static const struct plugin *module_iter_next(struct module_iter *it)
 {
-	const struct plugin *best = NULL;
-	const char *names[64];
-	size_t i, n;
+	const struct plugin *p;
 	char err[256];
 
-	n = plugins_output_names(pl, names, sizeof(names) / sizeof(names[0]));
-	if (n > sizeof(names) / sizeof(names[0]))
-		n = sizeof(names) / sizeof(names[0]);
-	for (i = 0; i < n; i++) {
-		const struct pyspy_output_ops *ops;
-		const struct plugin *p;
+	while (it->i < it->n) {
+		if (plugins_output(it->pl, it->names[it->i++], &p, err, sizeof(err)) == 0)
+			return p;
+		if (!it->failed[0])
+			snprintf(it->failed, sizeof(it->failed), "%s", err);
+	}
+	return NULL;
+}
 
-		if (plugins_output(pl, names[i], &p, err, sizeof(err)) != 0)
-			continue;
-		ops = plugin_output_ops(p);
-		if (!ops->extension || strcasecmp(ops->extension, ext) != 0)
-			continue;
-		if (ops->commands & command) {
-			best = p;
-			break;
-		}
-		if (!best)
-			best = p;
+/* Length of the longest ending of `list` ("pb.gz, pprof") that path's file
+ * name ends with after a dot (not the whole name); 0 if none. */
+static size_t extension_match(const char *list, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t blen = strlen(base), best = 0;
+	const char *p = list, *end;
+
+	while (p && *p) {
+		size_t len;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p;
+		while (*end && *end != ',')
+			end++;
+		len = (size_t)(end - p);
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len && len + 1 < blen && base[blen - len - 1] == '.' &&
+		    strncasecmp(base + blen - len, p, len) == 0 && len > best)
+			best = len;
+		p = end;
 	}
 	return best;
+}
+
+/* The output module whose extensions match path best, preferring one that
+ * serves the command, then the first plugins.ini lists. */
+static const struct plugin *module_by_extension(struct plugins *pl, const char *path,
+						uint32_t command)
+{
+	const struct plugin *p, *best = NULL;
+	size_t best_len = 0, len;
+	int best_serves = 0, serves;
+	struct module_iter it;
+
+	module_iter_start(&it, pl);
+	while ((p = module_iter_next(&it))) {
+		const struct pyspy_output_ops *ops = plugin_output_ops(p);
+		const char *list = OPS_HAS(ops, extensions) && ops->extensions ?
+				   ops->extensions : ops->extension;
+
+		len = list ? extension_match(list, path) : 0;
+		serves = (ops->commands & command) != 0;
+		if (len > best_len || (len && len == best_len && serves && !best_serves)) {
+			best = p;
+			best_len = len;
+			best_serves = serves;
+		}
+	}
+	return best;
+}
+
+/* The first output plugins.ini lists that is the default for command. */
+static int default_module(struct plugins *pl, uint32_t command, const struct plugin **out,
+			  char *err, size_t errlen)
+{
+	const struct plugin *p;
+	struct module_iter it;
+
+	module_iter_start(&it, pl);
+	while ((p = module_iter_next(&it))) {
+		const struct pyspy_output_ops *ops = plugin_output_ops(p);
+
+		if (OPS_HAS(ops, default_for) && (ops->default_for & ops->commands & command)) {
+			*out = p;
+			return 0;
+		}
+	}
+	if (it.failed[0])
+		snprintf(err, errlen, "no output module is the default for %s; one failed to "
+			 "load: %s", command_name(command), it.failed);
+	else
+		snprintf(err, errlen, "no output module is the default for %s: choose one with "
+			 "-o or -f (see py-spy plugins)", command_name(command));
+	return -ENOENT;
 }
 
 /* "python-2026-11-25T10:11:12.svg": program name or pid, local time. */
@@ -176,17 +249,14 @@ static int resolve(struct plugins *pl, const struct cli *cli, uint32_t command,
 		   const char *arg, const struct plugin **mod, char **path,
 		   char *err, size_t errlen)
 {
-	const char *colon, *ext;
+	const char *colon;
 	int rc;
 
 	*path = NULL;
 	if (!arg) {
 		if (cli->format)
 			return find_format(pl, cli->format, mod, err, errlen);
-		rc = find_module(pl, default_module(command), mod, err, errlen);
-		if (rc == -ENOENT)
-			snprintf(err, errlen, "no output module '%s'", default_module(command));
-		return rc;
+		return default_module(pl, command, mod, err, errlen);
 	}
 
 	/* A module name or alias. */
@@ -219,14 +289,10 @@ static int resolve(struct plugins *pl, const struct cli *cli, uint32_t command,
 		rc = find_format(pl, cli->format, mod, err, errlen);
 		goto out_path;
 	}
-	ext = extension_of(arg);
-	*mod = ext ? module_by_extension(pl, ext, command) : NULL;
+	*mod = module_by_extension(pl, arg, command);
 	if (*mod)
 		return 0;
-	rc = find_module(pl, default_module(command), mod, err, errlen);
-	if (rc == -ENOENT)
-		snprintf(err, errlen, "no output module '%s' for '%s'",
-			 default_module(command), arg);
+	rc = default_module(pl, command, mod, err, errlen);
 out_path:
 	if (rc != 0) {
 		free(*path);
@@ -484,19 +550,11 @@ int outputs_use_stdout(const struct outputs *o)
 	return 0;
 }
 
-/* How py-spy names what it wrote. */
+/* What "Wrote ..." calls the file: the module's words, else its format. */
 static const char *written_what(const struct output *out)
 {
-	const char *f = out->ops->format ? out->ops->format : out->plugin->name;
-
-	if (strcmp(f, "flamegraph") == 0)
-		return "flamegraph data";
-	if (strcmp(f, "collapsed") == 0 || strcmp(f, "raw") == 0)
-		return "raw flamegraph data";
-	if (strcmp(f, "speedscope") == 0)
-		return "speedscope file";
-	if (strcmp(f, "chrometrace") == 0)
-		return "chrome trace";
+	if (OPS_HAS(out->ops, written) && out->ops->written)
+		return out->ops->written;
 	return NULL;
 }
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,13 +428,23 @@ static void covers_output(struct strbuf *sb, const struct pyspy_output_ops *ops)
 	};
 	size_t i, n = 0;
 
+	const char *exts = ops->extension;
+	uint32_t defaults = 0;
+
+	if (PYSPY_HAS(ops->size, struct pyspy_output_ops, default_for)) {
+		exts = ops->extensions ? ops->extensions : ops->extension;
+		defaults = ops->default_for & ops->commands;
+	}
 	sb_printf(sb, "format %s", ops->format ? ops->format : "?");
 	if (ops->aliases && ops->aliases[0])
 		sb_printf(sb, " (aliases %s)", ops->aliases);
+	if (exts && exts[0])
+		sb_printf(sb, " (files %s)", exts);
 	sb_puts(sb, " for ");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (ops->commands & cmds[i].bit)
-			sb_printf(sb, "%s%s", n++ ? ", " : "", cmds[i].name);
+			sb_printf(sb, "%s%s%s", n++ ? ", " : "", cmds[i].name,
+				  (defaults & cmds[i].bit) ? " (default)" : "");
 	}
 }
 

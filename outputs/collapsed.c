@@ -170,6 +170,8 @@ static const struct pyspy_output_ops coll_ops = {
 	.sample = coll_sample,
 	.finish = coll_finish,
 	.close = coll_close,
+	.written = "raw flamegraph data",
+	.extensions = "txt",
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

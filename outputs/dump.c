@@ -304,6 +304,7 @@ static const struct pyspy_output_ops dump_ops = {
 	.snapshot = dump_snapshot,
 	.finish = dump_finish,
 	.close = dump_close,
+	.default_for = PYSPY_CMD_DUMP,
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

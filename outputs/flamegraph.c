@@ -618,6 +618,9 @@ static const struct pyspy_output_ops fg_ops = {
 	.sample = fg_sample,
 	.finish = fg_finish,
 	.close = fg_close,
+	.written = "flamegraph data",
+	.extensions = "svg",
+	.default_for = PYSPY_CMD_RECORD,
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

@@ -386,6 +386,8 @@ static const struct pyspy_output_ops ss_ops = {
 	.sample = ss_sample,
 	.finish = ss_finish,
 	.close = ss_close,
+	.written = "speedscope file",
+	.extensions = "json",
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

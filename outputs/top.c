@@ -1195,6 +1195,7 @@ static const struct pyspy_output_ops top_ops = {
 	.event = top_event,
 	.finish = top_finish,
 	.close = top_close,
+	.default_for = PYSPY_CMD_TOP,
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

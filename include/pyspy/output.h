@@ -173,6 +173,21 @@ struct pyspy_output_ops {
 		      char *err, size_t errlen);
 	void (*close)(void *state);
 	/* Members above are valid for ABI version 2.  Append only. */
+
+	/* How py-spy's "Wrote ... to 'PATH'" names what this module wrote
+	 * ("flamegraph data"); NULL: the format name. */
+	const char *written;
+	/* Endings of a path that choose this module for -o PATH, without the
+	 * dot, comma-separated ("pb.gz, pprof"); the longest that matches wins.
+	 * NULL: `extension` alone. */
+	const char *extensions;
+	/* enum pyspy_command bits for which this module is the output when
+	 * neither -o nor -f chooses one; of several, the first that plugins.ini
+	 * lists. */
+	uint32_t default_for;
+	uint32_t reserved_describe;
+	/* Members above are valid for ABI version 2 when `size` covers them
+	 * (PYSPY_HAS).  Append only. */
 };
 
 #endif /* PYSPY_OUTPUT_H */

@@ -109,7 +109,7 @@ def test_config_option_before_or_after_subcommand(pyspy, env, tmp_path, where):
     used, by_name = rows(r.stdout)
     assert used == str(ini)
     assert set(by_name) == {"linux", "lay", "good"}
-    assert "format fxformat (aliases fxalias, fxother) for dump, record" in by_name["good"]
+    assert "format fxformat (aliases fxalias, fxother) (files txt) for dump, record" in by_name["good"]
     assert "CPython 3.11.0-3.11.255 release linux/x86_64, not tested live" in by_name["lay"]
     assert str(fixture("fx_good_output")) in by_name["good"]
 

@@ -348,7 +348,7 @@ static void test_registry(void)
 	CU_ASSERT(rc != 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, ini));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "CPython 3.11.0-3.11.255 release linux/x86_64, not tested live"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "format fxformat (aliases fxalias, fxother) for dump, record"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "format fxformat (aliases fxalias, fxother) (files txt) for dump, record"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "platform linux"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "FAILED: module ABI version 99"));
 	plugins_close(pl);
