@@ -110,7 +110,9 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O1 -g -Wall -o $@ $< $(HELPER_LIBS_$*) -ldl -lpthread
 
-$(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJ))
+# outputs/common's text helpers are tested directly (test_outputs_escape.c).
+UNIT_OUTC_OBJ := $(BUILD)/obj/outputs/common/escape.o $(BUILD)/obj/outputs/common/strmap.o
+$(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(UNIT_OUTC_OBJ) $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJ))
 	@mkdir -p $(@D)
 	$(CC) $(SAN) -rdynamic -o $@ $^ $(CORE_LIBS) -lcunit -lelf
 

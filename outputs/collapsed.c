@@ -62,7 +62,7 @@ static int coll_make_labels(struct coll_state *st)
 		return -ENOMEM;
 	for (i = 0; i < n && !rc; i++)
 		rc = outc_put_label(st->rec.host, &st->labels, &st->rec.stacks.frames[i],
-				    OUTC_SAFE_SEMICOLON, &st->label_at[i]);
+				    OUTC_ESC_COLLAPSED, &st->label_at[i]);
 	return rc;
 }
 

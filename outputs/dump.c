@@ -11,9 +11,10 @@
  *       <module> (longsleep.py:9)
  *
  * or, with --json, a pretty-printed JSON array of the threads with py-spy's
- * field names.  Names come from the target and are untrusted: control
- * characters are escaped and invalid UTF-8 becomes U+FFFD, while valid
- * UTF-8 (Cyrillic, CJK, emoji) is written unchanged.
+ * field names.  Names come from the target and are untrusted: they go
+ * through outputs/common's escaper (terminal or JSON policy), so control
+ * and bidirectional characters are escaped and invalid UTF-8 becomes
+ * U+FFFD, while valid UTF-8 (Cyrillic, CJK, emoji) is written unchanged.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,63 +35,12 @@ struct dump_state {
 	int json;
 };
 
-/* JSON's two-character escapes, or NULL. */
-static const char *dump_json_short_escape(unsigned char c)
-{
-	switch (c) {
-	case '"':
-		return "\\\"";
-	case '\\':
-		return "\\\\";
-	case '\n':
-		return "\\n";
-	case '\r':
-		return "\\r";
-	case '\t':
-		return "\\t";
-	case '\b':
-		return "\\b";
-	case '\f':
-		return "\\f";
-	}
-	return NULL;
-}
-
-/*
- * s with each invalid prefix as one U+FFFD and control characters (C0,
- * DEL, C1) escaped: \xNN in text, JSON's escapes (short ones first) in json.
- */
-static void dump_put_escaped(FILE *f, const char *str, int json)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	const unsigned char *end = s + strlen(str);
-	const char *esc;
-	size_t n, bad;
-
-	while (s < end) {
-		n = outc_utf8_len(s, (size_t)(end - s), &bad);
-		if (n == 0) {
-			fputs(OUTC_REPLACEMENT, f);
-			s += bad;
-			continue;
-		}
-		esc = json && n == 1 ? dump_json_short_escape(s[0]) : NULL;
-		if (esc)
-			fputs(esc, f);
-		else if (n == 1 && (s[0] < 0x20 || s[0] == 0x7f))
-			fprintf(f, json ? "\\u%04x" : "\\x%02x", s[0]);
-		else if (n == 2 && outc_utf8_decode(s, n) < 0xa0)
-			fprintf(f, "\\u%04" PRIx32, outc_utf8_decode(s, n));
-		else
-			fwrite(s, 1, n, f);
-		s += n;
-	}
-}
-
 /* Terminal text. */
 static void dump_put_text(FILE *f, const char *str)
 {
-	dump_put_escaped(f, str ? str : "?", 0);
+	if (!str)
+		str = "?";
+	outc_escape_file(f, str, strlen(str), OUTC_ESC_TERMINAL);
 }
 
 /* A JSON string literal, or null for NULL. */
@@ -101,7 +51,7 @@ static void dump_put_json(FILE *f, const char *str)
 		return;
 	}
 	fputc('"', f);
-	dump_put_escaped(f, str, 1);
+	outc_escape_file(f, str, strlen(str), OUTC_ESC_JSON);
 	fputc('"', f);
 }
 

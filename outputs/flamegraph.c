@@ -25,8 +25,10 @@
  *   colors     hot (default), mem, io, red, green, blue, aqua, yellow,
  *              purple, orange; a frame's colour follows from its name
  *
- * Text is made safe for XML: labels are valid UTF-8 (invalid bytes become
- * U+FFFD), control characters become '?', and & < > " ' are escaped.
+ * Text is made safe for XML (outputs/common's escaper, OUTC_ESC_LABEL then
+ * OUTC_ESC_XML): labels are valid UTF-8 (invalid bytes become U+FFFD),
+ * control and bidirectional characters become '?', and & < > " ' are
+ * escaped.
  */
 #include <errno.h>
 #include <locale.h>
@@ -278,7 +280,7 @@ static int fg_make_labels(struct fg_state *st)
 		return -ENOMEM;
 	for (i = 0; i < n && !rc; i++) {
 		rc = outc_put_label(st->rec.host, &st->labels, &st->rec.stacks.frames[i],
-				    OUTC_SAFE_XML, &st->label_at[i]);
+				    OUTC_ESC_LABEL, &st->label_at[i]);
 		st->color[i] = fg_color(st->palette, st->rec.stacks.frames[i].name);
 	}
 	return rc;
@@ -332,26 +334,10 @@ static int fg_layout(struct fg_state *st)
 	return 0;
 }
 
-/* Write s[0..n) escaped for XML text and attributes. */
+/* Write s[0..n) (a label, already safe) escaped for XML text and attributes. */
 static void fg_put_xml(FILE *out, const char *s, size_t n)
 {
-	size_t i, start = 0;
-	const char *rep;
-
-	for (i = 0; i < n; i++) {
-		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: continue;
-		}
-		fwrite(s + start, 1, i - start, out);
-		fputs(rep, out);
-		start = i + 1;
-	}
-	fwrite(s + start, 1, n - start, out);
+	outc_escape_file(out, s, n, OUTC_ESC_XML);
 }
 
 /* The label as it fits in w pixels: whole, cut with "..", or nothing. */
@@ -522,7 +508,7 @@ static int fg_read_options(struct fg_state *st, const struct pyspy_output_config
 	title = host->option ? host->option(host, "title") : NULL;
 	if (!title || !*title)
 		title = cfg->title && *cfg->title ? cfg->title : "py-spy";
-	if (outc_put_safe(host, &st->title, title, OUTC_SAFE_XML) ||
+	if (outc_escape_buf(host, &st->title, title, OUTC_ESC_LABEL) ||
 	    outc_buf_put(host, &st->title, "", 0)) {
 		snprintf(err, errlen, "flamegraph: out of memory");
 		return -ENOMEM;

@@ -131,29 +131,13 @@ static int ss_add_stack(void *state, const struct pyspy_stack *stack)
 	return 0;
 }
 
-/* Write s as a JSON string: quotes, backslashes and control characters
- * escaped, invalid UTF-8 replaced by U+FFFD. */
+/* Write s as a JSON string (outputs/common's escaper, JSON policy). */
 static void ss_put_string(FILE *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t n = strnlen((const char *)p, OUTC_MAX_PART), i = 0, len;
-
+	if (!s)
+		s = "";
 	putc('"', out);
-	while (i < n) {
-		len = outc_utf8_len(p + i, n - i, NULL);
-		if (len == 0) {
-			fputs(OUTC_REPLACEMENT, out);
-			i++;
-		} else if (p[i] == '"' || p[i] == '\\') {
-			putc('\\', out);
-			putc(p[i++], out);
-		} else if (p[i] < 0x20) {
-			fprintf(out, "\\u%04x", p[i++]);
-		} else {
-			fwrite(p + i, 1, len, out);
-			i += len;
-		}
-	}
+	outc_escape_file(out, s, strnlen(s, OUTC_MAX_PART), OUTC_ESC_JSON);
 	putc('"', out);
 }
 

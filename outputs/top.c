@@ -43,7 +43,6 @@
 #define TOP_MAX_ENTRIES (1u << 20)  /* distinct functions (or lines) kept */
 #define TOP_MAX_FRAMES 65536u       /* frames of one stack looked at */
 #define TOP_MAX_STACKS 65536u       /* stacks of one sample looked at */
-#define TOP_NAME_MAX 4096u          /* bytes of one name read */
 #define TOP_LINE_MAX 2048           /* bytes of one formatted line */
 #define TOP_HEADER_ROWS 5           /* title, samples, GIL, status, columns */
 #define TOP_TEXT_ROWS 50            /* rows of a plain-text table by default */
@@ -71,12 +70,11 @@ struct top_entry {
 	uint64_t shown_own, shown_total, shown_own_cum, shown_total_cum;
 };
 
-/* Entries in an array, found by an open-addressing index of pointers. */
+/* Entries in an array, found by outputs/common's hash index. */
 struct top_table {
 	struct top_entry *entries;
 	size_t n, cap;
-	uint32_t *slots;    /* entry index + 1; 0 is empty */
-	size_t nslots;      /* a power of two, or 0 */
+	struct outc_table index;
 };
 
 struct top_counts {
@@ -128,82 +126,11 @@ struct top_state {
 /* ------------------------------------------------------------------ */
 /* Text: escaping names, formatting the view's lines                   */
 
-struct top_buf {
-	char *p;
-	size_t len, cap;        /* cap includes the terminating NUL */
-};
-
-static void top_buf_reset(struct top_buf *b)
+/* Text read from the target, escaped for the terminal (NULL: "?"): lines
+ * are fixed outc_bufs (host NULL), so what does not fit is cut off. */
+static void top_put_name(struct outc_buf *b, const char *s)
 {
-	b->len = 0;
-	if (b->cap)
-		b->p[0] = '\0';
-}
-
-static void top_buf_putn(struct top_buf *b, const char *s, size_t n)
-{
-	if (b->cap == 0 || b->len + n >= b->cap)
-		return;         /* whole pieces only: never cut a character */
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void top_buf_puts(struct top_buf *b, const char *s)
-{
-	top_buf_putn(b, s, strlen(s));
-}
-
-static void top_buf_printf(struct top_buf *b, const char *fmt, ...)
-	PYSPY_PRINTF(2, 3);
-
-static void top_buf_printf(struct top_buf *b, const char *fmt, ...)
-{
-	char tmp[TOP_LINE_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		top_buf_putn(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* Append s with control characters and invalid UTF-8 escaped, so that
- * nothing read from the target can move the cursor or change colours. */
-static void top_buf_escape(struct top_buf *b, const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n, i = 0, len;
-	uint32_t cp;
-	char tmp[16];
-
-	if (!s) {
-		top_buf_puts(b, "?");
-		return;
-	}
-	n = strnlen(s, TOP_NAME_MAX);
-	while (i < n) {
-		len = outc_utf8_len(u + i, n - i, NULL);
-		if (len == 0) {
-			snprintf(tmp, sizeof(tmp), "\\x%02x", u[i]);
-			top_buf_puts(b, tmp);
-			i++;
-			continue;
-		}
-		cp = outc_utf8_decode(u + i, len);
-		if (cp < 0x20 || cp == 0x7f) {
-			snprintf(tmp, sizeof(tmp), "\\x%02x", (unsigned)cp);
-			top_buf_puts(b, tmp);
-		} else if (cp >= 0x80 && cp <= 0x9f) {
-			snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned)cp);
-			top_buf_puts(b, tmp);
-		} else {
-			top_buf_putn(b, s + i, len);
-		}
-		i += len;
-	}
+	outc_escape_buf(NULL, b, s ? s : "?", OUTC_ESC_TERMINAL);
 }
 
 static double top_pct(uint64_t count, uint64_t of)
@@ -220,23 +147,23 @@ static const char *top_entry_file(const struct top_state *st, const struct top_e
 
 /* "name (file)" or "name (file:line)" */
 static void top_format_label(const struct top_state *st, const struct top_entry *e,
-			     struct top_buf *b)
+			     struct outc_buf *b)
 {
-	top_buf_escape(b, e->name);
-	top_buf_puts(b, " (");
-	top_buf_escape(b, top_entry_file(st, e));
+	top_put_name(b, e->name);
+	outc_buf_puts(NULL, b, " (");
+	top_put_name(b, top_entry_file(st, e));
 	if (st->line_mode && e->line > 0)
-		top_buf_printf(b, ":%d", (int)e->line);
-	top_buf_puts(b, ")");
+		outc_buf_printf(NULL, b, ":%d", (int)e->line);
+	outc_buf_puts(NULL, b, ")");
 }
 
-static void top_format_samples(const struct top_state *st, struct top_buf *b)
+static void top_format_samples(const struct top_state *st, struct outc_buf *b)
 {
 	double err_rate = top_pct(st->shown_errors, st->shown_samples);
 
-	top_buf_printf(b, "Total Samples %llu", (unsigned long long)st->shown_samples);
+	outc_buf_printf(NULL, b, "Total Samples %llu", (unsigned long long)st->shown_samples);
 	if (st->shown_samples > 100 && err_rate >= 1.0)
-		top_buf_printf(b, ", Error Rate %.2f%% (%llu)", err_rate,
+		outc_buf_printf(NULL, b, ", Error Rate %.2f%% (%llu)", err_rate,
 			       (unsigned long long)st->shown_errors);
 }
 
@@ -247,16 +174,16 @@ static bool top_lagging(const struct top_state *st)
 	       top_pct(st->shown.late, st->shown.samples) > TOP_LATE_WARN_PCT;
 }
 
-static void top_format_lag(const struct top_state *st, struct top_buf *b)
+static void top_format_lag(const struct top_state *st, struct outc_buf *b)
 {
-	top_buf_printf(b, "Warning: sampling is %.2fs behind (%.0f%% of the samples late); "
+	outc_buf_printf(NULL, b, "Warning: sampling is %.2fs behind (%.0f%% of the samples late); "
 		       "try a lower --rate", st->shown.last_lag,
 		       top_pct(st->shown.late, st->shown.samples));
 }
 
-static void top_format_gil(const struct top_state *st, struct top_buf *b)
+static void top_format_gil(const struct top_state *st, struct outc_buf *b)
 {
-	top_buf_printf(b, "GIL: %.2f%%, Active: %.2f%%, Threads: %u",
+	outc_buf_printf(NULL, b, "GIL: %.2f%%, Active: %.2f%%, Threads: %u",
 		       top_pct(st->shown.gil, st->shown.samples),
 		       top_pct(st->shown.active, st->shown.samples),
 		       (unsigned)st->shown_threads);
@@ -264,7 +191,7 @@ static void top_format_gil(const struct top_state *st, struct top_buf *b)
 
 /* The column header; the sort column carries an arrow (down: largest
  * first). */
-static void top_format_columns(const struct top_state *st, struct top_buf *b)
+static void top_format_columns(const struct top_state *st, struct outc_buf *b)
 {
 	static const char *const names[] = { "%Own", "%Total", "OwnTime", "TotalTime" };
 	static const int widths[] = { 7, 7, 8, 9 };
@@ -281,20 +208,20 @@ static void top_format_columns(const struct top_state *st, struct top_buf *b)
 		/* the arrow takes one column */
 		w = widths[i] - (int)strlen(names[i]) - (sorted ? 1 : 0);
 		if (i > 0)
-			top_buf_puts(b, " ");
+			outc_buf_puts(NULL, b, " ");
 		while (w-- > 0)
-			top_buf_puts(b, " ");
+			outc_buf_puts(NULL, b, " ");
 		if (sorted)
-			top_buf_puts(b, mark);
-		top_buf_puts(b, names[i]);
+			outc_buf_puts(NULL, b, mark);
+		outc_buf_puts(NULL, b, names[i]);
 	}
-	top_buf_puts(b, st->line_mode ? "   Function (filename:line)" : "   Function (filename)");
+	outc_buf_puts(NULL, b, st->line_mode ? "   Function (filename:line)" : "   Function (filename)");
 }
 
 static void top_format_row(const struct top_state *st, const struct top_entry *e,
-			   struct top_buf *b)
+			   struct outc_buf *b)
 {
-	top_buf_printf(b, "%6.2f%% %6.2f%% %7.2fs %8.2fs   ",
+	outc_buf_printf(NULL, b, "%6.2f%% %6.2f%% %7.2fs %8.2fs   ",
 		       top_pct(e->shown_own, st->shown.samples),
 		       top_pct(e->shown_total, st->shown.samples),
 		       (double)e->shown_own_cum / st->rate,
@@ -305,83 +232,56 @@ static void top_format_row(const struct top_state *st, const struct top_entry *e
 /* ------------------------------------------------------------------ */
 /* Tables                                                              */
 
-static size_t top_hash(const char *name, const char *filename, int32_t line)
+/* The strings are the core's interned pointers: compared by address. */
+static uint64_t top_hash(const char *name, const char *filename, int32_t line)
 {
-	uint64_t h = (uint64_t)(uintptr_t)name * 0x9e3779b97f4a7c15ull;
-
-	h ^= (uint64_t)(uintptr_t)filename * 0xc2b2ae3d27d4eb4full;
-	h ^= (uint64_t)(uint32_t)line * 0x165667b19e3779f9ull;
-	h ^= h >> 31;
-	return (size_t)h;
+	return outc_mix((uint64_t)(uintptr_t)name ^
+			outc_mix((uint64_t)(uintptr_t)filename ^ (uint64_t)(uint32_t)line));
 }
 
-static int top_table_rehash(const struct pyspy_host *host, struct top_table *t, size_t nslots)
+struct top_key {
+	const struct top_table *t;
+	const struct pyspy_frame *f;
+	int32_t line;
+};
+
+static int top_same(const void *arg, size_t idx)
 {
-	uint32_t *slots = host->alloc(nslots * sizeof(*slots));
-	size_t i, j;
+	const struct top_key *k = arg;
+	const struct top_entry *e = &k->t->entries[idx];
 
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < t->n; i++) {
-		const struct top_entry *e = &t->entries[i];
-
-		j = top_hash(e->name, e->filename, e->line) & (nslots - 1);
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = (uint32_t)i + 1;
-	}
-	host->free(t->slots);
-	t->slots = slots;
-	t->nslots = nslots;
-	return 0;
+	return e->name == k->f->name && e->filename == k->f->filename && e->line == k->line;
 }
 
-/* The entry for (name, filename, line), added with zero counts if new.
- * Strings are compared by address: the core interns them. */
+/* The entry for (name, filename, line), added with zero counts if new. */
 static int top_table_get(const struct pyspy_host *host, struct top_table *t,
 			 const struct pyspy_frame *f, int32_t line, struct top_entry **out)
 {
+	const struct top_key key = { t, f, line };
+	uint64_t h = top_hash(f->name, f->filename, line);
+	int64_t found = outc_table_find(&t->index, h, top_same, &key);
 	struct top_entry *e;
-	size_t j;
 	int ret;
 
-	if (t->nslots) {
-		j = top_hash(f->name, f->filename, line) & (t->nslots - 1);
-		while (t->slots[j]) {
-			e = &t->entries[t->slots[j] - 1];
-			if (e->name == f->name && e->filename == f->filename && e->line == line) {
-				*out = e;
-				return 0;
-			}
-			j = (j + 1) & (t->nslots - 1);
-		}
+	if (found >= 0) {
+		*out = &t->entries[found];
+		return 0;
 	}
 	if (t->n >= TOP_MAX_ENTRIES)
 		return -ENOSPC;
-	if ((t->n + 1) * 2 > t->nslots) {
-		ret = top_table_rehash(host, t, t->nslots ? t->nslots * 2 : 256);
-		if (ret)
-			return ret;
-	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 128;
-		struct top_entry *v = host->realloc(t->entries, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		t->entries = v;
-		t->cap = cap;
-	}
+	ret = outc_table_reserve(host, &t->index);
+	if (!ret)
+		ret = outc_grow(host, (void **)&t->entries, &t->cap, t->n + 1, sizeof(*e),
+				TOP_MAX_ENTRIES);
+	if (ret)
+		return ret;
 	e = &t->entries[t->n];
 	memset(e, 0, sizeof(*e));
 	e->name = f->name;
 	e->filename = f->filename;
 	e->short_filename = f->short_filename;
 	e->line = line;
-	j = top_hash(f->name, f->filename, line) & (t->nslots - 1);
-	while (t->slots[j])
-		j = (j + 1) & (t->nslots - 1);
-	t->slots[j] = (uint32_t)t->n + 1;
+	outc_table_insert(&t->index, h, t->n);
 	t->n++;
 	*out = e;
 	return 0;
@@ -390,14 +290,13 @@ static int top_table_get(const struct pyspy_host *host, struct top_table *t,
 static void top_table_clear(struct top_table *t)
 {
 	t->n = 0;
-	if (t->slots)
-		memset(t->slots, 0, t->nslots * sizeof(*t->slots));
+	outc_table_clear(&t->index);
 }
 
 static void top_table_free(const struct pyspy_host *host, struct top_table *t)
 {
 	host->free(t->entries);
-	host->free(t->slots);
+	outc_table_free(host, &t->index);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -578,7 +477,7 @@ static int top_sort(struct top_state *st, size_t *count)
 static int top_print_text(struct top_state *st)
 {
 	char line[TOP_LINE_MAX];
-	struct top_buf b = { line, 0, sizeof(line) };
+	struct outc_buf b = { line, 0, sizeof(line) };
 	size_t i, n;
 	int ret;
 
@@ -586,23 +485,23 @@ static int top_print_text(struct top_state *st)
 	if (ret)
 		return ret;
 	fprintf(st->stream, "%s\n", st->title);
-	top_buf_reset(&b);
+	outc_buf_reset(&b);
 	top_format_samples(st, &b);
 	fprintf(st->stream, "%s\n", line);
-	top_buf_reset(&b);
+	outc_buf_reset(&b);
 	top_format_gil(st, &b);
 	fprintf(st->stream, "%s\n", line);
 	if (top_lagging(st)) {
-		top_buf_reset(&b);
+		outc_buf_reset(&b);
 		top_format_lag(st, &b);
 		fprintf(st->stream, "%s\n", line);
 	}
 	fputc('\n', st->stream);
-	top_buf_reset(&b);
+	outc_buf_reset(&b);
 	top_format_columns(st, &b);
 	fprintf(st->stream, "%s\n", line);
 	for (i = 0; i < n && i < st->text_rows; i++) {
-		top_buf_reset(&b);
+		outc_buf_reset(&b);
 		top_format_row(st, st->order[i], &b);
 		fprintf(st->stream, "%s\n", line);
 	}
@@ -688,7 +587,7 @@ static void top_draw_help(struct top_state *st)
 static void top_draw_screen(struct top_state *st)
 {
 	char line[TOP_LINE_MAX];
-	struct top_buf b = { line, 0, sizeof(line) };
+	struct outc_buf b = { line, 0, sizeof(line) };
 	size_t i, n = 0;
 	int y;
 
@@ -699,18 +598,18 @@ static void top_draw_screen(struct top_state *st)
 		n = 0;          /* out of memory: draw the header at least */
 	erase();
 	top_draw(st, 0, 0, st->title, COLS, A_BOLD);
-	top_buf_reset(&b);
+	outc_buf_reset(&b);
 	top_format_samples(st, &b);
 	top_draw(st, 1, 0, line, COLS, A_NORMAL);
-	top_buf_reset(&b);
+	outc_buf_reset(&b);
 	top_format_gil(st, &b);
 	top_draw(st, 2, 0, line, COLS, A_NORMAL);
 
-	top_buf_reset(&b);
+	outc_buf_reset(&b);
 	if (st->exited) {
-		top_buf_escape(&b, st->exit_msg);
-		top_buf_puts(&b, st->utf8 ? " \u2014 " : " - ");
-		top_buf_puts(&b, "press any key to quit");
+		top_put_name(&b, st->exit_msg);
+		outc_buf_puts(NULL, &b, st->utf8 ? " \u2014 " : " - ");
+		outc_buf_puts(NULL, &b, "press any key to quit");
 		top_draw(st, 3, 0, line, COLS, A_BOLD | A_REVERSE);
 	} else if (st->paused) {
 		top_draw(st, 3, 0, "Paused: press P to resume", COLS, A_BOLD);
@@ -721,7 +620,7 @@ static void top_draw_screen(struct top_state *st)
 		top_draw(st, 3, 0, "Press ? for help, q to quit", COLS, A_DIM);
 	}
 
-	top_buf_reset(&b);
+	outc_buf_reset(&b);
 	top_format_columns(st, &b);
 	move(4, 0);
 	for (y = 0; y < COLS; y++)
@@ -729,7 +628,7 @@ static void top_draw_screen(struct top_state *st)
 	top_draw(st, 4, 0, line, COLS, A_REVERSE);
 
 	for (i = 0, y = TOP_HEADER_ROWS; i < n && y < LINES; i++, y++) {
-		top_buf_reset(&b);
+		outc_buf_reset(&b);
 		top_format_row(st, st->order[i], &b);
 		top_draw(st, y, 0, line, COLS, A_NORMAL);
 	}
@@ -872,8 +771,8 @@ static int top_open(const struct pyspy_host *host, const struct pyspy_output_con
 	struct top_state *st;
 	const char *opt, *loc;
 	char line[TOP_LINE_MAX], cmdline[TOP_LINE_MAX / 2] = "";
-	struct top_buf b = { line, 0, sizeof(line) };
-	struct top_buf cmd = { cmdline, 0, sizeof(cmdline) };
+	struct outc_buf b = { line, 0, sizeof(line) };
+	struct outc_buf cmd = { cmdline, 0, sizeof(cmdline) };
 	int ret;
 
 	if (!host || !cfg || !stream || !state ||
@@ -918,13 +817,13 @@ static int top_open(const struct pyspy_host *host, const struct pyspy_output_con
 
 	/* the command line is cut (at a character) so the version fits */
 	proc = cfg->process;
-	top_buf_escape(&cmd, proc && proc->cmdline ? proc->cmdline : "?");
-	top_buf_reset(&b);
-	top_buf_puts(&b, "Collecting samples from '");
-	top_buf_puts(&b, cmdline);
-	top_buf_puts(&b, "' (python v");
-	top_buf_escape(&b, proc && proc->python_version ? proc->python_version : "?");
-	top_buf_puts(&b, ")");
+	top_put_name(&cmd, proc && proc->cmdline ? proc->cmdline : "?");
+	outc_buf_reset(&b);
+	outc_buf_puts(NULL, &b, "Collecting samples from '");
+	outc_buf_puts(NULL, &b, cmdline);
+	outc_buf_puts(NULL, &b, "' (python v");
+	top_put_name(&b, proc && proc->python_version ? proc->python_version : "?");
+	outc_buf_puts(NULL, &b, ")");
 	st->title = host->alloc(b.len + 1);
 	if (!st->title) {
 		ret = -ENOMEM;
@@ -986,9 +885,7 @@ static int top_sample(void *state, const struct pyspy_sample *sample, char *err,
 		struct pyspy_stack local;
 		const struct pyspy_stack *s = outc_stack(sample, i, &local);
 
-		if (!s->active && !st->keep_idle)
-			continue;
-		if (st->gil_only && !s->owns_gil)
+		if (!outc_keep_stack(s, st->keep_idle, st->gil_only))
 			continue;
 		if (s->owns_gil)
 			st->win.gil++;

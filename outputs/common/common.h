@@ -50,9 +50,17 @@ struct outc_buf {
 	size_t len, cap;
 };
 
-/* Append n bytes of s; 0 or -ENOMEM. */
+/* Append n bytes of s; 0 or -ENOMEM.  With host NULL the buffer is a
+ * fixed array of cap bytes (a line on the screen): what does not fit is
+ * cut off (never half a character) and the result is -ENOSPC. */
 OUTC_HIDDEN int outc_buf_put(const struct pyspy_host *host, struct outc_buf *b,
 			     const void *s, size_t n);
+OUTC_HIDDEN int outc_buf_puts(const struct pyspy_host *host, struct outc_buf *b,
+			      const char *s);
+OUTC_HIDDEN int outc_buf_printf(const struct pyspy_host *host, struct outc_buf *b,
+				const char *fmt, ...) PYSPY_PRINTF(3, 4);
+/* Empty it, keeping its memory. */
+OUTC_HIDDEN void outc_buf_reset(struct outc_buf *b);
 
 /* A 64-bit mixer (murmur3's finalizer). */
 OUTC_HIDDEN uint64_t outc_mix(uint64_t x);
@@ -77,6 +85,13 @@ OUTC_HIDDEN int64_t outc_table_find(const struct outc_table *t, uint64_t h,
 OUTC_HIDDEN int outc_table_reserve(const struct pyspy_host *host, struct outc_table *t);
 /* Insert entry idx under hash h; the table has room (outc_table_reserve). */
 OUTC_HIDDEN void outc_table_insert(struct outc_table *t, uint64_t h, size_t idx);
+/* Forget every entry, keeping the slots. */
+OUTC_HIDDEN void outc_table_clear(struct outc_table *t);
+OUTC_HIDDEN void outc_table_free(const struct pyspy_host *host, struct outc_table *t);
+
+/* py-spy's --idle and --gil: whether a thread's stack is kept (idle ones
+ * only with keep_idle, only the GIL holder with gil_only). */
+OUTC_HIDDEN int outc_keep_stack(const struct pyspy_stack *s, int keep_idle, int gil_only);
 
 /* --- the stack trie, record outputs: stacks.c ------------------------- */
 
@@ -171,22 +186,39 @@ OUTC_HIDDEN size_t outc_utf8_len(const unsigned char *s, size_t n, size_t *bad);
 /* The code point of a valid sequence of length n. */
 OUTC_HIDDEN uint32_t outc_utf8_decode(const unsigned char *s, size_t n);
 
-enum outc_safe_flags {
-	OUTC_SAFE_SEMICOLON = 1u << 0, /* ';' becomes ':' (folded stacks) */
-	OUTC_SAFE_XML = 1u << 1,       /* U+FFFE, U+FFFF become U+FFFD */
+/*
+ * The one escaper of text read from the target (escape.c): invalid UTF-8
+ * becomes U+FFFD and nothing that can move a terminal's cursor, change its
+ * colours or reorder text (C0, DEL, C1, U+202E and the other bidirectional
+ * controls, U+2028, U+2029) is written raw; each policy adds its format's
+ * needs.
+ */
+enum outc_esc {
+	OUTC_ESC_TERMINAL = 1, /* text for a terminal (dump, top): \xNN, \uNNNN */
+	OUTC_ESC_JSON,         /* inside a JSON string: \" \\ \n ..., \uNNNN */
+	OUTC_ESC_LABEL,        /* plain text without syntax: '?' in place */
+	OUTC_ESC_COLLAPSED,    /* LABEL, and ';' (separates frames) becomes ':' */
+	OUTC_ESC_XML,          /* LABEL, and & < > " ' as entities */
 };
+/* LABEL, COLLAPSED and XML also turn U+FFFE and U+FFFF (not XML
+ * characters) into U+FFFD.  All policies are idempotent on their LABEL
+ * part: a label made safe once may be written again as XML. */
+
+/* s[0..n) escaped by policy, in pieces handed to put(ctx, p, n) (0 or a
+ * negative errno, which ends the walk and is returned). */
+OUTC_HIDDEN int outc_escape(const char *s, size_t n, enum outc_esc policy,
+			    int (*put)(void *ctx, const void *p, size_t n), void *ctx);
+/* The first OUTC_MAX_PART bytes of s escaped, appended to b. */
+OUTC_HIDDEN int outc_escape_buf(const struct pyspy_host *host, struct outc_buf *b,
+				const char *s, enum outc_esc policy);
+/* s[0..n) escaped, written to f; 0 or -EIO. */
+OUTC_HIDDEN int outc_escape_file(FILE *f, const char *s, size_t n, enum outc_esc policy);
 
 /*
- * Append the first OUTC_MAX_PART bytes of s as valid UTF-8 (an invalid
- * byte becomes U+FFFD) with control characters as '?', and flags applied.
- */
-OUTC_HIDDEN int outc_put_safe(const struct pyspy_host *host, struct outc_buf *b,
-			      const char *s, unsigned flags);
-/*
- * Append `name (file:line)`, `name (file)` or `name` made safe, and a NUL;
- * *at is where it starts in b.
+ * Append `name (file:line)`, `name (file)` or `name` escaped by policy, and
+ * a NUL; *at is where it starts in b.
  */
 OUTC_HIDDEN int outc_put_label(const struct pyspy_host *host, struct outc_buf *b,
-			       const struct outc_frame *f, unsigned flags, uint32_t *at);
+			       const struct outc_frame *f, enum outc_esc policy, uint32_t *at);
 
 #endif /* PYSPY_OUTPUTS_COMMON_H */

@@ -1,6 +1,6 @@
 /*
  * Frame labels of the record outputs: `name (file:line)`, `name (file)` or
- * `name`, made safe and kept NUL-terminated in one string buffer.
+ * `name`, escaped and kept NUL-terminated in one string buffer.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include "common.h"
 
 int outc_put_label(const struct pyspy_host *host, struct outc_buf *b,
-		   const struct outc_frame *f, unsigned flags, uint32_t *at)
+		   const struct outc_frame *f, enum outc_esc policy, uint32_t *at)
 {
 	char num[16];
 	int rc;
@@ -19,12 +19,12 @@ int outc_put_label(const struct pyspy_host *host, struct outc_buf *b,
 	if (b->len > UINT32_MAX - 8 * OUTC_MAX_PART)
 		return -ENOMEM;
 	*at = (uint32_t)b->len;
-	rc = outc_put_safe(host, b, f->name, flags);
+	rc = outc_escape_buf(host, b, f->name, policy);
 	if (rc || f->pseudo || !f->file[0])
 		goto out_end;
 	rc = outc_buf_put(host, b, " (", 2);
 	if (!rc)
-		rc = outc_put_safe(host, b, f->file, flags);
+		rc = outc_escape_buf(host, b, f->file, policy);
 	if (!rc && f->line != 0) {
 		snprintf(num, sizeof(num), ":%d", (int)f->line);
 		rc = outc_buf_put(host, b, num, strlen(num));

@@ -232,3 +232,8 @@ void outc_record_free(struct outc_record *r)
 {
 	outc_stacks_free(&r->stacks);
 }
+
+int outc_keep_stack(const struct pyspy_stack *s, int keep_idle, int gil_only)
+{
+	return (keep_idle || s->active) && (!gil_only || s->owns_gil);
+}

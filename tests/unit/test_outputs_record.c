@@ -463,7 +463,7 @@ static void test_speedscope_exact(void)
 		"{\"name\":\"<module>\",\"file\":\"/app/main.py\",\"line\":9},"
 		"{\"name\":\"foo\",\"file\":\"/app/pkg/lib.py\",\"line\":5},"
 		"{\"name\":\"thread (4331): Worker-1\"},"
-		"{\"name\":\"new\\u000aline\\u0009tab\",\"file\":\"/app/pkg/lib.py\",\"line\":13},"
+		"{\"name\":\"new\\nline\\ttab\",\"file\":\"/app/pkg/lib.py\",\"line\":13},"
 		"{\"name\":\"na\xc3\xafve_\xe5\x87\xbd\xe6\x95\xb0\xf0\x9f\x90\x8d\",\"file\":\"/app/pkg/lib.py\",\"line\":12},"
 		"{\"name\":\"bad\xef\xbf\xbd\xef\xbf\xbd(x\",\"file\":\"/app/main.py\",\"line\":20},"
 		"{\"name\":\"a;b <&\\\"'> c\\\\d\",\"file\":\"/app/pkg/lib.py\",\"line\":7},"
