@@ -100,3 +100,26 @@ def test_plugins_lists_what_a_module_says_of_itself(pyspy, tmp_path):
     assert r.returncode == 0, r.stderr
     row = [l for l in r.stdout.splitlines() if l.split()[:2] == ["output", "notes"]]
     assert row and "format notes (files notes, nt.txt) for record (default)" in row[0], r.stdout
+
+
+def test_module_with_a_shorter_ops_table(pyspy, tmp_path):
+    """fx_v1_output's table ends before written/extensions/default_for (it
+    holds misleading values there): chosen by its one `extension`, never by
+    the endings it would claim past its size, and never a default."""
+    v1 = BUILD / "tests" / "fixtures" / "fx_v1_output.so"
+    p = tmp_path / "plugins.ini"
+    p.write_text("[backend]\n"
+                 f"linux = {MODULES / 'backends' / 'linux.so'}\n"
+                 f"[layouts]\nscan = {MODULES / 'layouts'}\n"
+                 f"[outputs]\nvone = {v1}\n"
+                 f"flamegraph = {MODULES / 'outputs' / 'flamegraph.so'}\n")
+    p.chmod(0o644)
+    r = record(tmp_path, p, ["-o", "a.v1out", "-o", "b.svg"])
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(r"v1: \d+ stacks\n", (tmp_path / "a.v1out").read_text())
+    assert "Wrote vone data to 'a.v1out'" in r.stderr and "WRONG" not in r.stderr, r.stderr
+    assert (tmp_path / "b.svg").read_text().startswith("<?xml")
+    assert "Wrote flamegraph data to 'b.svg'" in r.stderr
+    r = record(tmp_path, p, [])
+    assert r.returncode == 0, r.stderr
+    assert "Wrote flamegraph data to 'python3.11-" in r.stderr, r.stderr
