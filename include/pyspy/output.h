@@ -9,8 +9,10 @@
  *   live      (top)    open, sample*, event*, finish, close
  *
  * The core owns the run loop and the streams: an output writes only to the
- * FILE * it is handed in open (stdout, or a file the core opened).  Output
- * modules never print diagnostics; they return an error text.
+ * FILE * it is handed in open (stdout, or a temporary file beside the
+ * target that the core renames into place once finish succeeded; a run
+ * that fails leaves the old file).  Output modules never print
+ * diagnostics; they return an error text.
  *
  * Strings reachable from frames, stacks and process info are owned by the
  * core and stay valid and unchanged until finish returns, so an output may
