@@ -103,9 +103,10 @@ def test_plugins_lists_what_a_module_says_of_itself(pyspy, tmp_path):
 
 
 def test_module_with_a_shorter_ops_table(pyspy, tmp_path):
-    """fx_v1_output's table ends before written/extensions/default_for (it
-    holds misleading values there): chosen by its one `extension`, never by
-    the endings it would claim past its size, and never a default."""
+    """fx_v1_output's table ends before written/extensions/default_for (as
+    one built against an older header would; it holds misleading values
+    there): chosen by its one `extension`, never by the endings it would
+    claim past its size, and never a default."""
     v1 = BUILD / "tests" / "fixtures" / "fx_v1_output.so"
     p = tmp_path / "plugins.ini"
     p.write_text("[backend]\n"
