@@ -8,8 +8,10 @@ whatever their spelling.
 import json
 import os
 import pathlib
+import shutil
 import stat
 import subprocess
+import tempfile
 import threading
 
 import pytest
@@ -20,6 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PYSPY = ROOT / "build" / "py-spy"
 DEBIAN_PY = "/usr/bin/python3.11"
 NOBODY = 65534
+SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
 SHORT = "import time\ndef work():\n    t = time.time()\n    while time.time() - t < 0.5:\n        pass\nwork()\n"
 
 
@@ -192,3 +195,41 @@ def test_python_that_ends_at_once_still_gets_its_profile(pyspy, tmp_path):
     assert r.returncode == 0, r.stderr
     assert out.read_text().startswith("<?xml")
     assert ("ended before its first sample" in r.stderr) != ("Stopped sampling because" in r.stderr)
+
+
+@pytest.fixture
+def sticky_dir():
+    """A fresh folder like /tmp (1777) that user nobody can reach."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="pyspy-sticky-", dir="/tmp"))
+    d.chmod(0o1777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def as_nobody(args):
+    return subprocess.run([SETPRIV, "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                           "--clear-groups", str(PYSPY)] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run py-spy as another user")
+def test_unprivileged_user_in_a_sticky_folder(pyspy, sticky_dir):
+    # a link nobody made to nobody's own file: written through, kept
+    mine, link = sticky_dir / "mine.svg", sticky_dir / "link.svg"
+    mine.write_text("old\n")
+    os.chown(mine, NOBODY, NOBODY)
+    os.symlink(mine, link)
+    os.lchown(link, NOBODY, NOBODY)
+    r = as_nobody(["record", "-r", "200", "-o", link, "--", DEBIAN_PY, "-c", SHORT])
+    assert r.returncode == 0, r.stderr
+    assert os.path.islink(link) and mine.read_text().startswith("<?xml")
+    assert os.stat(mine).st_uid == NOBODY
+    # root's file there cannot be replaced by nobody: said before anything starts
+    roots = sticky_dir / "roots.svg"
+    roots.write_text("root's\n")
+    r = as_nobody(["record", "-o", roots, "--pid", unused_pid()])
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "it belongs to another user and the folder is sticky" in lines[0], r.stderr
+    assert roots.read_text() == "root's\n"
+    assert leftovers(sticky_dir) == []
