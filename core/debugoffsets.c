@@ -1,495 +1,233 @@
 /*
  * _Py_DebugOffsets (see debugoffsets.h).
  *
- * The struct is frozen within a minor version but fields were inserted
- * between minors, so each minor has its own field list, taken from that
- * version's header (Include/internal/pycore_runtime.h in 3.13,
- * pycore_debug_offsets.h from 3.14).  A newer minor is read with the newest
- * list and accepted only if the table's own runtime size and the fields the
- * walker needs are plausible.
+ * A field list is "group.field[=member],..." as a layout module writes it.
+ * Walking it gives, for word i of the table, the field's name and the
+ * layout member it feeds, if any.  Lists come from our own modules, but
+ * they are bounded all the same: DEBUG_OFFSETS_MAX words, names of at most
+ * 127 bytes.
  */
 #include <errno.h>
-#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "debugoffsets.h"
-#include "log.h"
+#include "layoutcopy.h"
 
-/* Python 3.13: 70 fields after version and free_threaded. */
-static const char *const fields_313[] = {
-	"runtime_state.size",
-	"runtime_state.finalizing",
-	"runtime_state.interpreters_head",
-	"interpreter_state.size",
-	"interpreter_state.id",
-	"interpreter_state.next",
-	"interpreter_state.threads_head",
-	"interpreter_state.gc",
-	"interpreter_state.imports_modules",
-	"interpreter_state.sysdict",
-	"interpreter_state.builtins",
-	"interpreter_state.ceval_gil",
-	"interpreter_state.gil_runtime_state",
-	"interpreter_state.gil_runtime_state_enabled",
-	"interpreter_state.gil_runtime_state_locked",
-	"interpreter_state.gil_runtime_state_holder",
-	"thread_state.size",
-	"thread_state.prev",
-	"thread_state.next",
-	"thread_state.interp",
-	"thread_state.current_frame",
-	"thread_state.thread_id",
-	"thread_state.native_thread_id",
-	"thread_state.datastack_chunk",
-	"thread_state.status",
-	"interpreter_frame.size",
-	"interpreter_frame.previous",
-	"interpreter_frame.executable",
-	"interpreter_frame.instr_ptr",
-	"interpreter_frame.localsplus",
-	"interpreter_frame.owner",
-	"code_object.size",
-	"code_object.filename",
-	"code_object.name",
-	"code_object.qualname",
-	"code_object.linetable",
-	"code_object.firstlineno",
-	"code_object.argcount",
-	"code_object.localsplusnames",
-	"code_object.localspluskinds",
-	"code_object.co_code_adaptive",
-	"pyobject.size",
-	"pyobject.ob_type",
-	"type_object.size",
-	"type_object.tp_name",
-	"type_object.tp_repr",
-	"type_object.tp_flags",
-	"tuple_object.size",
-	"tuple_object.ob_item",
-	"tuple_object.ob_size",
-	"list_object.size",
-	"list_object.ob_item",
-	"list_object.ob_size",
-	"dict_object.size",
-	"dict_object.ma_keys",
-	"dict_object.ma_values",
-	"float_object.size",
-	"float_object.ob_fval",
-	"long_object.size",
-	"long_object.lv_tag",
-	"long_object.ob_digit",
-	"bytes_object.size",
-	"bytes_object.ob_size",
-	"bytes_object.ob_sval",
-	"unicode_object.size",
-	"unicode_object.state",
-	"unicode_object.length",
-	"unicode_object.asciiobject_size",
-	"gc.size",
-	"gc.collecting",
-};
-
-/* Python 3.14: 92 fields after version and free_threaded. */
-static const char *const fields_314[] = {
-	"runtime_state.size",
-	"runtime_state.finalizing",
-	"runtime_state.interpreters_head",
-	"interpreter_state.size",
-	"interpreter_state.id",
-	"interpreter_state.next",
-	"interpreter_state.threads_head",
-	"interpreter_state.threads_main",
-	"interpreter_state.gc",
-	"interpreter_state.imports_modules",
-	"interpreter_state.sysdict",
-	"interpreter_state.builtins",
-	"interpreter_state.ceval_gil",
-	"interpreter_state.gil_runtime_state",
-	"interpreter_state.gil_runtime_state_enabled",
-	"interpreter_state.gil_runtime_state_locked",
-	"interpreter_state.gil_runtime_state_holder",
-	"interpreter_state.code_object_generation",
-	"interpreter_state.tlbc_generation",
-	"thread_state.size",
-	"thread_state.prev",
-	"thread_state.next",
-	"thread_state.interp",
-	"thread_state.current_frame",
-	"thread_state.thread_id",
-	"thread_state.native_thread_id",
-	"thread_state.datastack_chunk",
-	"thread_state.status",
-	"interpreter_frame.size",
-	"interpreter_frame.previous",
-	"interpreter_frame.executable",
-	"interpreter_frame.instr_ptr",
-	"interpreter_frame.localsplus",
-	"interpreter_frame.owner",
-	"interpreter_frame.stackpointer",
-	"interpreter_frame.tlbc_index",
-	"code_object.size",
-	"code_object.filename",
-	"code_object.name",
-	"code_object.qualname",
-	"code_object.linetable",
-	"code_object.firstlineno",
-	"code_object.argcount",
-	"code_object.localsplusnames",
-	"code_object.localspluskinds",
-	"code_object.co_code_adaptive",
-	"code_object.co_tlbc",
-	"pyobject.size",
-	"pyobject.ob_type",
-	"type_object.size",
-	"type_object.tp_name",
-	"type_object.tp_repr",
-	"type_object.tp_flags",
-	"tuple_object.size",
-	"tuple_object.ob_item",
-	"tuple_object.ob_size",
-	"list_object.size",
-	"list_object.ob_item",
-	"list_object.ob_size",
-	"set_object.size",
-	"set_object.used",
-	"set_object.table",
-	"set_object.mask",
-	"dict_object.size",
-	"dict_object.ma_keys",
-	"dict_object.ma_values",
-	"float_object.size",
-	"float_object.ob_fval",
-	"long_object.size",
-	"long_object.lv_tag",
-	"long_object.ob_digit",
-	"bytes_object.size",
-	"bytes_object.ob_size",
-	"bytes_object.ob_sval",
-	"unicode_object.size",
-	"unicode_object.state",
-	"unicode_object.length",
-	"unicode_object.asciiobject_size",
-	"gc.size",
-	"gc.collecting",
-	"gen_object.size",
-	"gen_object.gi_name",
-	"gen_object.gi_iframe",
-	"gen_object.gi_frame_state",
-	"llist_node.next",
-	"llist_node.prev",
-	"debugger_support.eval_breaker",
-	"debugger_support.remote_debugger_support",
-	"debugger_support.remote_debugging_enabled",
-	"debugger_support.debugger_pending_call",
-	"debugger_support.debugger_script_path",
-	"debugger_support.debugger_script_path_size",
-};
-
-/* Python 3.15: 108 fields after version and free_threaded. */
-static const char *const fields_315[] = {
-	"runtime_state.size",
-	"runtime_state.finalizing",
-	"runtime_state.interpreters_head",
-	"interpreter_state.size",
-	"interpreter_state.id",
-	"interpreter_state.next",
-	"interpreter_state.threads_head",
-	"interpreter_state.threads_main",
-	"interpreter_state.gc",
-	"interpreter_state.imports_modules",
-	"interpreter_state.sysdict",
-	"interpreter_state.builtins",
-	"interpreter_state.ceval_gil",
-	"interpreter_state.gil_runtime_state",
-	"interpreter_state.gil_runtime_state_enabled",
-	"interpreter_state.gil_runtime_state_locked",
-	"interpreter_state.gil_runtime_state_holder",
-	"interpreter_state.code_object_generation",
-	"interpreter_state.tlbc_generation",
-	"thread_state.size",
-	"thread_state.prev",
-	"thread_state.next",
-	"thread_state.interp",
-	"thread_state.current_frame",
-	"thread_state.base_frame",
-	"thread_state.last_profiled_frame",
-	"thread_state.last_profiled_frame_seq",
-	"thread_state.thread_id",
-	"thread_state.native_thread_id",
-	"thread_state.datastack_chunk",
-	"thread_state.status",
-	"thread_state.holds_gil",
-	"thread_state.gil_requested",
-	"thread_state.current_exception",
-	"thread_state.exc_state",
-	"err_stackitem.exc_value",
-	"interpreter_frame.size",
-	"interpreter_frame.previous",
-	"interpreter_frame.executable",
-	"interpreter_frame.instr_ptr",
-	"interpreter_frame.localsplus",
-	"interpreter_frame.owner",
-	"interpreter_frame.stackpointer",
-	"interpreter_frame.tlbc_index",
-	"code_object.size",
-	"code_object.filename",
-	"code_object.name",
-	"code_object.qualname",
-	"code_object.linetable",
-	"code_object.firstlineno",
-	"code_object.argcount",
-	"code_object.localsplusnames",
-	"code_object.localspluskinds",
-	"code_object.co_code_adaptive",
-	"code_object.co_tlbc",
-	"pyobject.size",
-	"pyobject.ob_type",
-	"type_object.size",
-	"type_object.tp_name",
-	"type_object.tp_repr",
-	"type_object.tp_flags",
-	"type_object.tp_basicsize",
-	"type_object.tp_dictoffset",
-	"heap_type_object.size",
-	"heap_type_object.ht_cached_keys",
-	"tuple_object.size",
-	"tuple_object.ob_item",
-	"tuple_object.ob_size",
-	"list_object.size",
-	"list_object.ob_item",
-	"list_object.ob_size",
-	"set_object.size",
-	"set_object.used",
-	"set_object.table",
-	"set_object.mask",
-	"dict_object.size",
-	"dict_object.ma_keys",
-	"dict_object.ma_values",
-	"float_object.size",
-	"float_object.ob_fval",
-	"long_object.size",
-	"long_object.lv_tag",
-	"long_object.ob_digit",
-	"bytes_object.size",
-	"bytes_object.ob_size",
-	"bytes_object.ob_sval",
-	"unicode_object.size",
-	"unicode_object.state",
-	"unicode_object.length",
-	"unicode_object.asciiobject_size",
-	"unicode_object.compactunicodeobject_size",
-	"gc.size",
-	"gc.collecting",
-	"gc.frame",
-	"gc.generation_stats_size",
-	"gc.generation_stats",
-	"gen_object.size",
-	"gen_object.gi_name",
-	"gen_object.gi_iframe",
-	"gen_object.gi_frame_state",
-	"llist_node.next",
-	"llist_node.prev",
-	"debugger_support.eval_breaker",
-	"debugger_support.remote_debugger_support",
-	"debugger_support.remote_debugging_enabled",
-	"debugger_support.debugger_pending_call",
-	"debugger_support.debugger_script_path",
-	"debugger_support.debugger_script_path_size",
-};
-
-static const struct {
-	unsigned minor;
-	const char *const *names;
-	unsigned n;
-} tables[] = {
-	{ 13, fields_313, sizeof(fields_313) / sizeof(fields_313[0]) },
-	{ 14, fields_314, sizeof(fields_314) / sizeof(fields_314[0]) },
-	{ 15, fields_315, sizeof(fields_315) / sizeof(fields_315[0]) },
-};
-
-#define NTABLES (sizeof(tables) / sizeof(tables[0]))
-#define HEADER_SIZE 24 /* cookie, version, free_threaded */
+#define MAX_STRUCT_SIZE (16u << 20) /* no CPython struct is near this */
 
 int debug_offsets_parse(const void *buf, size_t len, struct debug_offsets *d)
 {
 	const unsigned char *p = buf;
-	unsigned minor, i, t;
-	uint64_t v;
+	unsigned i;
 
 	memset(d, 0, sizeof(*d));
-	if (len < HEADER_SIZE || memcmp(p, "xdebugpy", 8) != 0)
+	if (len < DEBUG_OFFSETS_HEADER || memcmp(p, "xdebugpy", 8) != 0)
 		return -ENOENT;
 	memcpy(&d->version, p + 8, 8);
 	memcpy(&d->free_threaded, p + 16, 8);
-	if ((d->version >> 24) != 3 || d->free_threaded > 1)
+	if ((d->version >> 24) != 3 || ((d->version >> 16) & 255) < 13 || d->free_threaded > 1)
 		return -EINVAL;
-	minor = (unsigned)((d->version >> 16) & 255);
-	if (minor < 13)
-		return -EINVAL;
-	/* The table of this minor, or the newest one for a newer minor. */
-	t = NTABLES - 1;
-	for (i = 0; i < NTABLES; i++) {
-		if (tables[i].minor == minor)
-			t = i;
-	}
-	if (HEADER_SIZE + (size_t)tables[t].n * 8 > len)
-		return -EINVAL;
-	d->table_minor = tables[t].minor;
-	d->names = tables[t].names;
-	d->n = tables[t].n;
-	for (i = 0; i < d->n; i++) {
-		memcpy(&v, p + HEADER_SIZE + (size_t)i * 8, 8);
-		d->values[i] = v;
-	}
+	d->nwords = (unsigned)((len - DEBUG_OFFSETS_HEADER) / 8);
+	if (d->nwords > DEBUG_OFFSETS_MAX)
+		d->nwords = DEBUG_OFFSETS_MAX;
+	for (i = 0; i < d->nwords; i++)
+		memcpy(&d->words[i], p + DEBUG_OFFSETS_HEADER + (size_t)i * 8, 8);
 	return 0;
 }
 
-int debug_offsets_get(const struct debug_offsets *d, const char *name, uint64_t *out)
+int debug_offsets_read(struct remote *r, uint64_t runtime, struct debug_offsets *d)
 {
+	unsigned char buf[DEBUG_OFFSETS_HEADER + DEBUG_OFFSETS_MAX * 8];
+	size_t len = sizeof(buf);
+
+	memset(d, 0, sizeof(*d));
+	if (remote_read(r, runtime, buf, DEBUG_OFFSETS_HEADER) != 0 || memcmp(buf, "xdebugpy", 8) != 0)
+		return -ENOENT;
+	/* The runtime is far larger than the table, but it may end at a
+	 * mapping's end: read less until a read succeeds. */
+	while (len > DEBUG_OFFSETS_HEADER && remote_read(r, runtime, buf, len) != 0)
+		len = len > 4096 ? len - 1024 : DEBUG_OFFSETS_HEADER + (len - DEBUG_OFFSETS_HEADER) / 2;
+	return debug_offsets_parse(buf, len, d);
+}
+
+/* One entry of a field list. */
+struct field {
+	const char *name;  /* "group.field" */
+	size_t name_len;
+	const char *member; /* layout member, or NULL */
+	size_t member_len;
+};
+
+/* The entry at *pos of `fields`, advancing *pos: 1, 0 at the end, or
+ * -EINVAL for a malformed entry. */
+static int next_field(const char **pos, struct field *f)
+{
+	const char *s = *pos, *end, *eq;
+
+	if (!*s)
+		return 0;
+	end = strchr(s, ',');
+	if (!end)
+		end = s + strlen(s);
+	eq = memchr(s, '=', (size_t)(end - s));
+	f->name = s;
+	f->name_len = (size_t)((eq ? eq : end) - s);
+	f->member = eq ? eq + 1 : NULL;
+	f->member_len = eq ? (size_t)(end - eq - 1) : 0;
+	*pos = *end ? end + 1 : end;
+	if (f->name_len == 0 || f->name_len > 127 || (eq && f->member_len == 0))
+		return -EINVAL;
+	return 1;
+}
+
+int debug_offsets_get(const struct debug_offsets *d, const char *fields, const char *name,
+		      uint64_t *out)
+{
+	const char *pos = fields ? fields : "";
+	struct field f;
 	unsigned i;
 
-	for (i = 0; i < d->n; i++) {
-		if (strcmp(d->names[i], name) == 0) {
-			*out = d->values[i];
+	for (i = 0; i < DEBUG_OFFSETS_MAX && next_field(&pos, &f) == 1; i++) {
+		if (f.name_len == strlen(name) && memcmp(f.name, name, f.name_len) == 0) {
+			if (i >= d->nwords)
+				return -ENOENT;
+			*out = d->words[i];
 			return 0;
 		}
 	}
 	return -ENOENT;
 }
 
-/* Offsets the walker cannot do without, each below its struct's size. */
-static int plausible(const struct debug_offsets *d)
+/* Each member the list names, with its value from the table, into `out`
+ * (a copy of the layout); -EINVAL for a malformed list, a member the core
+ * does not know, a value beyond int32, or a list longer than the table. */
+static int fill(const struct debug_offsets *d, const char *fields, struct pyspy_layout *out,
+		char *err, size_t errlen)
 {
-	static const char *const need[][2] = {
-		{ "runtime_state.interpreters_head", "runtime_state.size" },
-		{ "interpreter_state.threads_head", "interpreter_state.size" },
-		{ "thread_state.current_frame", "thread_state.size" },
-		{ "thread_state.next", "thread_state.size" },
-		{ "interpreter_frame.previous", "interpreter_frame.size" },
-		{ "interpreter_frame.executable", "interpreter_frame.size" },
-		{ "interpreter_frame.instr_ptr", "interpreter_frame.size" },
-		{ "interpreter_frame.owner", "interpreter_frame.size" },
-		{ "code_object.filename", "code_object.size" },
-		{ "code_object.name", "code_object.size" },
-		{ "code_object.co_code_adaptive", "code_object.size" },
-	};
-	unsigned i;
-
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		uint64_t off, size;
-
-		if (debug_offsets_get(d, need[i][0], &off) || debug_offsets_get(d, need[i][1], &size))
-			return 0;
-		if (size == 0 || size > (1u << 24) || off >= size)
-			return 0;
-	}
-	return 1;
-}
-
-int debug_offsets_read(struct remote *r, uint64_t runtime, struct debug_offsets *d)
-{
-	unsigned char buf[HEADER_SIZE + DEBUG_OFFSETS_MAX * 8];
+	const char *pos = fields;
+	struct field f;
+	unsigned i = 0;
 	int rc;
 
-	memset(d, 0, sizeof(*d));
-	if (remote_read(r, runtime, buf, HEADER_SIZE) != 0 || memcmp(buf, "xdebugpy", 8) != 0)
-		return -ENOENT;
-	if (remote_read(r, runtime, buf, sizeof(buf)) != 0) {
-		/* The table is smaller than our buffer: read what the newest list needs. */
-		size_t need = HEADER_SIZE + (size_t)tables[NTABLES - 1].n * 8;
+	while ((rc = next_field(&pos, &f)) == 1) {
+		int32_t *m;
 
-		if (remote_read(r, runtime, buf, need) != 0)
-			return -EFAULT;
+		if (i >= DEBUG_OFFSETS_MAX || i >= d->nwords) {
+			snprintf(err, errlen, "the table is shorter than the field list (%u words)", d->nwords);
+			return -EINVAL;
+		}
+		if (f.member) {
+			m = layout_member(out, f.member, f.member_len);
+			if (!m) {
+				snprintf(err, errlen, "the field list names an unknown member \"%.*s\"",
+					 (int)f.member_len, f.member);
+				return -EINVAL;
+			}
+			if (d->words[i] > MAX_STRUCT_SIZE) {
+				snprintf(err, errlen, "%.*s is %llu", (int)f.name_len, f.name,
+					 (unsigned long long)d->words[i]);
+				return -EINVAL;
+			}
+			*m = (int32_t)d->words[i];
+		}
+		i++;
 	}
-	rc = debug_offsets_parse(buf, sizeof(buf), d);
-	if (rc)
+	if (rc < 0)
+		snprintf(err, errlen, "malformed field list");
+	return rc;
+}
+
+int debug_offsets_compare(const struct debug_offsets *d, const char *fields,
+			  const struct pyspy_layout *l, char *diff, size_t difflen)
+{
+	struct pyspy_layout mine = *l, theirs = *l;
+	const char *pos = fields ? fields : "";
+	struct field f;
+	size_t used = 0;
+	int rc, n = 0;
+
+	if (difflen)
+		diff[0] = '\0';
+	rc = fill(d, pos, &theirs, diff, difflen);
+	if (rc < 0)
 		return rc;
-	if (!plausible(d))
-		return -EINVAL;
+	while (next_field(&pos, &f) == 1) {
+		int32_t *a, *b;
+
+		if (!f.member)
+			continue;
+		a = layout_member(&mine, f.member, f.member_len);
+		b = layout_member(&theirs, f.member, f.member_len);
+		if (*a == *b)
+			continue;
+		if (n++ < 4 && used < difflen) {
+			int w = snprintf(diff + used, difflen - used, "%s%.*s %d (table) vs %d (module)",
+					 used ? "; " : "", (int)f.member_len, f.member, *b, *a);
+			used += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return n;
+}
+
+/* A group of members that lie inside one struct, with that struct's size. */
+static const char *const sized_groups[] = { "runtime", "interp", "tstate", "iframe", "code" };
+
+static int check_groups(const struct debug_offsets *d, const char *fields,
+			struct pyspy_layout *l, char *err, size_t errlen)
+{
+	const char *pos = fields;
+	struct field f;
+
+	while (next_field(&pos, &f) == 1) {
+		char size_name[64];
+		const char *dot;
+		int32_t *v, *size;
+		size_t g;
+
+		if (!f.member)
+			continue;
+		v = layout_member(l, f.member, f.member_len);
+		dot = memchr(f.member, '.', f.member_len);
+		if (!dot)
+			continue;
+		for (g = 0; g < sizeof(sized_groups) / sizeof(sized_groups[0]); g++) {
+			if (strlen(sized_groups[g]) == (size_t)(dot - f.member) &&
+			    memcmp(sized_groups[g], f.member, (size_t)(dot - f.member)) == 0)
+				break;
+		}
+		if (g == sizeof(sized_groups) / sizeof(sized_groups[0]))
+			continue;
+		snprintf(size_name, sizeof(size_name), "%s.size", sized_groups[g]);
+		size = layout_member(l, size_name, strlen(size_name));
+		if (*size <= 0) {
+			snprintf(err, errlen, "%s is not plausible (%d)", size_name, *size);
+			return -EINVAL;
+		}
+		if (v != size && *v >= *size) {
+			snprintf(err, errlen, "%.*s (%d) lies beyond %s (%d)", (int)f.member_len,
+				 f.member, *v, size_name, *size);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
-/* Where each table field goes in struct pyspy_layout. */
-#define LAYOUT_FIELD(member) offsetof(struct pyspy_layout, member)
-static const struct {
-	const char *name;
-	size_t where;
-} map[] = {
-	{ "runtime_state.size", LAYOUT_FIELD(runtime.size) },
-	{ "runtime_state.interpreters_head", LAYOUT_FIELD(runtime.interpreters_head) },
-	{ "interpreter_state.size", LAYOUT_FIELD(interp.size) },
-	{ "interpreter_state.id", LAYOUT_FIELD(interp.id) },
-	{ "interpreter_state.next", LAYOUT_FIELD(interp.next) },
-	{ "interpreter_state.threads_head", LAYOUT_FIELD(interp.tstate_head) },
-	{ "interpreter_state.imports_modules", LAYOUT_FIELD(interp.modules) },
-	{ "interpreter_state.ceval_gil", LAYOUT_FIELD(interp.ceval_gil) },
-	{ "thread_state.size", LAYOUT_FIELD(tstate.size) },
-	{ "thread_state.prev", LAYOUT_FIELD(tstate.prev) },
-	{ "thread_state.next", LAYOUT_FIELD(tstate.next) },
-	{ "thread_state.interp", LAYOUT_FIELD(tstate.interp) },
-	{ "thread_state.current_frame", LAYOUT_FIELD(tstate.current_frame) },
-	{ "thread_state.base_frame", LAYOUT_FIELD(tstate.base_frame) },
-	{ "thread_state.thread_id", LAYOUT_FIELD(tstate.thread_id) },
-	{ "thread_state.native_thread_id", LAYOUT_FIELD(tstate.native_thread_id) },
-	{ "thread_state.datastack_chunk", LAYOUT_FIELD(tstate.datastack_chunk) },
-	{ "thread_state.holds_gil", LAYOUT_FIELD(tstate.holds_gil) },
-	{ "interpreter_frame.size", LAYOUT_FIELD(iframe.size) },
-	{ "interpreter_frame.previous", LAYOUT_FIELD(iframe.previous) },
-	{ "interpreter_frame.executable", LAYOUT_FIELD(iframe.executable) },
-	{ "interpreter_frame.instr_ptr", LAYOUT_FIELD(iframe.instr_ptr) },
-	{ "interpreter_frame.owner", LAYOUT_FIELD(iframe.owner) },
-	{ "code_object.size", LAYOUT_FIELD(code.size) },
-	{ "code_object.filename", LAYOUT_FIELD(code.filename) },
-	{ "code_object.name", LAYOUT_FIELD(code.name) },
-	{ "code_object.qualname", LAYOUT_FIELD(code.qualname) },
-	{ "code_object.linetable", LAYOUT_FIELD(code.linetable) },
-	{ "code_object.firstlineno", LAYOUT_FIELD(code.firstlineno) },
-	{ "code_object.co_code_adaptive", LAYOUT_FIELD(code.code_adaptive) },
-	{ "pyobject.ob_type", LAYOUT_FIELD(object.ob_type) },
-	{ "type_object.tp_name", LAYOUT_FIELD(object.tp_name) },
-	{ "type_object.tp_flags", LAYOUT_FIELD(object.tp_flags) },
-	{ "type_object.tp_basicsize", LAYOUT_FIELD(object.tp_basicsize) },
-	{ "type_object.tp_dictoffset", LAYOUT_FIELD(object.tp_dictoffset) },
-	{ "heap_type_object.ht_cached_keys", LAYOUT_FIELD(object.ht_cached_keys) },
-	{ "dict_object.ma_keys", LAYOUT_FIELD(dict.ma_keys) },
-	{ "dict_object.ma_values", LAYOUT_FIELD(dict.ma_values) },
-	{ "bytes_object.ob_size", LAYOUT_FIELD(bytes.ob_size) },
-	{ "bytes_object.ob_sval", LAYOUT_FIELD(bytes.ob_sval) },
-	{ "tuple_object.ob_item", LAYOUT_FIELD(tuple.ob_item) },
-	{ "unicode_object.state", LAYOUT_FIELD(unicode.state) },
-	{ "unicode_object.length", LAYOUT_FIELD(unicode.length) },
-	{ "unicode_object.asciiobject_size", LAYOUT_FIELD(unicode.ascii_data) },
-	{ "unicode_object.compactunicodeobject_size", LAYOUT_FIELD(unicode.compact_data) },
-};
-
-void debug_offsets_apply(const struct debug_offsets *d, struct pyspy_layout *l, int check)
+int debug_offsets_apply(const struct debug_offsets *d, const char *fields,
+			struct pyspy_layout *l, char *err, size_t errlen)
 {
-	uint64_t current_frame;
-	unsigned i;
+	struct pyspy_layout out = *l;
+	int rc;
 
-	/* A runtime with this table keeps its current frame in the thread state
-	 * (3.13+), whatever the borrowed module says about cframes. */
-	if (debug_offsets_get(d, "thread_state.current_frame", &current_frame) == 0 &&
-	    l->frame_model != PYSPY_FRAMES_CURRENT) {
-		if (check)
-			log_info("_Py_DebugOffsets: frames hang off the thread state, not a cframe");
-		l->frame_model = PYSPY_FRAMES_CURRENT;
-		l->tstate.cframe = PYSPY_NO_OFFSET;
-		l->tstate.cframe_current_frame = PYSPY_NO_OFFSET;
+	if (!fields || !*fields) {
+		snprintf(err, errlen, "the layout has no _Py_DebugOffsets field list");
+		return -EINVAL;
 	}
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		int32_t *field = (int32_t *)((char *)l + map[i].where);
-		uint64_t v;
-
-		if (debug_offsets_get(d, map[i].name, &v) != 0 || v > INT32_MAX)
-			continue;
-		/* 0 in a field the module says is absent means "not in this build". */
-		if (v == 0 && *field == PYSPY_NO_OFFSET)
-			continue;
-		if (check && *field != (int32_t)v)
-			log_info("_Py_DebugOffsets: %s is %llu in the target, %d in the layout module; "
-				 "using the target's", map[i].name, (unsigned long long)v, *field);
-		*field = (int32_t)v;
-	}
+	rc = fill(d, fields, &out, err, errlen);
+	if (rc == 0)
+		rc = check_groups(d, fields, &out, err, errlen);
+	if (rc)
+		return rc;
+	*l = out;
+	return 0;
 }

@@ -321,8 +321,26 @@ static int flavour_score(uint32_t module, uint32_t target)
 	return (module & PYSPY_FLAVOUR_DEBUG) == (target & PYSPY_FLAVOUR_DEBUG) ? 2 : 1;
 }
 
+/* What a layout module must match besides the version: the platform the
+ * backend serves, and the target binary's machine and pointer size (each
+ * unchecked when the binary does not say). */
+struct fit {
+	const char *os;
+	const char *arch;
+	uint32_t pointer_size;
+};
+
+static int layout_fits(const struct pyspy_layout *l, const struct fit *fit)
+{
+	if (fit->os && (!l->os || strcmp(l->os, fit->os) != 0))
+		return 0;
+	if (fit->arch && fit->arch[0] && (!l->arch || strcmp(l->arch, fit->arch) != 0))
+		return 0;
+	return !fit->pointer_size || l->pointer_size == fit->pointer_size;
+}
+
 static const struct plugin *choose_layout(const struct plugin *const *list, size_t n, uint32_t version,
-					  uint32_t flavour, int patch_known)
+					  uint32_t flavour, int patch_known, const struct fit *fit)
 {
 	const struct plugin *best = NULL;
 	int best_score = 0;
@@ -332,7 +350,7 @@ static const struct plugin *choose_layout(const struct plugin *const *list, size
 		const struct pyspy_layout *l = plugin_layout(list[i]);
 		int s = flavour_score(l->flavour, flavour);
 
-		if (s < 0)
+		if (s < 0 || !layout_fits(l, fit))
 			continue;
 		if (patch_known ? !version_in(l, version) : !same_minor(l->version_min, version))
 			continue;
@@ -348,9 +366,19 @@ static const struct plugin *choose_layout(const struct plugin *const *list, size
 	return best;
 }
 
-/* The nearest lower module of the same major (3.13+ runtime path). */
+/* The field list of the runtime's self-description in a module, or NULL
+ * (none, or a module older than the member). */
+static const char *debug_fields_of(const struct pyspy_layout *l)
+{
+	if (!PYSPY_HAS(l->size, struct pyspy_layout, debug_fields))
+		return NULL;
+	return l->debug_fields;
+}
+
+/* The newest module older than `version` of the same major version that
+ * can read a runtime's self-description (it has a field list). */
 static const struct plugin *nearest_lower(const struct plugin *const *list, size_t n, uint32_t version,
-					  uint32_t flavour)
+					  uint32_t flavour, const struct fit *fit)
 {
 	const struct plugin *best = NULL;
 	size_t i;
@@ -358,7 +386,8 @@ static const struct plugin *nearest_lower(const struct plugin *const *list, size
 	for (i = 0; i < n; i++) {
 		const struct pyspy_layout *l = plugin_layout(list[i]);
 
-		if (flavour_score(l->flavour, flavour) < 0 || (l->version_min >> 24) != (version >> 24))
+		if (flavour_score(l->flavour, flavour) < 0 || (l->version_min >> 24) != (version >> 24) ||
+		    !layout_fits(l, fit) || !debug_fields_of(l))
 			continue;
 		if ((l->version_max & 0xFFFFFF00u) >= (version & 0xFFFFFF00u))
 			continue;
@@ -479,6 +508,68 @@ static int find_interp(struct remote *r, struct python_target *t, char *err, siz
 
 /* ---- putting it together ----------------------------------------------- */
 
+/* The platform and the machine of the binary holding the runtime. */
+static void binary_fit(struct remote *r, const struct python_target *t, struct fit *fit)
+{
+	struct pyspy_binary_info info = { .size = sizeof(info) };
+
+	fit->os = remote_platform(r);
+	fit->arch = NULL;
+	fit->pointer_size = 0;
+	if (remote_binary_info(r, t->bin, &info) == 0 &&
+	    PYSPY_HAS(info.size, struct pyspy_binary_info, pointer_size)) {
+		fit->arch = info.arch;
+		fit->pointer_size = info.pointer_size;
+	}
+}
+
+/* An exact module is never overridden by the runtime's own description;
+ * where they disagree, say so under -v (struct sizes legitimately differ
+ * between the patch releases one module covers). */
+static void cross_check(const struct debug_offsets *dbg, const struct python_target *t)
+{
+	const char *fields = debug_fields_of(&t->layout);
+	char diff[512];
+	int n;
+
+	if (!fields)
+		return;
+	n = debug_offsets_compare(dbg, fields, &t->layout, diff, sizeof(diff));
+	if (n < 0)
+		log_info("_Py_DebugOffsets of the target does not fit %s's field list: %s",
+			 t->layout_plugin->name, diff);
+	else if (n > 0)
+		log_info("_Py_DebugOffsets of the target differs from %s in %d member(s): %s; "
+			 "using the module", t->layout_plugin->name, n, diff);
+}
+
+/* A newer minor with no module of its own: read its self-description with
+ * the field list of the nearest older module, and take it only if it
+ * checks (here, then by the interpreter it leads to in find_interp). */
+static int read_self_description(struct remote *r, const struct debug_offsets *dbg,
+				 const struct plugin *const *layouts, size_t nlayouts,
+				 const struct fit *fit, struct python_target *t, char *err, size_t errlen)
+{
+	const struct plugin *near = nearest_lower(layouts, nlayouts, t->version, t->flavour, fit);
+	char why[256];
+
+	if (!near)
+		return 0;
+	layout_copy(&t->layout, plugin_layout(near));
+	if (debug_offsets_apply(dbg, debug_fields_of(&t->layout), &t->layout, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "Python %s has no layout module, and its own description "
+			 "(_Py_DebugOffsets) does not check against %s's field list (%s): add a layout "
+			 "module for %u.%u (make layouts; docs/adding-a-python-version.md)",
+			 t->version_str, near->name, why, t->version >> 24, (t->version >> 16) & 255);
+		return -ENOTSUP;
+	}
+	t->layout_plugin = near;
+	t->self_described = 1;
+	snprintf(t->notice, sizeof(t->notice), "Python %s has no layout module: reading it with "
+		 "its own _Py_DebugOffsets, through the field list of %s", t->version_str, near->name);
+	return 0;
+}
+
 int discover_python(struct remote *r, struct plugins *pl, struct python_target *t,
 		    char *err, size_t errlen)
 {
@@ -487,6 +578,7 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 	struct debug_offsets dbg;
 	size_t nlayouts;
 	int have_dbg, rc, patch_known;
+	struct fit fit;
 	char names[512];
 
 	memset(t, 0, sizeof(*t));
@@ -531,26 +623,36 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 			 (t->version >> 16) & 255);
 
 	plugins_layouts(pl, &layouts, &nlayouts);
-	t->layout_plugin = choose_layout(layouts, nlayouts, t->version, t->flavour, patch_known);
-	if (!t->layout_plugin && have_dbg) {
-		t->layout_plugin = nearest_lower(layouts, nlayouts, t->version, t->flavour);
-		if (t->layout_plugin)
-			snprintf(t->notice, sizeof(t->notice), "Python %s has no layout module: reading it "
-				 "with its own _Py_DebugOffsets and %s for what they lack", t->version_str,
-				 t->layout_plugin->name);
+	binary_fit(r, t, &fit);
+	t->layout_plugin = choose_layout(layouts, nlayouts, t->version, t->flavour, patch_known, &fit);
+	if (t->layout_plugin) {
+		layout_copy(&t->layout, plugin_layout(t->layout_plugin));
+		if (have_dbg)
+			cross_check(&dbg, t);
+	} else if (have_dbg) {
+		rc = read_self_description(r, &dbg, layouts, nlayouts, &fit, t, err, errlen);
+		if (rc)
+			return rc;
 	}
 	if (!t->layout_plugin) {
 		describe_layouts(layouts, nlayouts, names, sizeof(names));
-		snprintf(err, errlen, "Python %s%s (%s) has no layout module (loaded: %s); see "
+		snprintf(err, errlen, "Python %s%s (%s, %s %s) has no layout module (loaded: %s); see "
 			 "docs/adding-a-python-version.md", t->version_str,
-			 (t->flavour & PYSPY_FLAVOUR_FREETHREADED) ? " free-threaded" : "", t->bin_path, names);
+			 (t->flavour & PYSPY_FLAVOUR_FREETHREADED) ? " free-threaded" : "", t->bin_path,
+			 fit.os, fit.arch && fit.arch[0] ? fit.arch : "unknown machine", names);
 		return -ENOTSUP;
 	}
-	layout_copy(&t->layout, plugin_layout(t->layout_plugin));
-	if (have_dbg)
-		debug_offsets_apply(&dbg, &t->layout, t->notice[0] == '\0');
 
 	rc = find_interp(r, t, err, errlen);
+	if (rc == -EAGAIN && t->self_described) {
+		/* Offsets taken from an unchecked self-description found no
+		 * interpreter: say which way the doubt lies. */
+		snprintf(err, errlen, "Python %s has no layout module, and its own description "
+			 "(_Py_DebugOffsets) read with %s's field list leads to no valid interpreter state: "
+			 "add a layout module for %u.%u (make layouts; docs/adding-a-python-version.md)",
+			 t->version_str, t->layout_plugin->name, t->version >> 24, (t->version >> 16) & 255);
+		return -ENOTSUP;
+	}
 	if (rc)
 		return rc;
 	log_info("Python %s (%s, version from %s), layout %s, interpreter at 0x%llx", t->version_str,

@@ -23,11 +23,12 @@ struct python_target {
 	const char *version_source;  /* "Py_Version", "version string", "file name", ... */
 	uint32_t flavour;            /* enum pyspy_flavour bits of the target */
 	const struct plugin *layout_plugin;
-	struct pyspy_layout layout;  /* the module's data, with 3.13+ runtime offsets applied */
+	struct pyspy_layout layout;  /* the module's data (self-described: see self_described) */
 	uint64_t runtime;            /* _PyRuntime, or 0 */
 	uint64_t interp;             /* the main interpreter */
 	uint64_t tstate_current;     /* address of _PyThreadState_Current (<= 3.6), or 0 */
 	char notice[512];            /* one line to show the user, or "" */
+	int self_described;          /* offsets from the runtime's own table, not a module */
 };
 
 /* Find the interpreter of the attached process.  Returns 0, -ENOENT when

@@ -9,6 +9,7 @@
  * A member appended to struct pyspy_layout gets its "not present" value
  * here, in the same change.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "layoutcopy.h"
@@ -49,6 +50,9 @@ static const struct pyspy_layout absent = {
 		.long_shift = 0, .int_ival = NO, .module_dict = NO, .managed_dict = NO,
 		.managed_values = NO, .values_valid = NO,
 	},
+	.ob_refcnt = NO,
+	.chunk = { NO },
+	.debug_fields = NULL,
 };
 
 void layout_copy(struct pyspy_layout *dst, const struct pyspy_layout *src)
@@ -58,4 +62,49 @@ void layout_copy(struct pyspy_layout *dst, const struct pyspy_layout *src)
 	*dst = absent;
 	memcpy(dst, src, n);
 	dst->size = (uint32_t)n; /* what the copy holds from the module */
+}
+
+/* The offset and size members (int32_t) of struct pyspy_layout, by the
+ * dotted names the generator and debug_fields use. */
+#define M(member) { #member, offsetof(struct pyspy_layout, member) }
+static const struct {
+	const char *name;
+	size_t where;
+} members[] = {
+	M(runtime.size), M(runtime.interpreters_head), M(runtime.interpreters_main),
+	M(runtime.main_interpreter), M(runtime.gilstate_tstate_current), M(runtime.gil_locked),
+	M(runtime.gil_last_holder), M(runtime.debug_offsets), M(interp.size), M(interp.next),
+	M(interp.tstate_head), M(interp.id), M(interp.modules), M(interp.ceval_gil),
+	M(interp.gil_locked), M(interp.gil_last_holder), M(tstate.size), M(tstate.prev),
+	M(tstate.next), M(tstate.interp), M(tstate.frame), M(tstate.cframe),
+	M(tstate.cframe_current_frame), M(tstate.current_frame), M(tstate.thread_id),
+	M(tstate.native_thread_id), M(tstate.status), M(tstate.holds_gil), M(tstate.state),
+	M(tstate.datastack_chunk), M(tstate.datastack_top), M(tstate.base_frame),
+	M(frame.back), M(frame.code), M(frame.lasti), M(iframe.size), M(iframe.previous),
+	M(iframe.executable), M(iframe.instr_ptr), M(iframe.owner), M(iframe.is_entry),
+	M(iframe.tlbc_index), M(code.size), M(code.filename), M(code.name), M(code.qualname),
+	M(code.firstlineno), M(code.linetable), M(code.code), M(code.code_adaptive),
+	M(code.tlbc), M(object.ob_type), M(object.ob_size), M(object.tp_name),
+	M(object.tp_basicsize), M(object.tp_dictoffset), M(object.tp_flags),
+	M(object.ht_cached_keys), M(bytes.ob_size), M(bytes.ob_sval), M(unicode.length),
+	M(unicode.state), M(unicode.ascii_data), M(unicode.compact_data),
+	M(unicode.legacy_data), M(dict.ma_used), M(dict.ma_keys), M(dict.ma_values),
+	M(dict.ma_mask), M(dict.ma_table), M(dict.dk_size), M(dict.dk_log2_size),
+	M(dict.dk_log2_index_bytes), M(dict.dk_kind), M(dict.dk_nentries), M(dict.dk_indices),
+	M(dict.entry_size), M(dict.unicode_entry_size), M(dict.values_values),
+	M(tuple.ob_item), M(names.long_size), M(names.long_digits), M(names.int_ival),
+	M(names.module_dict), M(names.managed_dict), M(names.managed_values),
+	M(names.values_valid), M(ob_refcnt), M(chunk.size),
+};
+#undef M
+
+int32_t *layout_member(struct pyspy_layout *l, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		if (strlen(members[i].name) == len && memcmp(members[i].name, name, len) == 0)
+			return (int32_t *)((char *)l + members[i].where);
+	}
+	return NULL;
 }

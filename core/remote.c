@@ -372,3 +372,8 @@ uint8_t field_u8(const void *buf, size_t len, int32_t off)
 		return 0;
 	return ((const uint8_t *)buf)[off];
 }
+
+const char *remote_platform(const struct remote *r)
+{
+	return r->ops->platform;
+}

@@ -59,6 +59,8 @@ int remote_binary_open(struct remote *r, const char *path, struct pyspy_binary *
 		       char *err, size_t errlen);
 void remote_binary_close(struct remote *r, struct pyspy_binary *bin);
 int remote_binary_info(struct remote *r, struct pyspy_binary *bin, struct pyspy_binary_info *out);
+/* The platform the backend serves ("linux"). */
+const char *remote_platform(const struct remote *r);
 int remote_binary_symbol(struct remote *r, struct pyspy_binary *bin, const char *name,
 			 uint64_t *addr, uint64_t *size);
 int remote_binary_section(struct remote *r, struct pyspy_binary *bin, const char *name,

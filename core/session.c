@@ -410,7 +410,7 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 			return rc;
 		/* Nothing refers to a dead frame (freed, or kept for reuse): the
 		 * program changed this stack while it was read. */
-		if (l->object.ob_type >= 8 && field_i64(buf, n, l->object.ob_type - 8) <= 0)
+		if (l->ob_refcnt >= 0 && field_i64(buf, n, l->ob_refcnt) <= 0)
 			return -EAGAIN;
 		lasti = field_i32(buf, n, l->frame.lasti);
 		push_raw(s, field_ptr(buf, n, l->frame.code),
@@ -532,8 +532,8 @@ static int walk_thread(struct session *s, const uint8_t *ts, size_t tslen, struc
 		buf = s->chunk;
 		s->chunk_misses++;
 	}
-	if (buf && hi - lo >= 24)
-		memcpy(&tw->chunk_size, buf + 8, 8); /* _PyStackChunk.size */
+	if (buf && l->chunk.size >= 0 && hi - lo >= (uint64_t)l->chunk.size + 8)
+		memcpy(&tw->chunk_size, buf + l->chunk.size, 8);
 	return walk_interpreter_frames(s, fr, buf, lo, hi, field_ptr(ts, tslen, l->tstate.base_frame), tw);
 }
 

@@ -150,6 +150,11 @@ static const struct pyspy_layout layout = {
 		.managed_values = PYSPY_NO_OFFSET,
 		.values_valid = PYSPY_NO_OFFSET,
 	},
+	.ob_refcnt = 16,
+	.chunk = {
+		.size = PYSPY_NO_OFFSET,
+	},
+	.debug_fields = NULL,
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

@@ -41,6 +41,8 @@ struct pyspy_binary {
 	char *path;
 	int is_pie;
 	uint64_t bias, map_start, map_end;
+	const char *arch;     /* uname -m name of e_machine, "" if unknown */
+	uint32_t pointer_size; /* from EI_CLASS */
 
 	struct lnx_sym *syms;
 	size_t nsyms, syms_cap;
@@ -307,6 +309,21 @@ void lnx_binary_close(struct pyspy_binary *bin)
 	lnx_free(host, bin);
 }
 
+/* The machine as `uname -m` names it, for matching layout modules. */
+static const char *machine_name(unsigned machine, unsigned data)
+{
+	switch (machine) {
+	case EM_X86_64: return "x86_64";
+	case EM_386: return "i686";
+	case EM_AARCH64: return "aarch64";
+	case EM_ARM: return "armv7l";
+	case EM_PPC64: return data == ELFDATA2LSB ? "ppc64le" : "ppc64";
+	case EM_S390: return "s390x";
+	case EM_RISCV: return "riscv64";
+	default: return "";
+	}
+}
+
 int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_binary **out,
 		    char *err, size_t errlen)
 {
@@ -372,6 +389,8 @@ int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_bina
 		goto out_elf;
 	}
 	bin->is_pie = eh.e_type == ET_DYN;
+	bin->arch = machine_name(eh.e_machine, eh.e_ident[EI_DATA]);
+	bin->pointer_size = eh.e_ident[EI_CLASS] == ELFCLASS64 ? 8 : eh.e_ident[EI_CLASS] == ELFCLASS32 ? 4 : 0;
 	if (bin->is_pie) {
 		rc = lnx_load_bias(elf, &ml, path, alt, &bin->bias);
 		if (rc) {
@@ -417,6 +436,9 @@ int lnx_binary_info(struct pyspy_binary *bin, struct pyspy_binary_info *out)
 	info.map_start = bin->map_start;
 	info.map_end = bin->map_end;
 	info.path = bin->path;
+	info.arch = bin->arch ? bin->arch : "";
+	info.pointer_size = bin->pointer_size;
+	info.reserved2 = 0;
 	memcpy(out, &info, out->size < sizeof(info) ? out->size : sizeof(info));
 	return 0;
 }

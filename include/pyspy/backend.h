@@ -87,6 +87,11 @@ struct pyspy_binary_info {
 	uint64_t map_end;    /* end of the highest mapping of the file */
 	const char *path;    /* as given to binary_open */
 	/* Members above are valid for ABI version 2.  Append only. */
+	const char *arch;    /* machine as `uname -m` names it ("x86_64"); "" if unknown */
+	uint32_t pointer_size; /* 4 or 8; 0 if unknown */
+	uint32_t reserved2;
+	/* Members above are valid for ABI version 2 (since layouts are checked
+	 * against the binary).  Append only. */
 };
 
 struct pyspy_spawn {

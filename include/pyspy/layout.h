@@ -237,6 +237,25 @@ struct pyspy_layout {
 		int32_t values_valid;     /* 3.13+: PyDictValues.valid (uint8) */
 	} names;
 	/* Members above are valid for ABI version 2.  Append only. */
+
+	int32_t ob_refcnt;            /* PyObject.ob_refcnt (Py_ssize_t); absent when free-threaded */
+
+	struct {                      /* _PyStackChunk, 3.11+ (the data stack of a thread) */
+		int32_t size;             /* its size in bytes, header included (size_t) */
+	} chunk;
+
+	/*
+	 * 3.13+: the fields of this version's _Py_DebugOffsets (at
+	 * runtime.debug_offsets), one 64-bit word each after the cookie,
+	 * version and free_threaded words, in table order, comma-separated as
+	 * "group.field"; a field that gives a member of this layout is written
+	 * "group.field=member" ("thread_state.next=tstate.next").  NULL before
+	 * 3.13.  The core reads a newer minor without a module of its own with
+	 * the list of the nearest older one, and accepts it only if it checks.
+	 */
+	const char *debug_fields;
+	/* Members above are valid for ABI version 2 (since the layouts of
+	 * CPython facts moved out of the core).  Append only. */
 };
 
 #endif /* PYSPY_LAYOUT_H */

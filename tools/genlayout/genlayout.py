@@ -97,6 +97,59 @@ class GenError(Exception):
     pass
 
 
+# The _Py_DebugOffsets fields (3.13+) that give a member of struct
+# pyspy_layout: the layout's debug_fields says so ("group.field=member"),
+# so that the core, which knows no CPython field names, can read a newer
+# minor's table with the list of the nearest older one.
+DEBUG_FIELD_MEMBERS = {
+    "runtime_state.size": "runtime.size",
+    "runtime_state.interpreters_head": "runtime.interpreters_head",
+    "interpreter_state.size": "interp.size",
+    "interpreter_state.id": "interp.id",
+    "interpreter_state.next": "interp.next",
+    "interpreter_state.threads_head": "interp.tstate_head",
+    "interpreter_state.imports_modules": "interp.modules",
+    "interpreter_state.ceval_gil": "interp.ceval_gil",
+    "thread_state.size": "tstate.size",
+    "thread_state.prev": "tstate.prev",
+    "thread_state.next": "tstate.next",
+    "thread_state.interp": "tstate.interp",
+    "thread_state.current_frame": "tstate.current_frame",
+    "thread_state.base_frame": "tstate.base_frame",
+    "thread_state.thread_id": "tstate.thread_id",
+    "thread_state.native_thread_id": "tstate.native_thread_id",
+    "thread_state.datastack_chunk": "tstate.datastack_chunk",
+    "thread_state.holds_gil": "tstate.holds_gil",
+    "interpreter_frame.size": "iframe.size",
+    "interpreter_frame.previous": "iframe.previous",
+    "interpreter_frame.executable": "iframe.executable",
+    "interpreter_frame.instr_ptr": "iframe.instr_ptr",
+    "interpreter_frame.owner": "iframe.owner",
+    "code_object.size": "code.size",
+    "code_object.filename": "code.filename",
+    "code_object.name": "code.name",
+    "code_object.qualname": "code.qualname",
+    "code_object.linetable": "code.linetable",
+    "code_object.firstlineno": "code.firstlineno",
+    "code_object.co_code_adaptive": "code.code_adaptive",
+    "pyobject.ob_type": "object.ob_type",
+    "type_object.tp_name": "object.tp_name",
+    "type_object.tp_flags": "object.tp_flags",
+    "type_object.tp_basicsize": "object.tp_basicsize",
+    "type_object.tp_dictoffset": "object.tp_dictoffset",
+    "heap_type_object.ht_cached_keys": "object.ht_cached_keys",
+    "dict_object.ma_keys": "dict.ma_keys",
+    "dict_object.ma_values": "dict.ma_values",
+    "bytes_object.ob_size": "bytes.ob_size",
+    "bytes_object.ob_sval": "bytes.ob_sval",
+    "tuple_object.ob_item": "tuple.ob_item",
+    "unicode_object.state": "unicode.state",
+    "unicode_object.length": "unicode.length",
+    "unicode_object.asciiobject_size": "unicode.ascii_data",
+    "unicode_object.compactunicodeobject_size": "unicode.compact_data",
+}
+
+
 # --- reading include/pyspy/layout.h ---------------------------------------
 
 def layout_members(path=LAYOUT_H):
@@ -204,6 +257,86 @@ def run_probe(inc, defines, cc=None):
     if got != ver:
         raise GenError(f"{inc}: patchlevel.h says {ver}, the compiler saw {got}")
     return facts, cflags
+
+
+# --- _Py_DebugOffsets (3.13+) -------------------------------------------------
+
+def debug_offsets_header(inc):
+    for rel in ("internal/pycore_debug_offsets.h", "internal/pycore_runtime.h"):
+        path = os.path.join(inc, rel)
+        try:
+            text = open(path).read()
+        except OSError:
+            continue
+        if "typedef struct _Py_DebugOffsets" in text:
+            return path, text
+    return None, None
+
+
+def debug_offsets_fields(inc):
+    """The fields of _Py_DebugOffsets after cookie, version and
+    free_threaded, in order, as "group.field"; None before 3.13."""
+    path, text = debug_offsets_header(inc)
+    if not text:
+        return None, None
+    m = re.search(r"typedef struct _Py_DebugOffsets \{(.*?)\n\} _Py_DebugOffsets;", text, re.S)
+    if not m:
+        raise GenError(f"{path}: struct _Py_DebugOffsets not found")
+    body = re.sub(r"/\*.*?\*/|//[^\n]*", "", m.group(1), flags=re.S)
+    fields, pending, depth, top = [], [], 0, []
+    for line in body.splitlines():
+        line = line.strip()
+        if not line or line.startswith("char cookie"):
+            continue
+        if re.match(r"struct\s*\w*\s*\{$", line):
+            depth += 1
+            pending = []
+            continue
+        mm = re.match(r"\}\s*(\w+);$", line)
+        if mm and depth == 1:
+            fields += [f"{mm.group(1)}.{f}" for f in pending]
+            depth = 0
+            continue
+        mm = re.match(r"uint64_t\s+(\w+);$", line)
+        if not mm:
+            raise GenError(f"{path}: cannot parse a _Py_DebugOffsets line: {line}")
+        (pending if depth else top).append(mm.group(1))
+    if top != ["version", "free_threaded"] or depth:
+        raise GenError(f"{path}: _Py_DebugOffsets does not start with version, free_threaded")
+    return fields, path
+
+
+def check_debug_fields(inc, cflags, fields, cc=None):
+    """Ask the compiler where each parsed field is: word i must sit at
+    24 + 8 * i, or the parse above is wrong."""
+    cc = cc or os.environ.get("CC", "cc")
+    src = ['#include "Python.h"', '#include "internal/pycore_runtime.h"',
+           "#include <stddef.h>", "#include <stdio.h>", "int main(void) {"]
+    src += [f'printf("%zu\\n", offsetof(_Py_DebugOffsets, {f}));' for f in fields]
+    src += ["return 0; }"]
+    with tempfile.TemporaryDirectory(prefix="genlayout.") as tmp:
+        c, exe = os.path.join(tmp, "dbg.c"), os.path.join(tmp, "dbg")
+        open(c, "w").write("\n".join(src) + "\n")
+        r = subprocess.run([cc] + cflags + include_flags(inc) + [c, "-o", exe],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise GenError(f"the _Py_DebugOffsets check does not compile against {inc}:\n"
+                           + r.stderr[:2000])
+        r = subprocess.run([exe], capture_output=True, text=True)
+    got = [int(x) for x in r.stdout.split()]
+    want = [24 + 8 * i for i in range(len(fields))]
+    if got != want:
+        raise GenError(f"{inc}: _Py_DebugOffsets parsed wrong (offsets {got[:8]}...)")
+
+
+def debug_fields_value(fields):
+    """The C initializer of debug_fields: one field a line."""
+    if not fields:
+        return "NULL"
+    items = [f + ("=" + DEBUG_FIELD_MEMBERS[f] if f in DEBUG_FIELD_MEMBERS else "")
+             for f in fields]
+    lines = [c_string(x + ("," if i + 1 < len(items) else "")) for i, x in enumerate(items)]
+    return "\n\t\t".join(lines)
 
 
 # --- deciding the layout ----------------------------------------------------
@@ -355,6 +488,8 @@ def decide(facts):
         L["dict." + m] = off(f, "dict." + m)
 
     L["tuple.ob_item"] = off(f, "tuple.ob_item")
+    L["ob_refcnt"] = off(f, "ob_refcnt")
+    L["chunk.size"] = off(f, "chunk.size")
 
     L["names.present"] = num(f, "names.present") or 0
     L["names.long_tagged"] = num(f, "names.long_tagged") or 0
@@ -476,6 +611,10 @@ def build_module(inc, defines, label, tested_live, checks=(), derive=False):
     os_name = sys.platform if sys.platform != "linux2" else "linux"
     arch = os.uname().machine
     values = decide(facts)
+    dfields, dpath = debug_offsets_fields(inc)
+    if dfields:
+        check_debug_fields(inc, cflags, dfields)
+    values["debug_fields"] = debug_fields_value(dfields)
     for member in PATCH_VARIABLE.get(minor, ()):
         values[member] = NO
     vtxt = ".".join(map(str, ver))
@@ -498,6 +637,8 @@ def build_module(inc, defines, label, tested_live, checks=(), derive=False):
         f"Headers: {inc} (CPython {vtxt}, {label})",
         " ".join(["Compiler: cc -std=gnu11", defs, "-I<headers> -I<headers>/internal"]).replace("  ", " "),
     ]
+    if dfields:
+        comment.append(f"_Py_DebugOffsets: {len(dfields)} fields, from {dpath}")
     if mk:
         comment.append(f"Defines from {mk} (CONFIGURE_CFLAGS_NODIST): {' '.join(auto) or '(none)'}")
     comment.append("tested_live = %d: %s" % (

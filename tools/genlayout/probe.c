@@ -275,6 +275,12 @@ static void probe_objects(void)
 {
 	S("object.sizeof_PyObject", PyObject);
 	O("object.ob_type", PyObject, ob_type);
+#ifndef Py_GIL_DISABLED
+	O("ob_refcnt", PyObject, ob_refcnt);
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+	O("chunk.size", _PyStackChunk, size);
+#endif
 	O("object.ob_size", PyVarObject, ob_size);
 	O("object.tp_name", PyTypeObject, tp_name);
 	O("object.tp_basicsize", PyTypeObject, tp_basicsize);
