@@ -34,7 +34,8 @@ def parse_module(text):
     """Members of a generated module: {"runtime.size": "1520", ...} plus
     "@name" for the module's name."""
     vals, group = {}, None
-    body = genlayout.body_of(text)
+    # Adjacent string literals (debug_fields, one field a line) read as one.
+    body = re.sub(r'"\n\t+"', "", genlayout.body_of(text))
     m = re.search(r"static const struct pyspy_layout layout = \{\n(.*?)\n\};", body, re.S)
     assert m, "no layout initializer"
     for line in m.group(1).splitlines():
