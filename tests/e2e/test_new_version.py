@@ -101,3 +101,28 @@ def test_generated_layout_through_plugins_ini_alone(tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+def test_layout_of_another_machine_is_not_chosen(tmp_path):
+    """A module is chosen only if it fits the target binary's machine and
+    pointer size (from its ELF header), not only its version."""
+    interp = interpreters.by_name("pyenv-3.12.1").require()
+    layouts = shipped_layouts_except(tmp_path, "cpython-3.12")
+    src = (ROOT / "layouts" / "cpython-3.12.c").read_text()
+    assert '.arch = "x86_64"' in src
+    for arch, psize in (("aarch64", "8"), ("x86_64", "4")):
+        text = src.replace('.arch = "x86_64"', f'.arch = "{arch}"')
+        text = text.replace(".pointer_size = 8,", f".pointer_size = {psize},")
+        c = tmp_path / f"l-{arch}-{psize}.c"
+        c.write_text(text)
+        build_layout(c, layouts / "cpython-3.12.so")
+        ini = plugins_ini(tmp_path, layouts)
+        p, _ = start(interp, tmp_path)
+        try:
+            r = run_pyspy(["dump", "--config", ini, "--pid", p.pid])
+            assert r.returncode != 0, r.stdout
+            assert "Python 3.12.1" in r.stderr and "has no layout module" in r.stderr, r.stderr
+            assert "linux x86_64" in r.stderr, r.stderr
+        finally:
+            p.kill()
+            p.wait()
