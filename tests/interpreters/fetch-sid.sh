@@ -2,7 +2,7 @@
 # Fetches CPython 3.13, 3.14 (+ its Py_DEBUG build python3.14d) and 3.15 from
 # Debian unstable (sid) into a cache folder and makes them runnable there,
 # without installing anything system-wide.  Recipe and pitfalls:
-# shared/reference/debian-sid-pythons.md.
+# docs/reference/debian-sid-pythons.md.
 #
 # Usage: tests/interpreters/fetch-sid.sh [--refresh] [--variants "dev dbg nopie"]
 #                                        [--print-cache] [--print-uri]
