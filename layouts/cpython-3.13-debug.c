@@ -14,6 +14,8 @@
 #include <pyspy/layout.h>
 #include <pyspy/module.h>
 
+#include "debug-fields-3.13.h"
+
 static const struct pyspy_layout layout = {
 	.size = sizeof(struct pyspy_layout),
 	.version_min = PYSPY_PYVER(3, 13, 0),
@@ -159,76 +161,7 @@ static const struct pyspy_layout layout = {
 	.chunk = {
 		.size = 8,
 	},
-	.debug_fields = "runtime_state.size=runtime.size,"
-		"runtime_state.finalizing,"
-		"runtime_state.interpreters_head=runtime.interpreters_head,"
-		"interpreter_state.size=interp.size,"
-		"interpreter_state.id=interp.id,"
-		"interpreter_state.next=interp.next,"
-		"interpreter_state.threads_head=interp.tstate_head,"
-		"interpreter_state.gc,"
-		"interpreter_state.imports_modules=interp.modules,"
-		"interpreter_state.sysdict,"
-		"interpreter_state.builtins,"
-		"interpreter_state.ceval_gil=interp.ceval_gil,"
-		"interpreter_state.gil_runtime_state,"
-		"interpreter_state.gil_runtime_state_enabled,"
-		"interpreter_state.gil_runtime_state_locked,"
-		"interpreter_state.gil_runtime_state_holder,"
-		"thread_state.size=tstate.size,"
-		"thread_state.prev=tstate.prev,"
-		"thread_state.next=tstate.next,"
-		"thread_state.interp=tstate.interp,"
-		"thread_state.current_frame=tstate.current_frame,"
-		"thread_state.thread_id=tstate.thread_id,"
-		"thread_state.native_thread_id=tstate.native_thread_id,"
-		"thread_state.datastack_chunk=tstate.datastack_chunk,"
-		"thread_state.status,"
-		"interpreter_frame.size=iframe.size,"
-		"interpreter_frame.previous=iframe.previous,"
-		"interpreter_frame.executable=iframe.executable,"
-		"interpreter_frame.instr_ptr=iframe.instr_ptr,"
-		"interpreter_frame.localsplus,"
-		"interpreter_frame.owner=iframe.owner,"
-		"code_object.size=code.size,"
-		"code_object.filename=code.filename,"
-		"code_object.name=code.name,"
-		"code_object.qualname=code.qualname,"
-		"code_object.linetable=code.linetable,"
-		"code_object.firstlineno=code.firstlineno,"
-		"code_object.argcount,"
-		"code_object.localsplusnames,"
-		"code_object.localspluskinds,"
-		"code_object.co_code_adaptive=code.code_adaptive,"
-		"pyobject.size,"
-		"pyobject.ob_type=object.ob_type,"
-		"type_object.size,"
-		"type_object.tp_name=object.tp_name,"
-		"type_object.tp_repr,"
-		"type_object.tp_flags=object.tp_flags,"
-		"tuple_object.size,"
-		"tuple_object.ob_item=tuple.ob_item,"
-		"tuple_object.ob_size,"
-		"list_object.size,"
-		"list_object.ob_item,"
-		"list_object.ob_size,"
-		"dict_object.size,"
-		"dict_object.ma_keys=dict.ma_keys,"
-		"dict_object.ma_values=dict.ma_values,"
-		"float_object.size,"
-		"float_object.ob_fval,"
-		"long_object.size,"
-		"long_object.lv_tag,"
-		"long_object.ob_digit,"
-		"bytes_object.size,"
-		"bytes_object.ob_size=bytes.ob_size,"
-		"bytes_object.ob_sval=bytes.ob_sval,"
-		"unicode_object.size,"
-		"unicode_object.state=unicode.state,"
-		"unicode_object.length=unicode.length,"
-		"unicode_object.asciiobject_size=unicode.ascii_data,"
-		"gc.size,"
-		"gc.collecting",
+	.debug_fields = PYSPY_DEBUG_FIELDS,
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

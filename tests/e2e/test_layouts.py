@@ -75,7 +75,28 @@ def regenerated():
                 out[job["inc"] + " " + " ".join(job["defines"])] = (None, err)
             for m in mods:
                 out[m["name"]] = (genlayout.render(m), None)
+                regenerated_mods[m["name"]] = m
     return out
+
+
+regenerated_mods = {}  # name -> the generator's module dict (filled by `regenerated`)
+
+
+@pytest.mark.parametrize("header", sorted(p.name for p in (ROOT / "layouts").glob("debug-fields-*.h")))
+def test_debug_fields_match_headers(header, regenerated):
+    """Each minor's _Py_DebugOffsets field list, which its modules include,
+    is what the generator makes from that minor's header."""
+    texts = {}
+    for name, (text, _) in regenerated.items():
+        mod = regenerated_mods.get(name)
+        if mod and mod.get("debug_fields"):
+            minor = mod["version"][:2]
+            texts[genlayout.debug_fields_header(minor)] = genlayout.render_debug_fields(
+                minor, mod["debug_fields"])
+    if header not in texts:
+        pytest.skip(f"{header}: the headers of its version are not on this machine")
+    want = genlayout.body_of((ROOT / "layouts" / header).read_text())
+    assert genlayout.body_of(texts[header]) == want, f"{header} differs: run make layouts"
 
 
 def test_generator_runs_on_every_header_set(regenerated):
