@@ -131,16 +131,6 @@ static int ss_add_stack(void *state, const struct pyspy_stack *stack)
 	return 0;
 }
 
-/* Write s as a JSON string (outputs/common's escaper, JSON policy). */
-static void ss_put_string(FILE *out, const char *s)
-{
-	if (!s)
-		s = "";
-	putc('"', out);
-	outc_escape_file(out, s, strnlen(s, OUTC_MAX_PART), OUTC_ESC_JSON);
-	putc('"', out);
-}
-
 /* "[Process PID ]Thread TID[ \"NAME\"]" for every profile. */
 static int ss_name_profiles(struct ss_state *st)
 {
@@ -198,10 +188,10 @@ static void ss_write_frames(struct ss_state *st)
 		if (i)
 			putc(',', out);
 		fputs("{\"name\":", out);
-		ss_put_string(out, f->name);
+		outc_put_json(out, f->name);
 		if (!f->pseudo) {
 			fputs(",\"file\":", out);
-			ss_put_string(out, f->file);
+			outc_put_json(out, f->file);
 		}
 		if (f->line)
 			fprintf(out, ",\"line\":%d", (int)f->line);
@@ -246,7 +236,7 @@ static int ss_write_profile(struct ss_state *st, const struct ss_profile *p)
 
 	snprintf(w, sizeof(w), "%.9g", weight);
 	fputs("{\"type\":\"sampled\",\"name\":", out);
-	ss_put_string(out, p->name);
+	outc_put_json(out, p->name);
 	fprintf(out, ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":%.9g,\"samples\":[",
 		(double)p->nsamples / st->rate);
 	for (i = 0; i < p->nsamples; i++) {

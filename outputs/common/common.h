@@ -213,6 +213,9 @@ OUTC_HIDDEN int outc_escape_buf(const struct pyspy_host *host, struct outc_buf *
 				const char *s, enum outc_esc policy);
 /* s[0..n) escaped, written to f; 0 or -EIO. */
 OUTC_HIDDEN int outc_escape_file(FILE *f, const char *s, size_t n, enum outc_esc policy);
+/* The first OUTC_MAX_PART bytes of s (NULL: "") as a JSON string, quotes
+ * included, written to f. */
+OUTC_HIDDEN void outc_put_json(FILE *f, const char *s);
 
 /*
  * Append `name (file:line)`, `name (file)` or `name` escaped by policy, and

@@ -203,3 +203,12 @@ int outc_escape_file(FILE *f, const char *s, size_t n, enum outc_esc policy)
 {
 	return outc_escape(s, n, policy, outc_put_file, f);
 }
+
+void outc_put_json(FILE *f, const char *s)
+{
+	if (!s)
+		s = "";
+	putc('"', f);
+	outc_escape_file(f, s, strnlen(s, OUTC_MAX_PART), OUTC_ESC_JSON);
+	putc('"', f);
+}
