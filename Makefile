@@ -44,6 +44,7 @@ OUTPUT_SO  := $(OUTPUT_SRC:outputs/%.c=$(BUILD)/modules/outputs/%.so)
 OUTPUT_COMMON_OBJ := $(patsubst %.c,$(BUILD)/modobj/%.o,$(wildcard outputs/common/*.c))
 .SECONDARY: $(OUTPUT_COMMON_OBJ)
 LIBS_output_top := -lncursesw -ltinfo
+LIBS_output_pprof := -lz
 
 MODULES := $(BACKEND_SO) $(LAYOUT_SO) $(OUTPUT_SO)
 
