@@ -1,0 +1,307 @@
+"""The record outputs opened by the real readers people use.
+
+One real `py-spy record` of a real program (programs_record/readers.py:
+two busy threads, one named ReaderWorker) writes four files at once:
+pprof, collapsed, speedscope and chrometrace.  Then:
+
+- pprof: `go tool pprof -raw` and `-top` (Debian's golang-go) read it and
+  show exactly the stacks, lines, counts and labels of the collapsed file
+  of the same run;
+- pprof, chrometrace and speedscope: speedscope's own release build, in
+  headless Chromium, imports each file as a user does (Browse, a file
+  chooser) and saves what it made of it (tests/e2e/speedscope_import.js);
+  its threads, names, frames and times are checked against the collapsed
+  file of the same run.
+
+A reader that is not installed (scripts/deps.sh installs them all) is a
+skip that names it, never a pass.
+"""
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import run_pyspy
+from test_record import end, parse_collapsed, start
+
+HERE = pathlib.Path(__file__).resolve().parent
+IMPORTER = HERE / "speedscope_import.js"
+RATE = 100
+PERIOD_NS = 10_000_000            # 1e9 / RATE
+FRAME = re.compile(r"^(.*) \((.*?)(?::(\d+))?\)$")  # collapsed: name (file:line)
+
+
+def npm_prefix():
+    return pathlib.Path(os.environ.get("PYSPY_NPM") or
+                        pathlib.Path(os.environ.get("XDG_CACHE_HOME") or
+                                     pathlib.Path.home() / ".cache") / "pyspy-npm")
+
+
+def speedscope_missing():
+    """Why speedscope cannot be run here, or None."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    chromium = shutil.which("chromium")
+    prefix = npm_prefix()
+    if not node:
+        return "node (Debian package nodejs) is not installed"
+    if not chromium:
+        return "chromium (Debian package chromium) is not installed"
+    for pkg, probe in (("speedscope", "dist/release/index.html"),
+                       ("puppeteer-core", "package.json")):
+        if not (prefix / "node_modules" / pkg / probe).exists():
+            return f"npm package {pkg} is not in {prefix} (run scripts/deps.sh)"
+    return None
+
+
+def collapsed_key(stack):
+    """A collapsed stack as ((name, file base name, line), ...), root first."""
+    out = []
+    for label in stack.split(";"):
+        m = FRAME.match(label)
+        assert m, label
+        out.append((m.group(1), os.path.basename(m.group(2)), int(m.group(3) or 0)))
+    return tuple(out)
+
+
+# One recording per interpreter, shared by the tests of this file.
+_RUNS = {}
+
+
+def recording(interp, tmp_path_factory):
+    if interp.name in _RUNS:
+        return _RUNS[interp.name]
+    d = tmp_path_factory.mktemp(f"readers-{interp.name}")
+    target = start(interp, "readers.py")
+    try:
+        files = {"pprof": d / "profile.pb.gz", "collapsed": d / "profile.txt",
+                 "speedscope": d / "profile.json", "chrometrace": d / "profile.trace"}
+        proc = run_pyspy(["record", "--pid", target.pid, "-d", "3", "-r", RATE,
+                          "-o", files["pprof"], "-o", f"collapsed:{files['collapsed']}",
+                          "-o", files["speedscope"],
+                          "-o", f"chrometrace:{files['chrometrace']}"], timeout=120)
+    finally:
+        end(target)
+    assert proc.returncode == 0, proc.stderr
+    assert "Wrote pprof profile to" in proc.stderr, proc.stderr
+    collapsed = parse_collapsed(files["collapsed"].read_text())
+    assert any(collapsed_key(s)[-1][0] == "reader_leaf" for s in collapsed)
+    run = {"dir": d, "files": files, "pid": target.pid, "stderr": proc.stderr,
+           "collapsed": {}, "exports": None}
+    for stack, count in collapsed.items():
+        run["collapsed"][collapsed_key(stack)] = count
+    _RUNS[interp.name] = run
+    return run
+
+
+def speedscope_exports(run):
+    """What speedscope made of our pprof, speedscope and chrometrace files."""
+    if run["exports"] is None:
+        why = speedscope_missing()
+        if why:
+            pytest.skip(f"speedscope cannot be run: {why}")
+        args = []
+        out = {}
+        for fmt in ("pprof", "speedscope", "chrometrace"):
+            out[fmt] = run["dir"] / f"speedscope-of-{fmt}.json"
+            args += [str(run["files"][fmt]), str(out[fmt])]
+        proc = subprocess.run([shutil.which("node") or shutil.which("nodejs"), str(IMPORTER),
+                               str(npm_prefix()), shutil.which("chromium"), *args],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        run["exports"] = {fmt: json.loads(p.read_text()) for fmt, p in out.items()}
+    return run["exports"]
+
+
+def replay(profile, frames, key_of):
+    """Time per stack of one of speedscope's saved profiles: {stack: time}.
+
+    speedscope saves what it imported as evented profiles (open and close
+    events in time order); a sampled one is turned into stacks and weights
+    the same way.  key_of(frame) names a frame."""
+    out = {}
+    if profile["type"] == "sampled":
+        for sample, weight in zip(profile["samples"], profile["weights"]):
+            key = tuple(key_of(frames[i]) for i in sample)
+            out[key] = out.get(key, 0) + weight
+        return out
+    assert profile["type"] == "evented", profile["type"]
+    stack, last = [], profile["startValue"]
+    for ev in profile["events"]:
+        if stack and ev["at"] > last:
+            key = tuple(key_of(frames[i]) for i in stack)
+            out[key] = out.get(key, 0) + ev["at"] - last
+        last = ev["at"]
+        if ev["type"] == "O":
+            stack.append(ev["frame"])
+        else:
+            assert stack and stack[-1] == ev["frame"], ev
+            stack.pop()
+    assert not stack
+    return out
+
+
+def file_frame(f):
+    return (f["name"], os.path.basename(f.get("file", "")), f.get("line", 0))
+
+
+def trace_frame(f):
+    """speedscope names a trace event's frame `NAME {ARGS as JSON}`."""
+    name, _, args = f["name"].partition(" {")
+    args = json.loads("{" + args) if args else {}
+    return (name, os.path.basename(args.get("filename", "")), args.get("line", 0))
+
+
+# --- go tool pprof --------------------------------------------------------------
+
+def go_pprof(*args):
+    go = shutil.which("go")
+    if not go:
+        pytest.skip("go tool pprof cannot be run: go (Debian package golang-go) is not installed")
+    proc = subprocess.run([go, "tool", "pprof", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, PPROF_TMPDIR="/tmp"))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def parse_raw(text):
+    """go tool pprof -raw: header, samples [(values, location ids, labels)] and
+    locations {id: (name, file, line)}."""
+    head, _, rest = text.partition("\nSamples:\n")
+    samples_text, _, rest = rest.partition("\nLocations\n")
+    locations_text = rest.split("\nMappings\n")[0]
+    header = dict(line.split(": ", 1) for line in head.splitlines() if ": " in line)
+    lines = samples_text.splitlines()
+    types = lines[0].split()
+    samples = []
+    for line in lines[1:]:
+        m = re.match(r"^\s+(\d+)\s+(\d+): ([\d ]+)$", line.rstrip() + " ")
+        if m:
+            samples.append(((int(m.group(1)), int(m.group(2))),
+                            [int(x) for x in m.group(3).split()], {}))
+            continue
+        assert samples and line.startswith(" "), line
+        samples[-1][2].update(re.findall(r"(\w+):\[([^\]]*)\]", line))
+    locations = {}
+    for line in locations_text.splitlines():
+        m = re.match(r"^\s+(\d+): 0x[0-9a-f]+ M=\d+ (\S+) (.+):(\d+) s=(\d+)", line)
+        assert m, line
+        locations[int(m.group(1))] = (m.group(2), m.group(3), int(m.group(4)))
+    return header, types, samples, locations
+
+
+def test_pprof_raw_matches_collapsed(heavy_interp, tmp_path_factory):
+    run = recording(heavy_interp, tmp_path_factory)
+    header, types, samples, locations = parse_raw(go_pprof("-raw", run["files"]["pprof"]))
+    assert types == ["samples/count", "cpu/nanoseconds"]
+    assert header["PeriodType"] == "cpu nanoseconds"
+    assert header["Period"] == str(PERIOD_NS)
+    assert 2.5 < float(header["Duration"]) < 10, header
+    stacks = {}
+    threads = {}
+    for (count, ns), ids, labels in samples:
+        assert ns == count * PERIOD_NS
+        key = tuple((locations[i][0], os.path.basename(locations[i][1]), locations[i][2])
+                    for i in reversed(ids))
+        stacks[key] = stacks.get(key, 0) + count
+        assert labels["pid"] == str(run["pid"]), labels
+        names = [f[0] for f in key]
+        # the labels say which thread ran the stack
+        if "reader_worker" in names:
+            assert labels.get("thread_name") == "ReaderWorker", (labels, names)
+        elif "reader_main" in names:
+            assert labels.get("thread_name") == "MainThread", (labels, names)
+            assert labels["thread_id"] == str(run["pid"]), labels
+        threads.setdefault(labels.get("thread_name"), set()).add(labels["thread_id"])
+    # the same run's collapsed file: the same stacks, lines and counts
+    assert stacks == run["collapsed"]
+    assert len(threads["ReaderWorker"]) == 1 and threads["ReaderWorker"] != {str(run["pid"])}
+    # full file names in the profile
+    assert any(f.endswith("/programs_record/readers.py") for _, f, _ in locations.values())
+
+
+def test_pprof_top_matches_collapsed(heavy_interp, tmp_path_factory):
+    run = recording(heavy_interp, tmp_path_factory)
+    text = go_pprof("-top", "-sample_index=samples", "-nodefraction=0", "-nodecount=100000",
+                    run["files"]["pprof"])
+    flat, cum = {}, {}
+    for stack, count in run["collapsed"].items():
+        names = [f[0] for f in stack]
+        flat[names[-1]] = flat.get(names[-1], 0) + count
+        for name in set(names):
+            cum[name] = cum.get(name, 0) + count
+    total = sum(run["collapsed"].values())
+    assert re.search(rf"Total samples = {total}\b", text), text[:500]
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+)\s+[\d.]+%\s+[\d.]+%\s+(\d+)\s+[\d.]+%\s+(\S+)$", line)
+        if m:
+            rows[m.group(3)] = (int(m.group(1)), int(m.group(2)))
+    for name in ("reader_leaf", "reader_main", "reader_worker"):
+        assert rows.get(name) == (flat.get(name, 0), cum[name]), (name, rows.get(name), text)
+
+
+# --- speedscope -----------------------------------------------------------------
+
+def test_speedscope_imports_pprof(heavy_interp, tmp_path_factory):
+    run = recording(heavy_interp, tmp_path_factory)
+    doc = speedscope_exports(run)["pprof"]
+    frames = doc["shared"]["frames"]
+    assert len(doc["profiles"]) == 1        # speedscope's pprof import: one profile
+    prof = doc["profiles"][0]
+    assert prof["unit"] == "nanoseconds"
+    # speedscope makes one frame of a function (pprof's Function), whatever
+    # the line: compare stacks of (name, file)
+    got = replay(prof, frames, lambda f: file_frame(f)[:2])
+    want = {}
+    for stack, count in run["collapsed"].items():
+        key = tuple(f[:2] for f in stack)
+        want[key] = want.get(key, 0) + count
+    assert {k: round(v / PERIOD_NS) for k, v in got.items()} == want
+    assert any(f["name"] == "reader_leaf" and f["file"].endswith("/readers.py")
+               for f in frames)
+
+
+def test_speedscope_imports_speedscope(heavy_interp, tmp_path_factory):
+    run = recording(heavy_interp, tmp_path_factory)
+    doc = speedscope_exports(run)["speedscope"]
+    frames = doc["shared"]["frames"]
+    names = sorted(p["name"] for p in doc["profiles"])
+    assert len(names) == 2, names
+    assert names[0] == f'Thread {run["pid"]} "MainThread"'
+    assert re.fullmatch(r'Thread \d+ "ReaderWorker"', names[1]), names
+    total = {}
+    for prof in doc["profiles"]:
+        assert prof["unit"] == "seconds"
+        per = replay(prof, frames, file_frame)
+        mark = "reader_main" if "MainThread" in prof["name"] else "reader_worker"
+        assert all(mark in [f[0] for f in k] for k in per), (prof["name"], list(per))
+        for k, v in per.items():
+            total[k] = total.get(k, 0) + v
+    assert {k: round(v * RATE) for k, v in total.items()} == run["collapsed"]
+
+
+def test_speedscope_imports_chrometrace(heavy_interp, tmp_path_factory):
+    run = recording(heavy_interp, tmp_path_factory)
+    doc = speedscope_exports(run)["chrometrace"]
+    frames = doc["shared"]["frames"]
+    names = sorted(p["name"] for p in doc["profiles"])
+    assert len(names) == 2, names
+    # py-spy's track names, "TID: NAME", and speedscope's (pid, tid) after them
+    assert re.fullmatch(rf'{run["pid"]}: MainThread \(pid {run["pid"]}, tid \d+\)',
+                        names[0]), names
+    assert re.fullmatch(rf'\d+: ReaderWorker \(pid {run["pid"]}, tid \d+\)', names[1]), names
+    seen = set()
+    for prof in doc["profiles"]:
+        assert prof["unit"] == "microseconds"
+        per = replay(prof, frames, trace_frame)
+        mark = "reader_main" if "MainThread" in prof["name"] else "reader_worker"
+        assert all(mark in [f[0] for f in k] for k in per), (prof["name"], list(per))
+        # a thread's slices cover at most the recording (3 s, in microseconds)
+        assert 0 < sum(per.values()) <= 4e6
+        seen |= set(per)
+    # every stack of the run, with its files and lines, and no other
+    assert seen == set(run["collapsed"])
