@@ -1149,6 +1149,8 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 			fr->short_filename = e->short_filename;
 			fr->line = !s->opt.show_lines || line < 0 ? 0 : line;
 			fr->flags = 0;
+			fr->first_line = e->firstlineno > 0 ? e->firstlineno : 0;
+			fr->reserved = 0;
 			f++;
 		}
 		if (s->opt.thread_frames) {

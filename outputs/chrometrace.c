@@ -309,10 +309,12 @@ static int ct_open(const struct pyspy_host *host, const struct pyspy_output_conf
 static int ct_sample(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
 {
 	struct ct_state *st = state;
+	struct pyspy_sample smp;
 	int rc;
 
+	pyspy_copy_elem(&smp, sizeof(smp), sample, 0, sample->size);
 	st->seq++;
-	st->now_ns = sample->time_ns;
+	st->now_ns = smp.time_ns;
 	rc = outc_record_sample(&st->rec, sample, ct_add_stack, err, errlen);
 	if (!rc && ct_close_missing(st)) {
 		snprintf(err, errlen, "chrometrace: out of memory after %zu stack prefixes",

@@ -12,7 +12,8 @@
  *                 string labels: pid, thread_id (the kernel's when known)
  *                 and thread_name (when known)
  *   location      one per distinct frame (function and line); id = index + 1
- *   function      one per distinct (name, file); start_line when known.
+ *   function      one per distinct (name, file); start_line when the core
+ *                 knows the function's first line (pyspy_frame.first_line).
  *                 No system_name: pprof "demangles" a system_name equal to
  *                 the name as C++, and "<module>" would lose its name.
  *   string_table  every string once, "" first
@@ -67,6 +68,7 @@ struct pp_sample {
 /* A distinct (name, file) pair of string indices. */
 struct pp_function {
 	uint32_t name, file;
+	int32_t start_line;      /* of the first frame seen; 0: unknown */
 };
 
 /* A string of the string table, kept in strings.p at `at`. */
@@ -278,7 +280,7 @@ static int pp_same_function(const void *arg, size_t idx)
 /* The function of frame f (by its name and file as written), added if new. */
 static int64_t pp_function(struct pp_state *st, const struct outc_frame *f)
 {
-	struct pp_function_key k = { st->functions, { 0, 0 } };
+	struct pp_function_key k = { st->functions, { 0, 0, 0 } };
 	int64_t name, file, id;
 	uint64_t h;
 	int rc;
@@ -302,6 +304,7 @@ static int64_t pp_function(struct pp_state *st, const struct outc_frame *f)
 	if (rc)
 		return rc;
 	outc_table_insert(&st->function_index, h, st->nfunctions);
+	k.f.start_line = f->first_line;
 	st->functions[st->nfunctions] = k.f;
 	return (int64_t)st->nfunctions++;
 }
@@ -563,6 +566,8 @@ static int pp_write_function(struct pp_state *st, size_t i)
 		rc = pb_uint(host, &st->msg, FUNCTION_NAME, f->name);
 	if (!rc)
 		rc = pb_uint(host, &st->msg, FUNCTION_FILENAME, f->file);
+	if (!rc && f->start_line > 0)
+		rc = pb_uint(host, &st->msg, FUNCTION_START_LINE, (uint64_t)f->start_line);
 	if (!rc)
 		rc = pb_message(host, &st->top, PROFILE_FUNCTION, &st->msg);
 	return rc ? rc : pp_emit(st, 0);
@@ -640,8 +645,10 @@ static int pp_open(const struct pyspy_host *host, const struct pyspy_output_conf
 static int pp_sample(void *state, const struct pyspy_sample *sample, char *err, size_t errlen)
 {
 	struct pp_state *st = state;
+	struct pyspy_sample smp;
 
-	st->last_time_ns = sample->time_ns;
+	pyspy_copy_elem(&smp, sizeof(smp), sample, 0, sample->size);
+	st->last_time_ns = smp.time_ns;
 	return outc_record_sample(&st->rec, sample, pp_add_stack, err, errlen);
 }
 

@@ -52,6 +52,9 @@ struct pyspy_frame {
 	int32_t line;               /* 0: unknown or not shown */
 	uint32_t flags;             /* enum pyspy_frame_flags */
 	/* Members above are valid for ABI version 2.  Append only. */
+	int32_t first_line;         /* the function's first line (co_firstlineno); 0: unknown */
+	uint32_t reserved;
+	/* Members above are valid for ABI version 2 with first_line.  Append only. */
 };
 
 /* One thread's stack at one moment (an element of pyspy_sample.stacks). */

@@ -101,6 +101,8 @@ struct outc_frame {
 	const char *file;  /* NULL for pseudo frames */
 	int32_t line;      /* 0 when lines are not shown */
 	uint32_t pseudo;   /* thread/process pseudo-frame: name only */
+	int32_t first_line; /* the function's first line, 0 if unknown; not part
+			     * of the identity: the first frame's is kept */
 };
 
 /* A trie node: one stack prefix, root first. */

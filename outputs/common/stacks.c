@@ -55,6 +55,7 @@ static int64_t outc_frame_id(struct outc_stacks *s, const struct pyspy_frame *f)
 		return rc;
 	outc_table_insert(&s->frame_index, h, s->nframes);
 	s->frames[s->nframes] = *key;
+	s->frames[s->nframes].first_line = f->first_line > 0 ? f->first_line : 0;
 	return (int64_t)s->nframes++;
 }
 

@@ -45,8 +45,8 @@ def write_input(path, stacks):
             for fr in frames:
                 if isinstance(fr, str):          # "!name": a thread pseudo-frame
                     fields.append(fr)
-                else:
-                    fields.append(f"{fr[0]}{US}{fr[1]}{US}{fr[2]}")
+                else:                            # (name, file, line[, first line])
+                    fields.append(US.join(str(x) for x in fr))
             f.write("\t".join(fields).encode("utf-8", "surrogateescape") + b"\n")
     return path
 

@@ -16,6 +16,7 @@ pprof, collapsed, speedscope and chrometrace.  Then:
 A reader that is not installed (scripts/deps.sh installs them all) is a
 skip that names it, never a pass.
 """
+import ast
 import json
 import os
 import pathlib
@@ -27,6 +28,7 @@ import pytest
 
 from conftest import run_pyspy
 from test_record import end, parse_collapsed, start
+from test_record_formats import big, big_in, feed  # noqa: F401  (fixtures)
 
 HERE = pathlib.Path(__file__).resolve().parent
 IMPORTER = HERE / "speedscope_import.js"
@@ -187,7 +189,7 @@ def parse_raw(text):
         samples[-1][2].update(re.findall(r"(\w+):\[([^\]]*)\]", line))
     locations = {}
     for line in locations_text.splitlines():
-        m = re.match(r"^\s+(\d+): 0x[0-9a-f]+ M=\d+ (\S+) (.+):(\d+) s=(\d+)", line)
+        m = re.match(r"^\s*(\d+): 0x[0-9a-f]+ M=\d+ (\S+) (.+):(\d+) s=(\d+)", line)
         assert m, line
         locations[int(m.group(1))] = (m.group(2), m.group(3), int(m.group(4)))
     return header, types, samples, locations
@@ -305,3 +307,119 @@ def test_speedscope_imports_chrometrace(heavy_interp, tmp_path_factory):
         seen |= set(per)
     # every stack of the run, with its files and lines, and no other
     assert seen == set(run["collapsed"])
+
+
+def test_pprof_start_lines_are_the_functions_first_lines(heavy_interp, tmp_path_factory):
+    run = recording(heavy_interp, tmp_path_factory)
+    _, _, _, locations = parse_raw(go_pprof("-raw", run["files"]["pprof"]))
+    text = go_pprof("-raw", run["files"]["pprof"])
+    starts = dict(re.findall(r"M=\d+ (reader_\w+) \S+:\d+ s=(\d+)", text))
+    tree = ast.parse((HERE / "programs_record" / "readers.py").read_text())
+    want = {n.name: str(n.lineno) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    assert starts and all(starts[name] == want[name] for name in starts), (starts, want)
+    assert set(starts) == {"reader_leaf", "reader_main", "reader_worker"}
+    assert locations
+
+
+# --- the modules fed without the sampler (tests/helpers/feed_output) -----------
+
+def test_pprof_100k_unique_stacks(tmp_path, big, big_in):
+    out = tmp_path / "big.pb.gz"
+    secs, proc = feed("pprof", out, big_in, "-l", "-r", "250")
+    assert proc.returncode == 0, proc.stderr
+    assert secs < 10, f"pprof took {secs:.1f} CPU seconds for 100,000 stacks"
+    header, types, samples, locations = parse_raw(go_pprof("-raw", out))
+    assert header["Period"] == "4000000"
+    want = {}
+    for _, tid, count, tname, frames in big:
+        key = (tuple(frames), str(tid), tname)
+        want[key] = want.get(key, 0) + count
+    got = {}
+    for (count, ns), ids, labels in samples:
+        assert ns == count * 4000000
+        key = (tuple(locations[i] for i in reversed(ids)), labels["thread_id"],
+               labels["thread_name"])
+        assert labels["pid"] == "55"
+        got[key] = got.get(key, 0) + count
+    assert got == want
+
+
+def test_pprof_names_made_valid(tmp_path):
+    stacks = [(3, 1, 2, "th\x01r\udcffead", [("<module>", "/p/m.py", 1, 1),
+                                           ("ctl\x01\x02", "/p/q\"\\.py", 2, 2),
+                                           ("bad\udcffx", "/p/\u00e9.py", 3, 3)])]
+    out = tmp_path / "e.pprof"
+    _, proc = feed("pprof", out, stacks, "-l")
+    assert proc.returncode == 0, proc.stderr
+    _, _, samples, locations = parse_raw(go_pprof("-raw", out))
+    assert sorted(locations.values()) == [("<module>", "/p/m.py", 1), ("bad\ufffdx", "/p/\u00e9.py", 3),
+                                          ("ctl??", "/p/q\"\\.py", 2)]
+    assert samples[0][0] == (2, 20000000)
+    assert samples[0][2]["thread_name"] == "th?r\ufffdead"
+    starts = re.findall(r"s=(\d+)", go_pprof("-raw", out))
+    assert sorted(starts) == ["1", "2", "3"]
+
+
+def trace_events(path):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert isinstance(doc, list)
+    for ev in doc:
+        assert ev["ph"] in ("M", "B", "E"), ev
+        assert isinstance(ev["pid"], int) and isinstance(ev["tid"], int)
+    return doc
+
+
+def test_chrometrace_slices_merge_and_end(tmp_path):
+    """Thread 7 runs f twice then g, then is missing from the next sample
+    (thread 8's): its frames end there; thread 8's end one interval after
+    the last sample."""
+    stacks = [(1, 7, 2, "Main", [("main", "/a/x.py", 1), ("f", "/a/x.py", 5)]),
+              (1, 7, 1, "Main", [("main", "/a/x.py", 1), ("g", "/a/x.py", 9)]),
+              (1, 8, 1, None, [("w", "/a/y.py", 3)])]
+    out = tmp_path / "t.json"
+    _, proc = feed("chrometrace", out, stacks, "-l", "-r", "100")
+    assert proc.returncode == 0, proc.stderr
+    doc = trace_events(out)
+    meta = [(e["tid"], e["args"]["name"]) for e in doc if e["ph"] == "M"]
+    assert meta == [(0, "7: Main"), (1, "8")]
+    got = [(e["tid"], e["ph"], e["name"], e["ts"], e["args"].get("line")) for e in doc
+           if e["ph"] != "M"]
+    assert got == [(0, "B", "main", 0, 1), (0, "B", "f", 0, 5),
+                   (0, "E", "f", 20000, 5), (0, "B", "g", 20000, 9),
+                   (0, "E", "g", 30000, 9), (0, "E", "main", 30000, 1),
+                   (1, "B", "w", 30000, 3), (1, "E", "w", 40000, 3)]
+    assert all(e["args"]["filename"].startswith("/a/") for e in doc if e["ph"] != "M")
+
+
+def test_chrometrace_escapes_and_pseudo_frames(tmp_path):
+    stacks = [(3, 1, 1, 'th"r\\ead\x01', ["!thread (1)", ("ctl\x01\x02", "/p/q\"\\.py", 2),
+                                         ("bad\udcffx", "/p/\u00e9.py", 0)])]
+    out = tmp_path / "e.json"
+    _, proc = feed("chrometrace", out, stacks, "-l")
+    assert proc.returncode == 0, proc.stderr
+    doc = trace_events(out)
+    assert doc[0]["args"]["name"] == '1: th"r\\ead\x01'
+    begun = [e for e in doc if e["ph"] == "B"]
+    assert begun[0]["name"] == "thread (1)" and begun[0]["args"] == {}
+    assert begun[1]["name"] == "ctl\x01\x02" and begun[1]["args"] == {"filename": '/p/q"\\.py',
+                                                                      "line": 2}
+    assert begun[2]["name"] == "bad\ufffdx" and begun[2]["args"] == {"filename": "/p/\u00e9.py"}
+
+
+def test_chrometrace_many_unique_stacks(tmp_path, big):
+    """10,000 distinct stacks (each a change of every frame below the root:
+    about 16 MB of events, which is what the format costs)."""
+    out = tmp_path / "big.json"
+    secs, proc = feed("chrometrace", out, big[:10_000], "-l")
+    assert proc.returncode == 0, proc.stderr
+    assert secs < 10, f"chrometrace took {secs:.1f} CPU seconds for 10,000 stacks"
+    doc = trace_events(out)
+    open_frames = {}
+    for e in doc:
+        if e["ph"] == "B":
+            open_frames.setdefault(e["tid"], []).append(e["name"])
+        elif e["ph"] == "E":
+            assert open_frames[e["tid"]].pop() == e["name"], e
+    assert all(not v for v in open_frames.values())
+    leaves = {e["name"] for e in doc if e["ph"] == "B" and e["name"].startswith("leaf_")}
+    assert len(leaves) == 10_000

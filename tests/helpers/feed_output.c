@@ -8,7 +8,7 @@
  *
  *   PID <tab> TID <tab> COUNT <tab> THREADNAME <tab> FRAME <tab> FRAME ...
  *
- * frames root first, each `name\x1ffile\x1fline`; a frame `!name` is a
+ * frames root first, each `name\x1ffile\x1fline[\x1ffirstline]`; a frame `!name` is a
  * thread pseudo-frame.  THREADNAME "-" means unknown.  The stack is fed as
  * COUNT samples of one stack each.  Strings are interned as the core does
  * (equal strings, equal pointers).  -l: show lines, -f: full filenames,
@@ -167,14 +167,18 @@ int main(int argc, char **argv)
 				continue;
 			}
 			char *s1 = strchr(field, '\x1f'), *s2 = s1 ? strchr(s1 + 1, '\x1f') : NULL;
+			char *s3 = s2 ? strchr(s2 + 1, '\x1f') : NULL;
 			if (s1)
 				*s1 = '\0';
 			if (s2)
 				*s2 = '\0';
+			if (s3)
+				*s3 = '\0';
 			fr->name = intern(field);
 			fr->filename = intern(s1 ? s1 + 1 : "");
 			fr->short_filename = short_name(fr->filename);
 			fr->line = s2 ? atoi(s2 + 1) : 0;
+			fr->first_line = s3 ? atoi(s3 + 1) : 0;
 		}
 		if (n < 4)
 			continue;
