@@ -44,10 +44,7 @@ struct ct_entry {
 };
 
 struct ct_thread {
-	int64_t pid;
-	uint64_t thread_id;
-	int64_t os_thread_id;
-	const char *name;        /* the last one seen */
+	struct outc_thread t;    /* first: which thread, its last name */
 	uint64_t seen;           /* the sample that last had this thread */
 	struct ct_entry *entries;
 	size_t nentries, entries_cap;
@@ -73,45 +70,6 @@ struct ct_state {
 	struct outc_buf label;   /* scratch: a track's name */
 	uint64_t nwritten;       /* events written so far */
 };
-
-struct ct_thread_key {
-	const struct ct_thread *threads;
-	int64_t pid;
-	uint64_t thread_id;
-};
-
-static int ct_same_thread(const void *arg, size_t idx)
-{
-	const struct ct_thread_key *k = arg;
-
-	return k->threads[idx].pid == k->pid && k->threads[idx].thread_id == k->thread_id;
-}
-
-/* The track of the stack's thread, added if new. */
-static int64_t ct_thread_id(struct ct_state *st, const struct pyspy_stack *stack)
-{
-	struct ct_thread_key key = { st->threads, stack->pid, stack->thread_id };
-	uint64_t h = outc_mix((uint64_t)stack->pid ^ outc_mix(stack->thread_id));
-	struct ct_thread *t;
-	int64_t id;
-	int rc;
-
-	id = outc_table_find(&st->thread_index, h, ct_same_thread, &key);
-	if (id >= 0)
-		return id;
-	rc = outc_grow(st->rec.host, (void **)&st->threads, &st->threads_cap, st->nthreads + 1,
-		       sizeof(*st->threads), OUTC_MAX_ENTRIES);
-	if (!rc)
-		rc = outc_table_reserve(st->rec.host, &st->thread_index);
-	if (rc)
-		return rc;
-	outc_table_insert(&st->thread_index, h, st->nthreads);
-	t = &st->threads[st->nthreads];
-	memset(t, 0, sizeof(*t));
-	t->pid = stack->pid;
-	t->thread_id = stack->thread_id;
-	return (int64_t)st->nthreads++;
-}
 
 /* The thread's stack is the one ending at leaf from now on. */
 static int ct_set_leaf(struct ct_state *st, struct ct_thread *t, uint32_t leaf)
@@ -143,15 +101,12 @@ static int ct_add_stack(void *state, const struct pyspy_stack *stack)
 	rc = outc_stacks_add(&st->rec.stacks, stack, &leaf);
 	if (rc)
 		return rc;
-	id = ct_thread_id(st, stack);
+	id = outc_thread_of(st->rec.host, &st->thread_index, (void **)&st->threads,
+			    &st->nthreads, &st->threads_cap, sizeof(*st->threads), stack);
 	if (id < 0)
 		return (int)id;
 	t = &st->threads[id];
 	t->seen = st->seq;
-	if (stack->os_thread_id)
-		t->os_thread_id = stack->os_thread_id;
-	if (stack->thread_name)
-		t->name = stack->thread_name;
 	rc = ct_set_leaf(st, t, leaf);
 	if (rc || leaf == OUTC_NONE || t->open)
 		return rc;
@@ -206,7 +161,7 @@ static void ct_put_event(struct ct_state *st, const struct ct_thread *t, uint32_
 	fputs(st->nwritten++ ? ",\n{\"name\":" : "[\n{\"name\":", out);
 	outc_put_json(out, f->name);
 	fprintf(out, ",\"cat\":\"py-spy\",\"ph\":\"%c\",\"pid\":%lld,\"tid\":%u,\"ts\":", phase,
-		(long long)t->pid, tid);
+		(long long)t->t.pid, tid);
 	ct_put_time(out, ns);
 	fputs(",\"args\":{", out);
 	if (!f->pseudo) {
@@ -263,18 +218,18 @@ static int ct_put_thread(struct ct_state *st, const struct ct_thread *t, uint32_
 	int rc;
 
 	/* "TID: NAME" as py-spy names a track, or "TID" */
-	snprintf(head, sizeof(head), t->name ? "%llu: " : "%llu",
-		 t->os_thread_id ? (unsigned long long)t->os_thread_id
-				 : (unsigned long long)t->thread_id);
+	snprintf(head, sizeof(head), t->t.name ? "%llu: " : "%llu",
+		 t->t.os_thread_id ? (unsigned long long)t->t.os_thread_id
+				   : (unsigned long long)t->t.thread_id);
 	st->label.len = 0;
 	rc = outc_buf_put(host, &st->label, head, strlen(head));
-	if (!rc && t->name)
-		rc = outc_buf_put(host, &st->label, t->name, strnlen(t->name, OUTC_MAX_PART));
+	if (!rc && t->t.name)
+		rc = outc_buf_put(host, &st->label, t->t.name, strnlen(t->t.name, OUTC_MAX_PART));
 	if (rc)
 		return rc;
 	fputs(st->nwritten++ ? ",\n" : "[\n", out);
 	fprintf(out, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%lld,\"tid\":%u,"
-		"\"args\":{\"name\":", (long long)t->pid, tid);
+		"\"args\":{\"name\":", (long long)t->t.pid, tid);
 	outc_put_json(out, st->label.p);
 	fputs("}}", out);
 	for (i = 0; i < t->nentries; i++) {

@@ -43,10 +43,7 @@
 #define SS_MAX_ENTRIES OUTC_MAX_ENTRIES /* profiles, samples of one */
 
 struct ss_profile {
-	int64_t pid;
-	uint64_t thread_id;
-	int64_t os_thread_id;
-	const char *thread_name;
+	struct outc_thread t;  /* first: which thread */
 	uint32_t *samples; /* trie leaf per sample; OUTC_NONE: empty stack */
 	size_t nsamples, samples_cap;
 	char *name;        /* built in finish */
@@ -64,45 +61,6 @@ struct ss_state {
 	size_t path_cap;
 };
 
-struct ss_profile_key {
-	const struct ss_profile *profiles;
-	int64_t pid;
-	uint64_t thread_id;
-};
-
-static int ss_same_profile(const void *arg, size_t idx)
-{
-	const struct ss_profile_key *k = arg;
-
-	return k->profiles[idx].pid == k->pid && k->profiles[idx].thread_id == k->thread_id;
-}
-
-/* The profile of the stack's thread, added if new. */
-static int64_t ss_profile_id(struct ss_state *st, const struct pyspy_stack *stack)
-{
-	struct ss_profile_key key = { st->profiles, stack->pid, stack->thread_id };
-	uint64_t h = outc_mix((uint64_t)stack->pid ^ outc_mix(stack->thread_id));
-	struct ss_profile *p;
-	int64_t id;
-	int rc;
-
-	id = outc_table_find(&st->profile_index, h, ss_same_profile, &key);
-	if (id >= 0)
-		return id;
-	rc = outc_grow(st->rec.host, (void **)&st->profiles, &st->profiles_cap, st->nprofiles + 1,
-		       sizeof(*st->profiles), SS_MAX_ENTRIES);
-	if (!rc)
-		rc = outc_table_reserve(st->rec.host, &st->profile_index);
-	if (rc)
-		return rc;
-	outc_table_insert(&st->profile_index, h, st->nprofiles);
-	p = &st->profiles[st->nprofiles];
-	memset(p, 0, sizeof(*p));
-	p->pid = stack->pid;
-	p->thread_id = stack->thread_id;
-	return (int64_t)st->nprofiles++;
-}
-
 /* Record one stack as the next sample of its thread's profile. */
 static int ss_add_stack(void *state, const struct pyspy_stack *stack)
 {
@@ -115,7 +73,8 @@ static int ss_add_stack(void *state, const struct pyspy_stack *stack)
 	rc = outc_stacks_add(&st->rec.stacks, stack, &leaf);
 	if (rc)
 		return rc;
-	id = ss_profile_id(st, stack);
+	id = outc_thread_of(st->rec.host, &st->profile_index, (void **)&st->profiles,
+			    &st->nprofiles, &st->profiles_cap, sizeof(*st->profiles), stack);
 	if (id < 0)
 		return (int)id;
 	p = &st->profiles[id];
@@ -124,10 +83,6 @@ static int ss_add_stack(void *state, const struct pyspy_stack *stack)
 	if (rc)
 		return rc;
 	p->samples[p->nsamples++] = leaf;
-	if (stack->os_thread_id)
-		p->os_thread_id = stack->os_thread_id;
-	if (stack->thread_name)
-		p->thread_name = stack->thread_name;
 	return 0;
 }
 
@@ -138,20 +93,20 @@ static int ss_name_profiles(struct ss_state *st)
 	size_t i, n;
 
 	for (i = 1; i < st->nprofiles; i++)
-		many_pids |= st->profiles[i].pid != st->profiles[0].pid;
+		many_pids |= st->profiles[i].t.pid != st->profiles[0].t.pid;
 	for (i = 0; i < st->nprofiles; i++) {
 		struct ss_profile *p = &st->profiles[i];
 		char head[96];
-		const char *tname = p->thread_name;
+		const char *tname = p->t.name;
 
 		if (many_pids)
-			snprintf(head, sizeof(head), "Process %lld Thread %llu", (long long)p->pid,
-				 p->os_thread_id ? (unsigned long long)p->os_thread_id
-						 : (unsigned long long)p->thread_id);
+			snprintf(head, sizeof(head), "Process %lld Thread %llu", (long long)p->t.pid,
+				 p->t.os_thread_id ? (unsigned long long)p->t.os_thread_id
+						   : (unsigned long long)p->t.thread_id);
 		else
 			snprintf(head, sizeof(head), "Thread %llu",
-				 p->os_thread_id ? (unsigned long long)p->os_thread_id
-						 : (unsigned long long)p->thread_id);
+				 p->t.os_thread_id ? (unsigned long long)p->t.os_thread_id
+						   : (unsigned long long)p->t.thread_id);
 		n = strlen(head) + (tname ? strnlen(tname, OUTC_MAX_PART) + 3 : 0) + 1;
 		p->name = st->rec.host->alloc(n);
 		if (!p->name)
@@ -171,9 +126,9 @@ static int ss_cmp_profiles(const void *a, const void *b)
 
 	if (c)
 		return c;
-	if (pa->pid != pb->pid)
-		return pa->pid < pb->pid ? -1 : 1;
-	return pa->thread_id < pb->thread_id ? -1 : pa->thread_id > pb->thread_id;
+	if (pa->t.pid != pb->t.pid)
+		return pa->t.pid < pb->t.pid ? -1 : 1;
+	return pa->t.thread_id < pb->t.thread_id ? -1 : pa->t.thread_id > pb->t.thread_id;
 }
 
 static void ss_write_frames(struct ss_state *st)

@@ -150,6 +150,25 @@ OUTC_HIDDEN int outc_stacks_add(struct outc_stacks *s, const struct pyspy_stack 
 				uint32_t *leaf);
 OUTC_HIDDEN void outc_stacks_free(struct outc_stacks *s);
 
+/* A thread of a record output: the first member of a module's own
+ * per-thread struct (threads.c). */
+struct outc_thread {
+	int64_t pid;
+	uint64_t thread_id;     /* the interpreter's */
+	int64_t os_thread_id;   /* the last nonzero one seen; 0: unknown */
+	const char *name;       /* the last one seen, or NULL */
+};
+
+/*
+ * The index of the stack's thread, by (pid, interpreter thread id), in
+ * *arr: *n elements of elem bytes, each starting with struct outc_thread,
+ * indexed by index.  A new thread is appended zeroed; the kernel id and
+ * name are updated from the stack.  Returns the index or -ENOMEM.
+ */
+OUTC_HIDDEN int64_t outc_thread_of(const struct pyspy_host *host, struct outc_table *index,
+				   void **arr, size_t *n, size_t *cap, size_t elem,
+				   const struct pyspy_stack *stack);
+
 /* The start of every record output's state (collapsed, flamegraph, ...). */
 struct outc_record {
 	const struct pyspy_host *host;

@@ -267,20 +267,28 @@ def test_speedscope_imports_pprof(heavy_interp, tmp_path_factory):
                for f in frames)
 
 
+def thread_stacks(doc, unit, key_of):
+    """{profile name: {stack: time}} of speedscope's saved profiles, each
+    checked to hold only its own thread's stacks."""
+    out = {}
+    for prof in doc["profiles"]:
+        assert prof["unit"] == unit
+        per = replay(prof, doc["shared"]["frames"], key_of)
+        mark = "reader_main" if "MainThread" in prof["name"] else "reader_worker"
+        assert all(mark in [f[0] for f in k] for k in per), (prof["name"], list(per))
+        out[prof["name"]] = per
+    return out
+
+
 def test_speedscope_imports_speedscope(heavy_interp, tmp_path_factory):
     run = recording(heavy_interp, tmp_path_factory)
     doc = speedscope_exports(run)["speedscope"]
-    frames = doc["shared"]["frames"]
     names = sorted(p["name"] for p in doc["profiles"])
     assert len(names) == 2, names
     assert names[0] == f'Thread {run["pid"]} "MainThread"'
     assert re.fullmatch(r'Thread \d+ "ReaderWorker"', names[1]), names
     total = {}
-    for prof in doc["profiles"]:
-        assert prof["unit"] == "seconds"
-        per = replay(prof, frames, file_frame)
-        mark = "reader_main" if "MainThread" in prof["name"] else "reader_worker"
-        assert all(mark in [f[0] for f in k] for k in per), (prof["name"], list(per))
+    for per in thread_stacks(doc, "seconds", file_frame).values():
         for k, v in per.items():
             total[k] = total.get(k, 0) + v
     assert {k: round(v * RATE) for k, v in total.items()} == run["collapsed"]
@@ -289,7 +297,6 @@ def test_speedscope_imports_speedscope(heavy_interp, tmp_path_factory):
 def test_speedscope_imports_chrometrace(heavy_interp, tmp_path_factory):
     run = recording(heavy_interp, tmp_path_factory)
     doc = speedscope_exports(run)["chrometrace"]
-    frames = doc["shared"]["frames"]
     names = sorted(p["name"] for p in doc["profiles"])
     assert len(names) == 2, names
     # py-spy's track names, "TID: NAME", and speedscope's (pid, tid) after them
@@ -297,11 +304,7 @@ def test_speedscope_imports_chrometrace(heavy_interp, tmp_path_factory):
                         names[0]), names
     assert re.fullmatch(rf'\d+: ReaderWorker \(pid {run["pid"]}, tid \d+\)', names[1]), names
     seen = set()
-    for prof in doc["profiles"]:
-        assert prof["unit"] == "microseconds"
-        per = replay(prof, frames, trace_frame)
-        mark = "reader_main" if "MainThread" in prof["name"] else "reader_worker"
-        assert all(mark in [f[0] for f in k] for k in per), (prof["name"], list(per))
+    for per in thread_stacks(doc, "microseconds", trace_frame).values():
         # a thread's slices cover at most the recording (3 s, in microseconds)
         assert 0 < sum(per.values()) <= 4e6
         seen |= set(per)
