@@ -426,3 +426,32 @@ def test_chrometrace_many_unique_stacks(tmp_path, big):
     assert all(not v for v in open_frames.values())
     leaves = {e["name"] for e in doc if e["ph"] == "B" and e["name"].startswith("leaf_")}
     assert len(leaves) == 10_000
+
+
+def test_file_names_choose_the_format(heavy_interp, tmp_path):
+    """.pb.gz and .pprof mean pprof, .json stays speedscope, .trace.json is
+    chrometrace's own; -f chrometrace and -f pprof choose them whatever the
+    name."""
+    p = start(heavy_interp, "readers.py")
+    try:
+        r = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1,
+                       "-o", tmp_path / "a.pprof", "-o", tmp_path / "b.PB.GZ",
+                       "-o", tmp_path / "c.json", "-o", tmp_path / "d.trace.json"])
+        assert r.returncode == 0, r.stderr
+        r2 = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1,
+                        "-f", "chrometrace", "-o", tmp_path / "e.json"])
+        assert r2.returncode == 0, r2.stderr
+        r3 = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1,
+                        "-f", "pprof", "-o", tmp_path / "f.out"])
+        assert r3.returncode == 0, r3.stderr
+    finally:
+        end(p)
+    for name in ("a.pprof", "b.PB.GZ", "f.out"):
+        assert (tmp_path / name).read_bytes()[:2] == b"\x1f\x8b", name   # gzip
+        assert "reader_leaf" in go_pprof("-raw", tmp_path / name)
+    assert json.loads((tmp_path / "c.json").read_text())["profiles"]
+    for name in ("d.trace.json", "e.json"):
+        doc = trace_events(tmp_path / name)
+        assert any(e["ph"] == "B" and e["name"] == "reader_leaf" for e in doc), name
+    for name in ("a.pprof", "b.PB.GZ", "c.json", "d.trace.json"):
+        assert re.search(rf"Wrote .* to '.*/{re.escape(name)}'", r.stderr), (name, r.stderr)
