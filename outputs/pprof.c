@@ -656,7 +656,7 @@ static int pp_finish(void *state, const struct pyspy_run_summary *summary,
 		     char *err, size_t errlen)
 {
 	struct pp_state *st = state;
-	int rc;
+	int rc, zrc;
 
 	rc = pp_make_functions(st);
 	if (rc) {
@@ -666,11 +666,15 @@ static int pp_finish(void *state, const struct pyspy_run_summary *summary,
 	st->z.zalloc = pp_zalloc;
 	st->z.zfree = pp_zfree;
 	st->z.opaque = (void *)(uintptr_t)st->rec.host;
-	if (deflateInit2(&st->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK) {
-		snprintf(err, errlen, "pprof: cannot start gzip: %s",
-			 st->z.msg ? st->z.msg : "out of memory");
-		return -ENOMEM;
+	zrc = deflateInit2(&st->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+			   Z_DEFAULT_STRATEGY);
+	if (zrc != Z_OK) {
+		if (zrc == Z_MEM_ERROR)
+			snprintf(err, errlen, "pprof: out of memory for gzip");
+		else
+			snprintf(err, errlen, "pprof: cannot start gzip: %s",
+				 st->z.msg ? st->z.msg : zError(zrc));
+		return zrc == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
 	}
 	st->z_open = 1;
 	errno = 0;

@@ -431,7 +431,7 @@ def test_chrometrace_many_unique_stacks(tmp_path, big):
 def test_file_names_choose_the_format(heavy_interp, tmp_path):
     """.pb.gz and .pprof mean pprof, .json stays speedscope, .trace.json is
     chrometrace's own; -f chrometrace and -f pprof choose them whatever the
-    name."""
+    name.  pprof's sample type is cpu, or wall with --idle."""
     p = start(heavy_interp, "readers.py")
     try:
         r = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1,
@@ -441,7 +441,7 @@ def test_file_names_choose_the_format(heavy_interp, tmp_path):
         r2 = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1,
                         "-f", "chrometrace", "-o", tmp_path / "e.json"])
         assert r2.returncode == 0, r2.stderr
-        r3 = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1,
+        r3 = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1, "--idle",
                         "-f", "pprof", "-o", tmp_path / "f.out"])
         assert r3.returncode == 0, r3.stderr
     finally:
@@ -449,6 +449,9 @@ def test_file_names_choose_the_format(heavy_interp, tmp_path):
     for name in ("a.pprof", "b.PB.GZ", "f.out"):
         assert (tmp_path / name).read_bytes()[:2] == b"\x1f\x8b", name   # gzip
         assert "reader_leaf" in go_pprof("-raw", tmp_path / name)
+    # idle threads recorded too: the time is wall time, not CPU time
+    assert "samples/count wall/nanoseconds" in go_pprof("-raw", tmp_path / "f.out")
+    assert "samples/count cpu/nanoseconds" in go_pprof("-raw", tmp_path / "a.pprof")
     assert json.loads((tmp_path / "c.json").read_text())["profiles"]
     for name in ("d.trace.json", "e.json"):
         doc = trace_events(tmp_path / name)

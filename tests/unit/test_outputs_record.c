@@ -32,6 +32,7 @@ struct loaded {
 
 static struct loaded mods[] = {
 	{ .name = "collapsed" }, { .name = "speedscope" }, { .name = "flamegraph" },
+	{ .name = "pprof" }, { .name = "chrometrace" },
 };
 
 static const struct pyspy_output_ops *ops_of(const char *name)
@@ -234,6 +235,11 @@ static void test_descriptors(void)
 	CU_ASSERT_EQUAL(f->to_stdout, 0);
 	CU_ASSERT(c->size == sizeof(struct pyspy_output_ops) && c->sample && c->finish && c->close);
 	CU_ASSERT(s->sample && s->finish && s->close && f->sample && f->finish && f->close);
+	CU_ASSERT_STRING_EQUAL(ops_of("pprof")->extension, "pb.gz");
+	CU_ASSERT_STRING_EQUAL(ops_of("pprof")->extensions, "pb.gz, pprof");
+	CU_ASSERT_STRING_EQUAL(ops_of("chrometrace")->extension, "trace.json");
+	CU_ASSERT_EQUAL(ops_of("pprof")->commands, PYSPY_CMD_RECORD);
+	CU_ASSERT_EQUAL(ops_of("chrometrace")->commands, PYSPY_CMD_RECORD);
 }
 
 /* --- collapsed ------------------------------------------------------------ */
