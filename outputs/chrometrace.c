@@ -151,7 +151,7 @@ static void ct_put_time(FILE *out, uint64_t ns)
 	fprintf(out, "%llu.%03u", (unsigned long long)(ns / 1000), (unsigned)(ns % 1000));
 }
 
-/* One B or E event of the frame at trie node n on track tid. */
+/* One B or E event of the frame of trie node `node` on track tid. */
 static void ct_put_event(struct ct_state *st, const struct ct_thread *t, uint32_t tid,
 			 uint32_t node, char phase, uint64_t ns)
 {

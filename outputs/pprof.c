@@ -19,9 +19,9 @@
  *   string_table  every string once, "" first
  *   comment       py-spy's command line
  *
- * Labels are strings: Pyroscope keeps string labels only, and pprof's
- * -tagfocus and -tags read both.  Label keys follow Prometheus' rule
- * ([a-zA-Z_][a-zA-Z0-9_]*) that Pyroscope enforces.
+ * Labels are strings, the kind Pyroscope's ingestion splits profiles by;
+ * pprof's -tagfocus and -tags read both kinds.  Label keys follow the
+ * Prometheus rule ([a-zA-Z_][a-zA-Z0-9_]*) that Pyroscope enforces.
  *
  * The encoder is our own: the part of the protobuf wire format a profile
  * needs is varints and length-delimited fields (below, ~60 lines), and one
@@ -71,7 +71,7 @@ struct pp_function {
 	int32_t start_line;      /* of the first frame seen; 0: unknown */
 };
 
-/* A string of the string table, kept in strings.p at `at`. */
+/* A string of the string table: len bytes at strbuf.p + at. */
 struct pp_string {
 	uint32_t at, len;
 };
@@ -243,7 +243,7 @@ static int64_t pp_string(struct pp_state *st, const char *s)
 	rc = outc_escape_buf(host, &st->strbuf, s ? s : "", OUTC_ESC_LABEL);
 	if (rc)
 		return rc;
-	k.s = st->strbuf.p ? st->strbuf.p + at : "";
+	k.s = st->strbuf.p + at;
 	k.len = st->strbuf.len - at;
 	h = pp_hash_bytes(k.s, k.len);
 	id = outc_table_find(&st->string_index, h, pp_same_string, &k);
@@ -321,6 +321,9 @@ static int pp_fixed_strings(struct pp_state *st, const char *title)
 	size_t i;
 	int64_t id;
 
+	/* strbuf.p is never NULL from here on, even while every string is "" */
+	if (outc_buf_put(st->rec.host, &st->strbuf, "", 0))
+		return -ENOMEM;
 	for (i = 0; i < sizeof(pp_fixed) / sizeof(pp_fixed[0]); i++) {
 		id = pp_string(st, pp_fixed[i]);
 		if (id != (int64_t)i)
