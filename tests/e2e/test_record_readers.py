@@ -432,20 +432,17 @@ def test_file_names_choose_the_format(heavy_interp, tmp_path):
     """.pb.gz and .pprof mean pprof, .json stays speedscope, .trace.json is
     chrometrace's own; -f chrometrace and -f pprof choose them whatever the
     name.  pprof's sample type is cpu, or wall with --idle."""
+    runs = [["-o", tmp_path / "a.pprof", "-o", tmp_path / "b.PB.GZ",
+             "-o", tmp_path / "c.json", "-o", tmp_path / "d.trace.json"],
+            ["-f", "chrometrace", "-o", tmp_path / "e.json"],
+            ["--idle", "-f", "pprof", "-o", tmp_path / "f.out"]]
     p = start(heavy_interp, "readers.py")
     try:
-        r = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1,
-                       "-o", tmp_path / "a.pprof", "-o", tmp_path / "b.PB.GZ",
-                       "-o", tmp_path / "c.json", "-o", tmp_path / "d.trace.json"])
-        assert r.returncode == 0, r.stderr
-        r2 = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1,
-                        "-f", "chrometrace", "-o", tmp_path / "e.json"])
-        assert r2.returncode == 0, r2.stderr
-        r3 = run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1, "--idle",
-                        "-f", "pprof", "-o", tmp_path / "f.out"])
-        assert r3.returncode == 0, r3.stderr
+        done = [run_pyspy(["record", "-p", p.pid, "-r", 50, "-d", 1, *args]) for args in runs]
     finally:
         end(p)
+    for r in done:
+        assert r.returncode == 0, r.stderr
     for name in ("a.pprof", "b.PB.GZ", "f.out"):
         assert (tmp_path / name).read_bytes()[:2] == b"\x1f\x8b", name   # gzip
         assert "reader_leaf" in go_pprof("-raw", tmp_path / name)
@@ -457,4 +454,4 @@ def test_file_names_choose_the_format(heavy_interp, tmp_path):
         doc = trace_events(tmp_path / name)
         assert any(e["ph"] == "B" and e["name"] == "reader_leaf" for e in doc), name
     for name in ("a.pprof", "b.PB.GZ", "c.json", "d.trace.json"):
-        assert re.search(rf"Wrote .* to '.*/{re.escape(name)}'", r.stderr), (name, r.stderr)
+        assert re.search(rf"Wrote .* to '.*/{re.escape(name)}'", done[0].stderr), name
