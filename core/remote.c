@@ -39,6 +39,7 @@ static const struct backend_op backend_ops[] = {
 	BACKEND_OP(alive, 0),     /* without it an exit shows as -ESRCH */
 	BACKEND_OP(terminate, 0), /* goes with spawn */
 	BACKEND_OP(thread_state, 0), /* without it threads answers */
+	BACKEND_OP(pause_threads, 0), /* without it pause stops every thread */
 };
 
 /* A function pointer at offset of a table of `size` bytes, or NULL when the
@@ -237,6 +238,21 @@ int remote_thread_state(struct remote *r, int64_t tid)
 	if (!remote_has_thread_state(r))
 		return -ENOSYS;
 	return r->ops->thread_state(r->proc, tid);
+}
+
+int remote_has_pause_threads(const struct remote *r)
+{
+	return has_op(r->ops, offsetof(struct pyspy_backend_ops, pause_threads));
+}
+
+int remote_pause_threads(struct remote *r, const int64_t *tids, size_t n, struct pyspy_hold *hold,
+			 char *err, size_t errlen)
+{
+	if (!remote_has_pause_threads(r)) {
+		snprintf(err, errlen, "the backend cannot stop chosen threads");
+		return -ENOSYS;
+	}
+	return r->ops->pause_threads(r->proc, tids, n, hold, err, errlen);
 }
 
 /* ---- the memory map and typed reads ----------------------------------------- */

@@ -89,6 +89,14 @@ int remote_has_thread_state(const struct remote *r);
 /* enum pyspy_os_thread_state of thread tid, or a negative errno. */
 int remote_thread_state(struct remote *r, int64_t tid);
 
+/* 1 if the backend can stop chosen threads (remote_pause_threads). */
+int remote_has_pause_threads(const struct remote *r);
+/* Stop only threads tids[0..n) within the limits of *hold: 0 (all held),
+ * a count of threads another tracer holds (the others held), -ETIMEDOUT
+ * (given up, nothing held) or a negative errno; resume with ops->resume. */
+int remote_pause_threads(struct remote *r, const int64_t *tids, size_t n, struct pyspy_hold *hold,
+			 char *err, size_t errlen);
+
 int remote_read_ptr(struct remote *r, uint64_t addr, uint64_t *out);
 int remote_read_u32(struct remote *r, uint64_t addr, uint32_t *out);
 

@@ -94,6 +94,12 @@ struct pyspy_proc {
 	struct lnx_held *held;            /* threads seized by pause */
 	size_t nheld, held_cap;
 	int paused;
+	struct lnx_held *late;            /* seized, but not stopped by the deadline */
+	size_t nlate, late_cap;
+	int chld_checked, chld_notifies;  /* SIGCHLD reports each stop of a tracee */
+	int boost_state;      /* SCHED_FIFO while holding: 0 untried, 1 yes, -1 no */
+	int boosted;          /* running under SCHED_FIFO now */
+	struct pyspy_hold *hold; /* of the current pause_threads: resume says when it let go */
 	int reap_leader;      /* a traced main thread exited: reap it later */
 
 	char *exe, *cmdline, *comm;       /* last result of the info op */
@@ -152,7 +158,11 @@ int lnx_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 		size_t *n, size_t *thread_size, char *err, size_t errlen);
 
 int lnx_pause(struct pyspy_proc *proc, char *err, size_t errlen);
+int lnx_pause_threads(struct pyspy_proc *proc, const int64_t *tids, size_t n,
+		      struct pyspy_hold *hold, char *err, size_t errlen);
 int lnx_resume(struct pyspy_proc *proc);
+/* Detach the threads a pause gave up on that have stopped since. */
+void lnx_settle_late(struct pyspy_proc *proc);
 /* A stop seen outside pause (by alive's waitpid) for a held thread. */
 void lnx_held_note_stop(struct pyspy_proc *proc, pid_t tid, int status);
 

@@ -26,6 +26,7 @@ static const struct pyspy_backend_ops lnx_ops = {
 	.alive = lnx_alive,
 	.terminate = lnx_terminate,
 	.thread_state = lnx_thread_state,
+	.pause_threads = lnx_pause_threads,
 };
 
 PYSPY_EXPORT const struct pyspy_module pyspy_module = {

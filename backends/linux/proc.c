@@ -957,6 +957,7 @@ static void lnx_proc_free(struct pyspy_proc *proc)
 	lnx_free(host, proc->bounce);
 	lnx_free(host, proc->groups);
 	lnx_free(host, proc->held);
+	lnx_free(host, proc->late);
 	lnx_free(host, proc->exe);
 	lnx_free(host, proc->cmdline);
 	lnx_free(host, proc->comm);
@@ -1037,8 +1038,7 @@ void lnx_detach(struct pyspy_proc *proc)
 {
 	if (!proc)
 		return;
-	if (proc->paused)
-		lnx_resume(proc);
+	lnx_resume(proc); /* also the threads a pause gave up on, if stopped now */
 	if (proc->reap_leader)
 		lnx_alive(proc, NULL);
 	lnx_proc_free(proc);

@@ -180,6 +180,8 @@ int lnx_alive(struct pyspy_proc *proc, int *status)
 {
 	int tries;
 
+	if (!proc->paused)
+		lnx_settle_late(proc);
 	if (proc->is_child || proc->reap_leader)
 		lnx_reap(proc);
 	/* every task has ended: the child's status is a moment away */

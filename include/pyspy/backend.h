@@ -102,6 +102,19 @@ struct pyspy_spawn {
 	/* Members above are valid for ABI version 2.  Append only. */
 };
 
+/* Limits of one pause_threads.  Waiting for the first stop holds nothing;
+ * once a thread is stopped, it is held while the others are waited for. */
+struct pyspy_hold {
+	uint32_t size;        /* set by the caller to sizeof(struct pyspy_hold) */
+	uint32_t reserved;
+	uint64_t wait_ns;     /* longest wait for the first thread to stop */
+	uint64_t hold_ns;     /* longest wait for the others after the first stop */
+	uint64_t stopped_ns;  /* out: when the first stop was seen (the clock of
+			       * the host's now_ns, CLOCK_MONOTONIC), 0 if none */
+	uint64_t released_ns; /* out, written by resume: when the last thread
+			       * was let go (*hold must live until resume) */
+};
+
 struct pyspy_backend_ops {
 	uint32_t size;        /* sizeof(struct pyspy_backend_ops) of the module */
 	uint32_t reserved;
@@ -175,6 +188,21 @@ struct pyspy_backend_ops {
 	 * or a table too short to hold it means "use threads". */
 	int (*thread_state)(struct pyspy_proc *proc, int64_t tid);
 	/* Members above are valid for ABI version 2.  Append only. */
+
+	/* Stop only the threads tids[0..n) (kernel thread ids, such as the
+	 * threads that run Python code; the others keep running) within the
+	 * limits of *hold, which also says when the hold began; resume lets
+	 * them go.  Threads that have exited are left out.  Returns 0 when
+	 * every thread is held; a positive count of threads that could not be
+	 * seized (held by another tracer: err says which), the others being
+	 * held; -ETIMEDOUT when a thread did not stop in time (nothing is held
+	 * then: the sample is to be given up; err says which); -ESRCH once the
+	 * process is gone.  Same guarantees as pause.  Optional: NULL or a
+	 * table too short to hold it means "use pause". */
+	int (*pause_threads)(struct pyspy_proc *proc, const int64_t *tids, size_t n,
+			     struct pyspy_hold *hold, char *err, size_t errlen);
+	/* Members above: ABI version 2 with pause_threads appended (optional:
+	 * the core checks the table's size).  Append only. */
 };
 
 #endif /* PYSPY_BACKEND_H */

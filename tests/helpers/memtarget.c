@@ -15,6 +15,7 @@
  *                     signals queue: every one sent is counted)
  *   spin TID          the thread that never sleeps
  *   sleep TID         (twice) threads blocked in nanosleep
+ *   vfork TID         (with --vfork) the thread blocked in vfork
  *   ready
  *
  * SIGUSR1 also writes "usr1\n" on stdout.
@@ -23,9 +24,12 @@
  * that the tests can ask the backend to parse it (corrupt ELF files);
  * "--churn" adds a thread that starts short-lived threads without end;
  * "--leader-exits" ends the main thread (pthread_exit) after "ready": the
- * process lives on in its other threads.
+ * process lives on in its other threads; "--vfork" adds a thread that
+ * vforks, again and again, a child that sleeps 1 s: no signal interrupts
+ * its wait (state D), so it reaches no ptrace stop for that long.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,6 +38,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +91,28 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
+static void *vforker(void *arg)
+{
+	struct timespec ts = { 1, 0 };
+	pid_t child;
+
+	printf("vfork %d\n", (int)self_tid());
+	fflush(stdout);
+	pthread_barrier_wait(&started);
+	for (;;) {
+		child = vfork();
+		if (child == 0) {
+			/* only system calls in a vfork child: it shares our stack */
+			syscall(SYS_nanosleep, &ts, NULL);
+			syscall(SYS_exit, 0);
+		}
+		if (child > 0)
+			while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+				;
+	}
+	return NULL;
+}
+
 static void *short_lived(void *arg)
 {
 	return arg;
@@ -104,8 +131,8 @@ static void *churner(void *arg)
 }
 
 /* "--map FILE": map FILE read-only; "--churn": *churn = 1;
- * "--leader-exits": *leader_exits = 1. */
-static int parse_args(int argc, char **argv, int *churn, int *leader_exits)
+ * "--leader-exits": *leader_exits = 1; "--vfork": *vfork_thread = 1. */
+static int parse_args(int argc, char **argv, int *churn, int *leader_exits, int *vfork_thread)
 {
 	struct stat st;
 	int i, fd;
@@ -117,6 +144,10 @@ static int parse_args(int argc, char **argv, int *churn, int *leader_exits)
 		}
 		if (strcmp(argv[i], "--leader-exits") == 0) {
 			*leader_exits = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--vfork") == 0) {
+			*vfork_thread = 1;
 			continue;
 		}
 		if (strcmp(argv[i], "--map") != 0 || i + 1 == argc)
@@ -134,13 +165,13 @@ int main(int argc, char **argv)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	struct sigaction sa;
-	pthread_t th[4];
-	int churn = 0, leader_exits = 0;
+	pthread_t th[5];
+	int churn = 0, leader_exits = 0, vfork_thread = 0;
 	unsigned char *pages;
 	long i;
 
 	alarm(120);
-	if (parse_args(argc, argv, &churn, &leader_exits))
+	if (parse_args(argc, argv, &churn, &leader_exits, &vfork_thread))
 		return 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
@@ -169,11 +200,12 @@ int main(int argc, char **argv)
 	printf("rt %p\n", (void *)&memtarget_rt);
 	fflush(stdout);
 
-	pthread_barrier_init(&started, NULL, 4 + churn);
+	pthread_barrier_init(&started, NULL, 4 + churn + vfork_thread);
 	if (pthread_create(&th[0], NULL, spinner, NULL) ||
 	    pthread_create(&th[1], NULL, sleeper, NULL) ||
 	    pthread_create(&th[2], NULL, sleeper, NULL) ||
-	    (churn && pthread_create(&th[3], NULL, churner, NULL)))
+	    (churn && pthread_create(&th[3], NULL, churner, NULL)) ||
+	    (vfork_thread && pthread_create(&th[4], NULL, vforker, NULL)))
 		return 1;
 	pthread_barrier_wait(&started);
 	printf("ready\n");

@@ -711,6 +711,8 @@ static void test_pause_cycles(void)
 		if (rc == 0)
 			rc = ops->resume(mt_proc);
 	}
+	if (rc)
+		fprintf(stderr, "pause: %s\n", err);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(tbl_ms() - t0 < 5000);
 	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 0);
@@ -833,6 +835,229 @@ static void test_pause_traced_elsewhere(void)
 	tbl_end(&p, proc);
 }
 
+/* --- holding chosen threads (pause_threads) ------------------------------ */
+
+static struct pyspy_hold tbl_hold(uint64_t wait_ns, uint64_t hold_ns)
+{
+	struct pyspy_hold h = { .size = sizeof(h), .wait_ns = wait_ns, .hold_ns = hold_ns };
+
+	return h;
+}
+
+/* State letter of one task ('t' when held by a tracer), 0 if gone. */
+static char tbl_task_state(int64_t pid, int64_t tid)
+{
+	char path[128], buf[512], *p;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%lld/task/%lld/stat", (long long)pid, (long long)tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* TracerPid of one task, -1 if unknown. */
+static long tbl_tracer(int64_t pid, int64_t tid)
+{
+	char path[128], buf[4096], *p;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%lld/task/%lld/status", (long long)pid, (long long)tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[r > 0 ? r : 0] = '\0';
+	p = strstr(buf, "TracerPid:");
+	return p ? atol(p + 10) : -1;
+}
+
+/* Only the threads asked for stop; the others run on. */
+static void test_pause_threads_chosen(void)
+{
+	int64_t tids[2] = { (int64_t)tbl_value(&mt, "spin", 0), (int64_t)tbl_value(&mt, "sleep", 0) };
+	int64_t other = (int64_t)tbl_value(&mt, "sleep", 1);
+	char err[256] = "";
+	int total;
+
+	CU_ASSERT_FATAL(tbl_ready() && ops->pause_threads);
+	struct pyspy_hold h = tbl_hold(1000000000ull, 1000000000ull);
+
+	CU_ASSERT_EQUAL_FATAL(ops->pause_threads(mt_proc, tids, 2, &h, err, sizeof(err)), 0);
+	CU_ASSERT(h.stopped_ns > 0);
+	CU_ASSERT_EQUAL(tbl_task_state(mt.pid, tids[0]), 't');
+	CU_ASSERT_EQUAL(tbl_task_state(mt.pid, tids[1]), 't');
+	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 2);
+	CU_ASSERT_EQUAL(total, 4);
+	CU_ASSERT_EQUAL(tbl_tracer(mt.pid, other), 0);
+	CU_ASSERT_EQUAL(tbl_tracer(mt.pid, mt.pid), 0);
+	CU_ASSERT_EQUAL(ops->resume(mt_proc), 0);
+	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 0);
+	CU_ASSERT_EQUAL(tbl_tracer(mt.pid, tids[0]), 0);
+	/* a tid that is not a task of the process is not touched */
+	tids[0] = getpid();
+	CU_ASSERT_EQUAL(ops->pause_threads(mt_proc, tids, 1, &h, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(tbl_tracer(getpid(), getpid()), 0);
+	CU_ASSERT_EQUAL(ops->resume(mt_proc), 0);
+}
+
+static void tbl_nocldstop(int sig)
+{
+}
+
+/* When SIGCHLD does not report stops (SA_NOCLDSTOP, or ignored), the wait
+ * falls back to short timed waits: a pause still works, in a child that
+ * asks for that. */
+static void test_pause_threads_without_sigchld(void)
+{
+	int64_t tids[2] = { (int64_t)tbl_value(&mt, "spin", 0), (int64_t)tbl_value(&mt, "sleep", 0) };
+	int st = -1;
+	pid_t c;
+
+	CU_ASSERT_FATAL(tbl_ready());
+	c = fork();
+	CU_ASSERT_FATAL(c >= 0);
+	if (c == 0) {
+		struct pyspy_hold h = tbl_hold(1000000000ull, 1000000000ull);
+		struct pyspy_proc *proc = NULL;
+		struct sigaction sa;
+		char err[256];
+		int total, ok;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = tbl_nocldstop;
+		sa.sa_flags = SA_NOCLDSTOP;
+		sigaction(SIGCHLD, &sa, NULL);
+		if (ops->attach(unit_host(), mt.pid, &proc, err, sizeof(err)))
+			_exit(2);
+		ok = ops->pause_threads(proc, tids, 2, &h, err, sizeof(err)) == 0 &&
+		     tbl_count_state(mt.pid, 't', &total) == 2;
+		ok &= ops->resume(proc) == 0 && tbl_count_state(mt.pid, 't', &total) == 0;
+		ops->detach(proc);
+		_exit(ok ? 0 : 1);
+	}
+	CU_ASSERT_EQUAL(waitpid(c, &st, 0), c);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* One thread traced by another process (strace on that thread alone): it
+ * is counted, the others are held. */
+static void test_pause_threads_traced_elsewhere(void)
+{
+	char *argv[] = { mt_path, NULL }, tidarg[32], want[64], err[256] = "";
+	struct pyspy_proc *proc;
+	struct pyspy_hold h;
+	struct tbl_prog p;
+	int64_t deadline, tids[2];
+	int total;
+	pid_t tracer;
+
+	CU_ASSERT_FATAL(tbl_ready());
+	if (access("/usr/bin/strace", X_OK)) {
+		printf("\n  skip: /usr/bin/strace is absent\n");
+		CU_PASS("strace absent");
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
+	proc = tbl_attach(unit_host(), p.pid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
+	tids[0] = (int64_t)tbl_value(&p, "sleep", 0);
+	tids[1] = (int64_t)tbl_value(&p, "spin", 0);
+	snprintf(tidarg, sizeof(tidarg), "%lld", (long long)tids[0]);
+	tracer = fork();
+	CU_ASSERT_FATAL(tracer >= 0);
+	if (tracer == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execl("/usr/bin/strace", "strace", "-q", "-o", "/dev/null", "-p", tidarg, (char *)NULL);
+		_exit(127);
+	}
+	deadline = tbl_ms() + 5000;
+	while (tbl_tracer(p.pid, tids[0]) <= 0 && tbl_ms() < deadline)
+		tbl_sleep_ms(10);
+	CU_ASSERT_EQUAL(tbl_tracer(p.pid, tids[0]), tracer);
+	h = tbl_hold(1000000000ull, 1000000000ull);
+	CU_ASSERT_EQUAL(ops->pause_threads(proc, tids, 2, &h, err, sizeof(err)), 1);
+	snprintf(want, sizeof(want), "already traced by process %d", (int)tracer);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	CU_ASSERT_EQUAL(tbl_task_state(p.pid, tids[1]), 't');
+	CU_ASSERT_EQUAL(ops->resume(proc), 0);
+	CU_ASSERT_EQUAL(tbl_count_state(p.pid, 't', &total), 0);
+	kill(tracer, SIGTERM);
+	waitpid(tracer, NULL, 0);
+	CU_ASSERT_EQUAL(ops->alive(proc, NULL), 1);
+	tbl_end(&p, proc);
+}
+
+/* A thread blocked in vfork reaches no stop: the pause gives up by its
+ * deadline, lets the others go at once, and the late thread is let go as
+ * soon as it stops (here at an alive check). */
+static void test_pause_threads_late(void)
+{
+	char *argv[] = { mt_path, "--vfork", NULL }, err[256] = "";
+	struct pyspy_hold h;
+	struct pyspy_proc *proc;
+	struct tbl_prog p;
+	int64_t t0, deadline, tids[2];
+	int total;
+
+	CU_ASSERT_FATAL(tbl_ready());
+	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
+	proc = tbl_attach(unit_host(), p.pid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(proc);
+	tids[0] = (int64_t)tbl_value(&p, "spin", 0);
+	tids[1] = (int64_t)tbl_value(&p, "vfork", 0);
+	deadline = tbl_ms() + 5000;
+	while (tbl_task_state(p.pid, tids[1]) != 'D' && tbl_ms() < deadline)
+		tbl_sleep_ms(5);
+	CU_ASSERT_EQUAL(tbl_task_state(p.pid, tids[1]), 'D');
+	t0 = tbl_ms();
+	h = tbl_hold(50000000ull, 50000000ull);
+	CU_ASSERT_EQUAL(ops->pause_threads(proc, tids, 2, &h, err, sizeof(err)), -ETIMEDOUT);
+	CU_ASSERT(tbl_ms() - t0 < 900); /* the deadline, not the vfork */
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "did not stop within 50.0 ms of the first"));
+	/* alone, it is waited for up to wait_ns: nothing is held meanwhile */
+	h = tbl_hold(50000000ull, 50000000ull);
+	t0 = tbl_ms();
+	if (tbl_task_state(p.pid, tids[1]) == 'D') {
+		CU_ASSERT_EQUAL(ops->pause_threads(proc, tids + 1, 1, &h, err, sizeof(err)),
+				-ETIMEDOUT);
+		CU_ASSERT(tbl_ms() - t0 < 900);
+		CU_ASSERT_EQUAL(h.stopped_ns, 0);
+	}
+	CU_ASSERT_EQUAL(tbl_count_state(p.pid, 't', &total), 0);
+	CU_ASSERT_EQUAL(ops->resume(proc), 0); /* nothing held: nothing to do */
+	/* still late: the next pause gives up at once */
+	t0 = tbl_ms();
+	if (tbl_task_state(p.pid, tids[1]) == 'D') {
+		h = tbl_hold(500000000ull, 500000000ull);
+		CU_ASSERT_EQUAL(ops->pause_threads(proc, tids, 2, &h, err, sizeof(err)), -ETIMEDOUT);
+		CU_ASSERT(tbl_ms() - t0 < 400);
+	}
+	/* once its child has ended it stops, and is let go */
+	deadline = tbl_ms() + 5000;
+	while ((tbl_tracer(p.pid, tids[1]) != 0 || tbl_count_state(p.pid, 't', &total) != 0) &&
+	       tbl_ms() < deadline) {
+		CU_ASSERT_EQUAL(ops->alive(proc, NULL), 1);
+		tbl_sleep_ms(20);
+	}
+	CU_ASSERT_EQUAL(tbl_tracer(p.pid, tids[1]), 0);
+	CU_ASSERT_EQUAL(tbl_count_state(p.pid, 't', &total), 0);
+	tbl_end(&p, proc);
+}
+
 /* A user who may not read the target gets -EPERM and how to fix it. */
 static void test_attach_no_permission(void)
 {
@@ -903,7 +1128,8 @@ static void test_leader_exited(void)
 }
 
 /* The profiler dies while it holds the target: the target runs on. */
-static void test_pause_profiler_dies(void)
+/* chosen: the profiler held chosen threads (pause_threads), else all. */
+static void tbl_profiler_dies(int chosen)
 {
 	uint64_t rt = tbl_value(&mt, "rt", 0);
 	int64_t deadline;
@@ -918,10 +1144,15 @@ static void test_pause_profiler_dies(void)
 	if (c == 0) {
 		struct pyspy_proc *proc = NULL;
 		char err[256];
+		int64_t tids[2] = { mt.pid, (int64_t)tbl_value(&mt, "spin", 0) };
+		struct pyspy_hold h = tbl_hold(1000000000ull, 1000000000ull);
 
 		if (ops->attach(unit_host(), mt.pid, &proc, err, sizeof(err)) ||
-		    ops->pause(proc, err, sizeof(err)))
+		    (chosen ? ops->pause_threads(proc, tids, 2, &h, err, sizeof(err))
+			    : ops->pause(proc, err, sizeof(err)))) {
+			fprintf(stderr, "pause: %s\n", err);
 			_exit(1);
+		}
 		kill((pid_t)mt.pid, SIGRTMIN + 1); /* waits for the resume */
 		raise(SIGKILL);
 		_exit(2);
@@ -935,6 +1166,12 @@ static void test_pause_profiler_dies(void)
 	CU_ASSERT_EQUAL(tbl_count_state(mt.pid, 't', &total), 0);
 	CU_ASSERT_EQUAL(total, 4);
 	CU_ASSERT_EQUAL(tbl_read_u32(mt_proc, rt), before + 1);
+}
+
+static void test_pause_profiler_dies(void)
+{
+	tbl_profiler_dies(0);
+	tbl_profiler_dies(1);
 }
 
 /* --- ELF ---------------------------------------------------------------- */
@@ -1540,6 +1777,10 @@ UNIT_SUITE(backend_linux_suite)
 	CU_add_test(s, "pause/resume while threads come and go", test_pause_churn);
 	CU_add_test(s, "pause of a process traced elsewhere", test_pause_traced_elsewhere);
 	CU_add_test(s, "the profiler dies while the target is held", test_pause_profiler_dies);
+	CU_add_test(s, "pause_threads holds only the threads asked for", test_pause_threads_chosen);
+	CU_add_test(s, "pause_threads: a thread traced elsewhere", test_pause_threads_traced_elsewhere);
+	CU_add_test(s, "pause_threads without SIGCHLD at stops", test_pause_threads_without_sigchld);
+	CU_add_test(s, "pause_threads: a thread stopped late", test_pause_threads_late);
 	CU_add_test(s, "the main thread has exited, the others run", test_leader_exited);
 	CU_add_test(s, "ELF: own symbol, sections", test_elf_self);
 	CU_add_test(s, "ELF: deleted executable", test_elf_deleted);
