@@ -132,6 +132,20 @@ static void print_start(const struct cli *cli, double rate)
 			   rate);
 }
 
+/* How long a sample holds the first Python thread that stops while it
+ * waits for the others, before it gives up: a sampling period, from 2 ms
+ * (a thread that waits for a CPU on a loaded machine) to 10 ms. */
+static uint64_t hold_timeout_ns(double rate)
+{
+	double ns = 1e9 / rate;
+
+	if (ns < 2e6)
+		ns = 2e6;
+	if (ns > 1e7)
+		ns = 1e7;
+	return (uint64_t)ns;
+}
+
 /* How long the target was held stopped, and the samples that went wrong. */
 static void print_costs(const struct cli *cli, const struct sampler_stats *st)
 {
@@ -144,9 +158,18 @@ static void print_costs(const struct cli *cli, const struct sampler_stats *st)
 			   (unsigned long long)st->failed, (unsigned long long)st->truncated);
 	else
 		log_status("Held the process stopped for %.3fs in total over %.2fs of "
-			   "sampling (%.2f%%). Failed samples: %llu, cut short: %llu",
+			   "sampling (%.2f%%). Failed samples: %llu, cut short: %llu, "
+			   "given up (threads not stopped in time): %llu",
 			   held, secs, secs > 0 ? 100.0 * held / secs : 0.0,
-			   (unsigned long long)st->failed, (unsigned long long)st->truncated);
+			   (unsigned long long)st->failed, (unsigned long long)st->truncated,
+			   (unsigned long long)st->gave_up);
+	log_status("Sampling instants: %llu (%.1f a second), %llu of them taken", (unsigned long long)st->ticks,
+		   secs > 0 ? (double)st->ticks / secs : 0.0,
+		   (unsigned long long)(st->ticks - st->failed - st->gave_up));
+	if (!cli->nonblocking && st->holds)
+		log_status("Hold per sample: median %.1f us, 99th percentile %.1f us (%llu holds)",
+			   (double)sampler_hold_quantile(st, 0.5) / 1e3,
+			   (double)sampler_hold_quantile(st, 0.99) / 1e3, (unsigned long long)st->holds);
 }
 
 /*
@@ -245,6 +268,7 @@ static int run(struct plugins *pl, const struct cli *cli, uint32_t command)
 	so.by_function = cli->function;
 	so.thread_frames = cli->threads;
 	so.gil_only = cli->gil;
+	so.hold_timeout_ns = hold_timeout_ns(rate);
 	if (!cli->pid) {
 		rc = child_spawn(pl, cli, !top && outputs_use_stdout(o), top, &child,
 				 err, sizeof(err));

@@ -45,6 +45,50 @@ const char *sampler_stop_reason(enum sampler_stop stop)
 	return "?";
 }
 
+static unsigned hold_bucket(uint64_t ns)
+{
+	unsigned e;
+
+	if (ns < 8)
+		return (unsigned)ns;
+	e = 63u - (unsigned)__builtin_clzll(ns);
+	return 8u * (e - 2u) + (unsigned)((ns >> (e - 3u)) & 7u);
+}
+
+/* The middle of bucket b. */
+static uint64_t hold_bucket_mid(unsigned b)
+{
+	unsigned e = b / 8u + 2u;
+
+	if (b < 8)
+		return b;
+	return ((uint64_t)(8u + b % 8u) << (e - 3u)) + ((1ull << (e - 3u)) >> 1);
+}
+
+void sampler_count_hold(struct sampler_stats *st, uint64_t ns)
+{
+	st->hold_hist[hold_bucket(ns)]++;
+	st->holds++;
+}
+
+uint64_t sampler_hold_quantile(const struct sampler_stats *st, double q)
+{
+	uint64_t want, seen = 0;
+	unsigned b;
+
+	if (!st->holds)
+		return 0;
+	want = (uint64_t)(q * (double)st->holds);
+	if (want >= st->holds)
+		want = st->holds - 1;
+	for (b = 0; b < SAMPLER_HOLD_BUCKETS; b++) {
+		seen += st->hold_hist[b];
+		if (seen > want)
+			return hold_bucket_mid(b);
+	}
+	return 0;
+}
+
 uint64_t sampler_deadline(uint64_t start_ns, double rate, uint64_t k, double u)
 {
 	if (u < 0.0)
@@ -185,6 +229,12 @@ static void take_sample(struct run *r, uint64_t due, uint64_t now)
 		stop(r, SAMPLER_STOP_EXITED);
 		return;
 	}
+	if (rc == -ETIMEDOUT) {
+		/* Its threads did not all stop in time: nothing was read. */
+		st->gave_up++;
+		st->errors++;
+		return;
+	}
 	if (rc < 0) {
 		st->failed++;
 		st->errors++;
@@ -194,6 +244,8 @@ static void take_sample(struct run *r, uint64_t due, uint64_t now)
 	}
 	st->taken++;
 	st->paused_ns += ss.paused_ns;
+	if (ss.paused_ns)
+		sampler_count_hold(st, ss.paused_ns);
 	st->errors += ss.errors;
 
 	if (ss.nstacks > r->kept_cap) {

@@ -45,13 +45,20 @@ struct sampler_options {
 	void *alive_ctx;
 };
 
+/* Hold times per sample, in buckets of 1/8 of a power of two (each bound
+ * within 12.5%). */
+#define SAMPLER_HOLD_BUCKETS 512
+
 struct sampler_stats {
 	uint64_t ticks;          /* sampling instants */
 	uint64_t samples;        /* per-thread stacks recorded */
 	uint64_t errors;         /* failed samples + failed thread walks */
 	uint64_t failed;         /* sampling instants that failed entirely */
 	uint64_t truncated;      /* recorded stacks that were cut short */
+	uint64_t gave_up;        /* instants given up: threads not stopped in time */
 	uint64_t paused_ns;      /* total time the target was held stopped */
+	uint64_t holds;          /* samples that held the target */
+	uint32_t hold_hist[SAMPLER_HOLD_BUCKETS];
 	uint64_t start_ns;
 	uint64_t end_ns;
 	double max_lag_s;
@@ -69,6 +76,11 @@ int sampler_run(struct session *s, struct outputs *o, const struct sampler_optio
  * at once without an input fd. */
 void sampler_linger(struct outputs *o, const struct sampler_options *opt,
 		    const struct sampler_stats *st);
+
+/* Count one hold of ns nanoseconds; the hold that q (0..1) of them do not
+ * exceed, to within 12.5% (0 if none was counted). */
+void sampler_count_hold(struct sampler_stats *st, uint64_t ns);
+uint64_t sampler_hold_quantile(const struct sampler_stats *st, double q);
 
 /* "process exited", "Control-C pressed", ... */
 const char *sampler_stop_reason(enum sampler_stop stop);

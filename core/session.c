@@ -25,6 +25,7 @@
 
 #include "codecache.h"
 #include "discover.h"
+#include "holdset.h"
 #include "host.h"
 #include "intern.h"
 #include "log.h"
@@ -42,6 +43,9 @@
 #define TSTATE_READ_MAX 4096
 #define TID_PROBE_BYTES 2048
 #define TID_BATCH 64
+#define HOLD_TIMEOUT_NS 10000000ull /* 10 ms: default wait for the others after a first stop */
+#define HOLD_WAIT_NS 100000000ull   /* 100 ms: wait for a first stop (nothing is held meanwhile) */
+#define HOLD_WALKS 3 /* walks of one sample while the set of Python threads changes */
 
 struct thread_walk {
 	uint64_t tstate;
@@ -141,6 +145,15 @@ struct session {
 	/* Code objects of the last sample: their fingerprints too. */
 	uint64_t spec_code[SPEC_CODES];
 	size_t nspec_codes;
+
+	/* Blocking mode holds only the threads that run Python code. */
+	struct holdset hold;
+	int64_t *walk_tids;      /* kernel ids of the threads of this walk */
+	size_t cap_walk_tids;
+	int hold_warned;         /* a thread could not be held: said once */
+	int64_t gil_tid;         /* kernel id of the last GIL holder, 0 none */
+	uint64_t gil_last;       /* thread state that took the GIL last, as the walk began */
+	uint64_t gil_last_after; /* the same read again after the walk, still held */
 };
 
 /* ---- opening ------------------------------------------------------------ */
@@ -288,6 +301,8 @@ void session_close(struct session *s)
 	free(s->spec_buf);
 	free(s->ostates);
 	free(s->next_ostates);
+	holdset_free(&s->hold);
+	free(s->walk_tids);
 	free(s);
 }
 
@@ -578,6 +593,39 @@ static uint64_t gil_region(struct session *s, size_t *len)
 	return base + (uint64_t)s->gil_lo;
 }
 
+/* The thread state that took the GIL last, locked or not (0 if the layout
+ * does not say: the current thread state is 0 while the GIL is free). */
+static uint64_t gil_last_holder(struct session *s, const uint8_t *buf, size_t len)
+{
+	const struct pyspy_layout *l = &s->t.layout;
+
+	switch (l->gil_model) {
+	case PYSPY_GIL_CURRENT_SYMBOL:
+		return field_ptr(buf, len, 0);
+	case PYSPY_GIL_RUNTIME:
+		if (l->runtime.gilstate_tstate_current >= 0)
+			return field_ptr(buf, len, 0);
+		return field_ptr(buf, len, l->runtime.gil_last_holder - s->gil_lo);
+	case PYSPY_GIL_INTERP_PTR:
+		return field_ptr(buf, len, l->interp.gil_last_holder - s->gil_lo);
+	}
+	return 0;
+}
+
+/* The last holder read again (blocking mode, while the threads are held):
+ * 0 if it cannot be read. */
+static uint64_t gil_last_holder_now(struct session *s)
+{
+	uint8_t gil[64];
+	uint64_t at;
+	size_t len;
+
+	at = gil_region(s, &len);
+	if (!at || len > sizeof(gil) || remote_read(&s->r, at, gil, len))
+		return 0;
+	return gil_last_holder(s, gil, len);
+}
+
 static uint64_t gil_holder(struct session *s, const uint8_t *buf, size_t len)
 {
 	const struct pyspy_layout *l = &s->t.layout;
@@ -738,6 +786,7 @@ static int read_shape(struct session *s, struct shape_read *sr, uint64_t *head, 
 	if (sr->got < 1)
 		return -EFAULT;
 	*holder = have_gil && sr->got >= 2 ? gil_holder(s, gil, gil_len) : 0;
+	s->gil_last = have_gil && sr->got >= 2 ? gil_last_holder(s, gil, gil_len) : 0;
 	s->spec_frame_buf = s->spec_buf + frames_at;
 	s->spec_frames_read = sr->got <= frames_iov ? 0 :
 			      (int)MIN((size_t)(sr->got - frames_iov), s->nspec_frames);
@@ -1004,10 +1053,13 @@ static void resolve_native_ids(struct session *s, const struct pyspy_os_thread *
 
 /* ---- assembling the sample ----------------------------------------------- */
 
-static uint32_t os_state(const struct pyspy_os_thread *os, size_t nos, int64_t tid)
+/* hint: where tid probably is (the lists follow the walk's order). */
+static uint32_t os_state(const struct pyspy_os_thread *os, size_t nos, size_t hint, int64_t tid)
 {
 	size_t i;
 
+	if (hint < nos && os[hint].tid == tid)
+		return os[hint].state;
 	for (i = 0; i < nos; i++) {
 		if (os[i].tid == tid)
 			return os[i].state;
@@ -1123,7 +1175,7 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 		else if (ask_each)
 			state = thread_os_state(s, tw->native_id, now);
 		else
-			state = os_state(os, nos, tw->native_id);
+			state = os_state(os, nos, s->nthreads - 1 - k, tw->native_id);
 		st->active = state == PYSPY_THREAD_RUNNING;
 		st->truncated = (uint8_t)tw->truncated;
 		st->thread_name = thread_names_get(&s->names, tw->thread_id);
@@ -1197,23 +1249,25 @@ static int ask_each_thread(const struct session *s)
 	return s->opt.nonblocking && remote_has_thread_state(&s->r) && known_ids;
 }
 
-int session_sample(struct session *s, struct session_sample *out)
+/*
+ * The walk of one sample, holding every thread of the process (blocking
+ * mode with a backend that cannot stop chosen threads, or kernel thread
+ * ids unknown) or none (nonblocking).  os, nos: the OS threads read
+ * before the walk, unless ask_each.
+ */
+static int walk_all_or_none(struct session *s, struct session_sample *out, uint64_t *holder,
+			    int ask_each, const struct pyspy_os_thread **os, size_t *nos)
 {
-	const struct pyspy_os_thread *os = NULL;
-	size_t nos = 0, i;
-	uint64_t holder = 0, t0 = 0, now;
+	uint64_t t0 = host_now_ns();
 	char err[256];
-	int rc, paused = 0, ask_each = ask_each_thread(s);
+	int rc, paused = 0;
 
-	memset(out, 0, sizeof(*out));
-	s->nsamples++;
 	/* The OS thread states.  A paused task reads 't', so blocking mode reads
 	 * them all before the pause.  Nonblocking mode asks after the walk, and
 	 * only about the threads that do not hold the GIL (build_stacks), as
 	 * long as it knows their kernel ids.  Each answer costs a system call,
 	 * the most expensive part of a fast sample: above 200 Hz one is
 	 * reused for OS_STATE_MAX_AGE_NS. */
-	t0 = now = host_now_ns();
 	if (!ask_each) {
 		if (!s->os_read_ns || t0 - s->os_read_ns >= OS_STATE_MAX_AGE_NS) {
 			s->os_read_ns = t0;
@@ -1222,28 +1276,200 @@ int session_sample(struct session *s, struct session_sample *out)
 				s->nos = 0;
 			}
 		}
-		os = s->os;
-		nos = s->nos;
+		*os = s->os;
+		*nos = s->nos;
 	}
 	if (!s->opt.nonblocking) {
 		t0 = host_now_ns();
 		rc = remote_pause(&s->r, err, sizeof(err));
 		if (rc == -ESRCH)
 			return rc;
+		if (rc == -ETIMEDOUT) {
+			log_debug("%s", err);
+			return rc;
+		}
 		paused = rc == 0;
 	}
-	rc = walk_all(s, &out->errors, &holder);
+	rc = walk_all(s, &out->errors, holder);
 	if (paused) {
 		remote_resume(&s->r);
 		out->paused_ns = host_now_ns() - t0;
 	}
+	if (rc == 0)
+		resolve_native_ids(s, *os, *nos);
+	return rc;
+}
+
+/* The kernel ids of the threads just walked into s->walk_tids; 0 if one
+ * is unknown (it could not be held by id). */
+static int walk_ids(struct session *s)
+{
+	size_t i;
+
+	if (s->cap_walk_tids < s->nthreads) {
+		s->cap_walk_tids = s->nthreads + 16;
+		s->walk_tids = xrealloc(s->walk_tids, s->cap_walk_tids * sizeof(*s->walk_tids));
+	}
+	for (i = 0; i < s->nthreads; i++) {
+		if (s->threads[i].native_id <= 0)
+			return 0;
+		s->walk_tids[i] = s->threads[i].native_id;
+	}
+	return 1;
+}
+
+/* Whether every thread just walked was in the set the hold chose from. */
+static int walk_was_known(const struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nthreads; i++) {
+		if (!holdset_has(&s->hold, i, s->walk_tids[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* Hold the threads of s->hold.pick and walk.  The hold is counted from the
+ * first stop the backend saw until it let go. */
+static int walk_held_once(struct session *s, struct session_sample *out, uint64_t *holder,
+			  uint64_t hold_ns)
+{
+	struct pyspy_hold hold;
+	uint64_t t0, t1;
+	char err[256];
+	int rc;
+
+	memset(&hold, 0, sizeof(hold));
+	hold.size = sizeof(hold);
+	hold.wait_ns = HOLD_WAIT_NS;
+	hold.hold_ns = hold_ns;
+	rc = remote_pause_threads(&s->r, s->hold.pick, s->hold.npick, &hold, err, sizeof(err));
+	t0 = host_now_ns();
+	if (rc < 0) {
+		log_debug("%s", err);
+		return rc;
+	}
+	if (hold.stopped_ns && hold.stopped_ns < t0)
+		t0 = hold.stopped_ns;
+	if (rc > 0) {
+		/* Another tracer has a thread: read it unheld, and count it. */
+		out->errors += (uint32_t)rc;
+		if (!s->hold_warned++)
+			log_warn("%s; its stack is read without holding it", err);
+	}
+	rc = walk_all(s, &out->errors, holder);
+	s->gil_last_after = rc == 0 ? gil_last_holder_now(s) : 0;
+	remote_resume(&s->r);
+	/* Until the backend let go: once back at the normal scheduling
+	 * policy, py-spy may wait for a CPU before it reads the clock. */
+	t1 = hold.released_ns ? hold.released_ns : host_now_ns();
+	out->paused_ns += t1 > t0 ? t1 - t0 : 0;
+	return rc;
+}
+
+/* Kernel id of the thread whose state is tstate in the walk just made, 0
+ * if none or unknown. */
+static int64_t tid_of(const struct session *s, uint64_t tstate)
+{
+	size_t i;
+
+	for (i = 0; tstate && i < s->nthreads; i++) {
+		if (s->threads[i].tstate == tstate)
+			return s->threads[i].native_id;
+	}
+	return 0;
+}
+
+/* Whether no Python stack could change during a walk that held only some
+ * threads: the thread that took the GIL last was held, and it was still
+ * the last to take it when the walk ended (any other thread would have had
+ * to take the GIL to change a Python stack). */
+static int partial_hold_consistent(const struct session *s)
+{
+	return s->gil_last && s->gil_last == s->gil_last_after &&
+	       holdset_picked(&s->hold, tid_of(s, s->gil_last));
+}
+
+/*
+ * Blocking mode with a backend that stops chosen threads.  Only threads
+ * that run Python code are ever stopped (native threads keep running),
+ * known by the kernel ids the last walk found; and of these only the ones
+ * that must: a thread changes its Python stack only while it holds the
+ * GIL, so while the thread that took the GIL last is stopped and no other
+ * takes it, no stack changes.  A hold stops the threads the OS says run
+ * (their states are read just before: a held task reads as stopped) and
+ * the last GIL holder; sleeping threads are not woken.  If the GIL changed
+ * hands during the walk, or the layout cannot tell (no GIL), the sample is
+ * taken again stopping every Python thread.  A walk that meets a thread it
+ * did not know (a new one; every thread at the first sample, which walks
+ * without a hold to learn them) is taken again too.  -ENOENT: a kernel id
+ * is unknown, so the sample must hold every thread of the process.
+ */
+static int walk_python_held(struct session *s, struct session_sample *out, uint64_t *holder)
+{
+	uint64_t timeout = s->opt.hold_timeout_ns ? s->opt.hold_timeout_ns : HOLD_TIMEOUT_NS;
+	int rc, walks, all = 0;
+
+	for (walks = 0; walks < HOLD_WALKS; walks++) {
+		out->errors = 0;
+		out->paused_ns = 0;
+		if (s->hold.n) {
+			holdset_ask_states(&s->hold, &s->r, host_now_ns(), OS_STATE_MAX_AGE_NS);
+			if (!holdset_pick(&s->hold, all, s->gil_tid)) {
+				all = 1; /* none runs, and no GIL holder is known */
+				holdset_pick(&s->hold, 1, 0);
+			}
+			rc = walk_held_once(s, out, holder, timeout);
+		} else {
+			rc = walk_all(s, &out->errors, holder);
+		}
+		if (rc)
+			return rc;
+		resolve_native_ids(s, NULL, 0);
+		if (!walk_ids(s))
+			return -ENOENT;
+		if (!s->hold.n || !walk_was_known(s)) {
+			holdset_assign(&s->hold, s->walk_tids, s->nthreads);
+			continue;
+		}
+		s->gil_tid = tid_of(s, s->gil_last);
+		if (all || partial_hold_consistent(s)) {
+			holdset_assign(&s->hold, s->walk_tids, s->nthreads);
+			return 0;
+		}
+		all = 1; /* the GIL changed hands, or its holder ran on */
+	}
+	return 0; /* threads keep coming: the last walk stands */
+}
+
+int session_sample(struct session *s, struct session_sample *out)
+{
+	const struct pyspy_os_thread *os = NULL;
+	size_t nos = 0, i;
+	uint64_t holder = 0, now;
+	int rc = -ENOENT, ask_each = ask_each_thread(s);
+
+	memset(out, 0, sizeof(*out));
+	s->nsamples++;
+	now = host_now_ns();
+	if (!s->opt.nonblocking && remote_has_pause_threads(&s->r) && remote_has_thread_state(&s->r)) {
+		rc = walk_python_held(s, out, &holder);
+		os = s->hold.os;
+		nos = s->hold.nos;
+	}
+	if (rc == -ENOENT) {
+		memset(out, 0, sizeof(*out));
+		os = NULL;
+		nos = 0;
+		rc = walk_all_or_none(s, out, &holder, ask_each, &os, &nos);
+	}
 	if (rc) {
-		if (rc != -ESRCH && remote_alive(&s->r, NULL) == 0)
+		if (rc != -ESRCH && rc != -ETIMEDOUT && remote_alive(&s->r, NULL) == 0)
 			rc = -ESRCH;
 		return rc;
 	}
 
-	resolve_native_ids(s, os, nos);
 	if (s->opt.gil_only) {
 		size_t keep = 0;
 

@@ -22,6 +22,9 @@ struct session_options {
 	int thread_frames;   /* add a root pseudo-frame per thread (-t) */
 	int gil_only;        /* walk only the thread holding the GIL (-g) */
 	double wait_s;       /* keep retrying discovery this long (spawned programs) */
+	/* Longest time one stopped thread is held while the others are waited
+	 * for (the sample is then given up); 0: 10 ms. */
+	uint64_t hold_timeout_ns;
 };
 
 struct session_sample {
@@ -42,8 +45,9 @@ void session_close(struct session *s);
 const struct pyspy_process_info *session_process(const struct session *s);
 
 /* One sample of every thread.  0 on success (possibly with errors counted),
- * -ESRCH once the process has exited, another negative errno when the whole
- * sample failed. */
+ * -ESRCH once the process has exited, -ETIMEDOUT when the sample was given
+ * up (its threads did not all stop in time; none is held), another negative
+ * errno when the whole sample failed. */
 int session_sample(struct session *s, struct session_sample *out);
 
 /* 1 while the target runs; 0 once it has exited. */

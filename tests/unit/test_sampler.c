@@ -67,6 +67,27 @@ static void test_mean_rate(void)
 	}
 }
 
+/* 1..1000 us, once each: the median is 500 us and the 99th percentile
+ * 990 us, each within a bucket (12.5%); nothing counted gives 0. */
+static void test_hold_quantiles(void)
+{
+	static struct sampler_stats st;
+	uint64_t med, p99;
+	int i;
+
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(sampler_hold_quantile(&st, 0.5), 0);
+	for (i = 1; i <= 1000; i++)
+		sampler_count_hold(&st, (uint64_t)i * 1000);
+	sampler_count_hold(&st, 3); /* tiny and huge ones have buckets too */
+	sampler_count_hold(&st, UINT64_MAX);
+	med = sampler_hold_quantile(&st, 0.5);
+	p99 = sampler_hold_quantile(&st, 0.99);
+	CU_ASSERT(med >= 500000 * 7 / 8 && med <= 500000 * 9 / 8);
+	CU_ASSERT(p99 >= 990000 * 7 / 8 && p99 <= 990000 * 9 / 8);
+	CU_ASSERT_EQUAL(st.holds, 1002);
+}
+
 static void test_filter(void)
 {
 	struct pyspy_stack in[4], out[4];
@@ -124,5 +145,6 @@ UNIT_SUITE(sampler_suite)
 	CU_add_test(s, "deadline stays in its period", test_deadline_in_period);
 	CU_add_test(s, "jittered schedule keeps the mean rate", test_mean_rate);
 	CU_add_test(s, "idle and gil filter", test_filter);
+	CU_add_test(s, "hold time quantiles", test_hold_quantiles);
 	CU_add_test(s, "stop reasons", test_stop_reasons);
 }
