@@ -152,7 +152,7 @@ struct session {
 	size_t cap_walk_tids;
 	int hold_warned;         /* a thread could not be held: said once */
 	int64_t gil_tid;         /* kernel id of the last GIL holder, 0 none */
-	uint64_t gil_last;       /* thread state that took the GIL last, as the walk began */
+	uint64_t gil_last;       /* thread state that took the GIL last, once held */
 	uint64_t gil_last_after; /* the same read again after the walk, still held */
 };
 
@@ -593,37 +593,34 @@ static uint64_t gil_region(struct session *s, size_t *len)
 	return base + (uint64_t)s->gil_lo;
 }
 
-/* The thread state that took the GIL last, locked or not (0 if the layout
- * does not say: the current thread state is 0 while the GIL is free). */
-static uint64_t gil_last_holder(struct session *s, const uint8_t *buf, size_t len)
+/* Where the GIL records the thread state that took it last, locked or not
+ * (0 if the layout does not say: 2.7 and 3.6 only know the current one). */
+static uint64_t gil_last_holder_at(struct session *s)
 {
 	const struct pyspy_layout *l = &s->t.layout;
 
 	switch (l->gil_model) {
-	case PYSPY_GIL_CURRENT_SYMBOL:
-		return field_ptr(buf, len, 0);
 	case PYSPY_GIL_RUNTIME:
-		if (l->runtime.gilstate_tstate_current >= 0)
-			return field_ptr(buf, len, 0);
-		return field_ptr(buf, len, l->runtime.gil_last_holder - s->gil_lo);
+		if (!s->t.runtime || l->runtime.gil_last_holder < 0)
+			return 0;
+		return s->t.runtime + (uint64_t)l->runtime.gil_last_holder;
 	case PYSPY_GIL_INTERP_PTR:
-		return field_ptr(buf, len, l->interp.gil_last_holder - s->gil_lo);
+		if (!s->gil_struct || l->interp.gil_last_holder < 0)
+			return 0;
+		return s->gil_struct + (uint64_t)l->interp.gil_last_holder;
 	}
 	return 0;
 }
 
-/* The last holder read again (blocking mode, while the threads are held):
- * 0 if it cannot be read. */
+/* That thread state now (blocking mode, while threads are held); 0 if it
+ * cannot be read. */
 static uint64_t gil_last_holder_now(struct session *s)
 {
-	uint8_t gil[64];
-	uint64_t at;
-	size_t len;
+	uint64_t at = gil_last_holder_at(s), v = 0;
 
-	at = gil_region(s, &len);
-	if (!at || len > sizeof(gil) || remote_read(&s->r, at, gil, len))
+	if (!at || remote_read_ptr(&s->r, at, &v))
 		return 0;
-	return gil_last_holder(s, gil, len);
+	return v;
 }
 
 static uint64_t gil_holder(struct session *s, const uint8_t *buf, size_t len)
@@ -786,7 +783,6 @@ static int read_shape(struct session *s, struct shape_read *sr, uint64_t *head, 
 	if (sr->got < 1)
 		return -EFAULT;
 	*holder = have_gil && sr->got >= 2 ? gil_holder(s, gil, gil_len) : 0;
-	s->gil_last = have_gil && sr->got >= 2 ? gil_last_holder(s, gil, gil_len) : 0;
 	s->spec_frame_buf = s->spec_buf + frames_at;
 	s->spec_frames_read = sr->got <= frames_iov ? 0 :
 			      (int)MIN((size_t)(sr->got - frames_iov), s->nspec_frames);
@@ -1352,6 +1348,7 @@ static int walk_held_once(struct session *s, struct session_sample *out, uint64_
 	}
 	if (hold.stopped_ns && hold.stopped_ns < t0)
 		t0 = hold.stopped_ns;
+	s->gil_last = gil_last_holder_now(s);
 	if (rc > 0) {
 		/* Another tracer has a thread: read it unheld, and count it. */
 		out->errors += (uint32_t)rc;
@@ -1438,6 +1435,9 @@ static int walk_python_held(struct session *s, struct session_sample *out, uint6
 			holdset_assign(&s->hold, s->walk_tids, s->nthreads);
 			return 0;
 		}
+		log_debug("the GIL changed hands during a partial hold (last holder %#llx, then %#llx): "
+			  "every Python thread is stopped for this sample",
+			  (unsigned long long)s->gil_last, (unsigned long long)s->gil_last_after);
 		all = 1; /* the GIL changed hands, or its holder ran on */
 	}
 	return 0; /* threads keep coming: the last walk stands */
