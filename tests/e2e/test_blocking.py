@@ -161,8 +161,18 @@ def test_thread_that_cannot_stop(heavy_interp, native_lib, tmp_path):
     assert took < 30, f"py-spy took {took:.1f}s for a 3 s recording"
 
 
+def raise_priority():
+    """preexec_fn: the target, the hogs and py-spy run ahead of other work
+    on the machine (root only), so that the target competes for the CPUs
+    with the two hogs as on a machine with nothing else to do."""
+    try:
+        os.nice(-10)
+    except OSError:
+        pass
+
+
 def hog():
-    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=raise_priority)
 
 
 def standard_error(seq, f, truth, batch=25):
@@ -191,12 +201,12 @@ def test_shares_on_a_loaded_machine(heavy_interp, tmp_path):
     hogs = [hog(), hog()]
     p = subprocess.Popen(heavy_interp.command(PROGS / "phases.py", report),
                          env=heavy_interp.environ(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=raise_priority)
     out = tmp_path / "x.json"
     try:
         assert p.stdout.readline().startswith("ready")
         r = run_pyspy(["record", "-p", p.pid, "-r", 100, "-d", 10, "-f", "speedscope",
-                       "-o", out], timeout=120)
+                       "-o", out], timeout=120, preexec_fn=raise_priority)
         assert r.returncode == 0, r.stderr
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=30)
