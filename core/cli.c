@@ -203,7 +203,7 @@ static int apply(struct cli *cli, const struct opt_spec *o, const char *value, i
 		cli->duration_given = 1;
 		return 0;
 	case OPT_RATE:
-		if (parse_number(value, &cli->rate, 0) || cli->rate > 1000000)
+		if (parse_number(value, &cli->rate, 0) || cli->rate < 1 || cli->rate > 1000000)
 			return usage_error("invalid rate '%s': expected samples per second (1 to 1000000)", value);
 		return 0;
 	case OPT_DELAY:

@@ -340,6 +340,7 @@ static void test_errors(void)
 	EXPECT_ERROR("invalid duration 'nan'", "record", "-p", "1", "-d", "nan");
 	EXPECT_ERROR("invalid duration '5s'", "record", "-p", "1", "-d", "5s");
 	EXPECT_ERROR("invalid rate '0'", "record", "-p", "1", "-r", "0");
+	EXPECT_ERROR("invalid rate '0.5': expected samples per second (1 to 1000000)", "record", "-p", "1", "-r", "0.5");
 	EXPECT_ERROR("invalid rate '1000001'", "top", "-p", "1", "-r", "1000001");
 	EXPECT_ERROR("invalid rate 'fast'", "-p", "1", "-r", "fast");
 	EXPECT_ERROR("invalid delay '0'", "top", "-p", "1", "--delay", "0");
