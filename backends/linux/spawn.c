@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@ enum lnx_spawn_stage {
 	LNX_STAGE_STDOUT = 1,
 	LNX_STAGE_USER = 2,
 	LNX_STAGE_EXEC = 3,
+	LNX_STAGE_TIE = 4,
 };
 
 struct lnx_spawn_report {
@@ -41,8 +43,22 @@ static void lnx_child_fail(int fd, int stage)
 	_exit(127);
 }
 
+/*
+ * In the child: the program ends with py-spy, however py-spy ends (even by
+ * SIGKILL, when nothing of ours can run).  Set after the change of user,
+ * which clears it; if py-spy died before this, the child is already an
+ * orphan and must not start the program at all.
+ */
+static void lnx_child_tie(pid_t parent, int report_fd)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		lnx_child_fail(report_fd, LNX_STAGE_TIE);
+	if (getppid() != parent)
+		_exit(127);
+}
+
 /* In the child: set up and exec; returns only to report a failure. */
-static void lnx_child(const struct pyspy_spawn *sp, int report_fd)
+static void lnx_child(const struct pyspy_spawn *sp, pid_t parent, int report_fd)
 {
 	sigset_t none;
 	gid_t gid;
@@ -67,6 +83,7 @@ static void lnx_child(const struct pyspy_spawn *sp, int report_fd)
 	}
 	if (sp->uid >= 0 && setuid((uid_t)sp->uid) < 0)
 		lnx_child_fail(report_fd, LNX_STAGE_USER);
+	lnx_child_tie(parent, report_fd);
 	execvp(sp->argv[0], sp->argv);
 	lnx_child_fail(report_fd, LNX_STAGE_EXEC);
 }
@@ -81,7 +98,7 @@ int lnx_spawn(const struct pyspy_host *host, const struct pyspy_spawn *caller, i
 	int fds[2], rc, status;
 	size_t got = 0;
 	ssize_t r;
-	pid_t child;
+	pid_t child, self = getpid();
 
 	if (caller && PYSPY_HAS(caller->size, struct pyspy_spawn, argv))
 		memcpy(&local, caller, caller->size < sizeof(local) ? caller->size : sizeof(local));
@@ -102,7 +119,7 @@ int lnx_spawn(const struct pyspy_host *host, const struct pyspy_spawn *caller, i
 	}
 	if (child == 0) {
 		close(fds[0]);
-		lnx_child(sp, fds[1]);
+		lnx_child(sp, self, fds[1]);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -130,6 +147,10 @@ int lnx_spawn(const struct pyspy_host *host, const struct pyspy_spawn *caller, i
 	case LNX_STAGE_USER:
 		snprintf(err, errlen, "cannot run %s as uid %lld gid %lld: %s", sp->argv[0],
 			 (long long)sp->uid, (long long)sp->gid, strerror(-rc));
+		break;
+	case LNX_STAGE_TIE:
+		snprintf(err, errlen, "cannot run %s: cannot tie it to py-spy's life: %s",
+			 sp->argv[0], strerror(-rc));
 		break;
 	default:
 		snprintf(err, errlen, "cannot run %s: %s", sp->argv[0], strerror(-rc));
