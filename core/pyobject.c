@@ -33,18 +33,38 @@ void utf8_put(struct strbuf *sb, uint32_t cp)
 	}
 }
 
+/*
+ * One code point of a name.  Names end up as C strings: an embedded NUL
+ * would cut the name there, so it is written as the four characters \x00,
+ * the form the outputs give other control characters.
+ */
+static void put_name_char(struct strbuf *sb, uint32_t cp)
+{
+	if (cp == 0)
+		sb_put(sb, "\\x00", 4);
+	else if (cp < 0x80)
+		sb_putc(sb, (char)cp);
+	else
+		utf8_put(sb, cp);
+}
+
 static int read_bytes_string(struct remote *r, const struct pyspy_layout *l, uint64_t addr,
 			     struct strbuf *sb)
 {
 	uint8_t *data;
-	size_t len;
+	size_t len, i;
 	int rc = pyobj_read_bytes(r, l, addr, &data, &len);
 
 	if (rc)
 		return rc;
 	if (len > PYOBJ_MAX_STRING)
 		len = PYOBJ_MAX_STRING;
-	sb_put(sb, (const char *)data, len);
+	for (i = 0; i < len; i++) { /* 2.7: the bytes as they are, but NUL */
+		if (data[i])
+			sb_putc(sb, (char)data[i]);
+		else
+			put_name_char(sb, 0);
+	}
 	free(data);
 	return 0;
 }
@@ -107,10 +127,7 @@ int pyobj_read_string(struct remote *r, const struct pyspy_layout *l, uint64_t a
 		} else {
 			memcpy(&cp, buf + 4 * i, 4);
 		}
-		if (cp < 0x80)
-			sb_putc(sb, (char)cp);
-		else
-			utf8_put(sb, cp);
+		put_name_char(sb, cp);
 	}
 	free(buf);
 	return 0;
