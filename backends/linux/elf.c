@@ -260,23 +260,23 @@ static int lnx_mapped_as(const struct lnx_maplist *ml, const char *path)
 /*
  * Open the file as the process sees it: through its root (its mount
  * namespace), unless the file was deleted (or replaced: the maps then say
- * " (deleted)"); else through map_files, which reaches the very file that
- * is mapped.
+ * " (deleted)"); else, or if what is at that path now is no regular file,
+ * through map_files, which reaches the very file that is mapped.  Both go
+ * through lnx_open_target (never blocks, regular files only).
  */
 static int lnx_open_mapped(struct pyspy_proc *proc, const struct lnx_maplist *ml,
 			   const char *path, const char *alt)
 {
 	size_t plen = strlen(path), dlen = strlen(LNX_DELETED), i;
 	int fd, tries = 0, rc = -ENOENT;
-	char buf[4200];
+	char buf[96];
 
 	if (path[0] == '/' && !(plen > dlen && strcmp(path + plen - dlen, LNX_DELETED) == 0) &&
-	    lnx_mapped_as(ml, path) &&
-	    lnx_proc_path(buf, sizeof(buf), proc->pid, "root%s", path) == 0) {
-		fd = open(buf, O_RDONLY | O_CLOEXEC);
+	    lnx_mapped_as(ml, path)) {
+		fd = lnx_open_target(proc->mem_pid, path, LNX_OPEN_IN_ROOT);
 		if (fd >= 0)
 			return fd;
-		rc = -errno;
+		rc = fd;
 	}
 	for (i = 0; i < ml->n && tries < 8; i++) {
 		const struct pyspy_map *m = &ml->maps[i];
@@ -284,13 +284,14 @@ static int lnx_open_mapped(struct pyspy_proc *proc, const struct lnx_maplist *ml
 		if (strcmp(m->path, path) != 0 && strcmp(m->path, alt) != 0)
 			continue;
 		tries++;
-		if (lnx_proc_path(buf, sizeof(buf), proc->pid, "map_files/%llx-%llx",
+		if (lnx_proc_path(buf, sizeof(buf), proc->mem_pid, "map_files/%llx-%llx",
 				  (unsigned long long)m->start, (unsigned long long)m->end))
 			continue;
-		fd = open(buf, O_RDONLY | O_CLOEXEC);
+		fd = lnx_open_target(proc->mem_pid, buf, LNX_OPEN_MAGIC);
 		if (fd >= 0)
 			return fd;
-		rc = -errno;
+		if (rc == -ENOENT)
+			rc = fd;
 	}
 	return rc;
 }
@@ -378,7 +379,7 @@ int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_bina
 	if (fd < 0) {
 		rc = fd;
 		snprintf(err, errlen, "cannot open %s of process %d: %s", path, (int)proc->pid,
-			 strerror(-rc));
+			 lnx_open_strerror(rc));
 		goto out_bin;
 	}
 	elf_version(EV_CURRENT);

@@ -5,6 +5,7 @@
  *   ptrace.c  pause/resume (PTRACE_SEIZE + PTRACE_INTERRUPT, PTRACE_DETACH)
  *   elf.c     binary_open/close/info/symbol/section (libelf)
  *   spawn.c   spawn, alive, terminate
+ *   files.c   opening the target's files, why the kernel refuses access
  *   module.c  the ops table and the exported descriptor
  *
  * Everything here is hidden (-fvisibility=hidden); only pyspy_module is
@@ -141,6 +142,28 @@ int lnx_maps_read(struct pyspy_proc *proc, struct lnx_maplist *ml, char *err, si
 /* List /proc/PID/task into proc->tids.  0, -ESRCH (no task left) or a
  * negative errno. */
 int lnx_task_list(struct pyspy_proc *proc);
+
+/*
+ * Every file py-spy opens on a target's behalf (what it maps, debug files,
+ * files a core dump names) is opened here: non-blocking (a FIFO put in its
+ * place cannot make us wait), close-on-exec, and accepted only if the open
+ * file is a regular file (else -LNX_ENOTREG).  how:
+ *   LNX_OPEN_IN_ROOT  path is absolute in the target's root (its mount
+ *                     namespace), canonical as its maps name it: resolved
+ *                     inside that root, following no link at all;
+ *   LNX_OPEN_MAGIC    path is ours (/proc/PID/map_files/...), its last part
+ *                     a link the kernel resolves to the very mapped file.
+ * Returns the fd (blocking again, for plain reads) or a negative errno.
+ */
+#define LNX_ENOTREG ENXIO
+enum { LNX_OPEN_IN_ROOT = 1, LNX_OPEN_MAGIC = 2 };
+int lnx_open_target(pid_t pid, const char *path, int how);
+/* strerror, with -LNX_ENOTREG as "not a regular file". */
+const char *lnx_open_strerror(int rc);
+
+/* The one-line reason why reading process pid was refused (-EPERM): what
+ * to do if we are not root, what stands in the way if we are. */
+int lnx_perm_error(pid_t pid, char *err, size_t errlen);
 
 /* Record a wait status of the main thread of a process we spawned. */
 void lnx_note_exit(struct pyspy_proc *proc, pid_t tid, int status);

@@ -869,15 +869,6 @@ int lnx_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n, siz
 
 /* --- attach, detach, info ----------------------------------------------- */
 
-static int lnx_perm_error(pid_t pid, char *err, size_t errlen)
-{
-	snprintf(err, errlen,
-		 "permission denied reading process %d: run py-spy as root (sudo), "
-		 "or lower /proc/sys/kernel/yama/ptrace_scope, or in Docker start the "
-		 "container with --cap-add SYS_PTRACE", (int)pid);
-	return -EPERM;
-}
-
 static int lnx_is_special_map(const char *path)
 {
 	return strcmp(path, "[vvar]") == 0 || strcmp(path, "[vsyscall]") == 0 ||
