@@ -1035,15 +1035,16 @@ void lnx_detach(struct pyspy_proc *proc)
 	lnx_proc_free(proc);
 }
 
-/* One /proc/PID/<name> file as a string: NULs to spaces, no trailing
+/* One /proc/TASK/<name> file as a string: NULs to spaces, no trailing
  * newline or space. */
-static int lnx_proc_string(struct pyspy_proc *proc, const char *name, size_t max, char **out)
+static int lnx_proc_string(struct pyspy_proc *proc, pid_t task, const char *name, size_t max,
+			   char **out)
 {
 	char path[64], *text;
 	size_t len, i;
 	int rc;
 
-	rc = lnx_proc_path(path, sizeof(path), proc->pid, "%s", name);
+	rc = lnx_proc_path(path, sizeof(path), task, "%s", name);
 	if (rc)
 		return rc;
 	rc = lnx_read_file(proc->host, path, max, &text, &len);
@@ -1070,7 +1071,11 @@ int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, si
 		snprintf(err, errlen, "proc_info struct too small");
 		return -EINVAL;
 	}
-	rc = lnx_proc_string(proc, "comm", 256, &comm);
+	/* The process's name is its main thread's, which outlives the thread
+	 * as a zombie; its arguments and executable belong to its memory,
+	 * which only a live thread still reaches (mem_pid). */
+	lnx_pick_mem_task(proc);
+	rc = lnx_proc_string(proc, proc->pid, "comm", 256, &comm);
 	if (rc) {
 		if (rc == -ENOENT || rc == -ESRCH) {
 			snprintf(err, errlen, "process %d has exited", (int)proc->pid);
@@ -1080,7 +1085,7 @@ int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, si
 			 strerror(-rc));
 		return rc;
 	}
-	rc = lnx_proc_string(proc, "cmdline", LNX_MAX_CMDLINE, &cmdline);
+	rc = lnx_proc_string(proc, proc->mem_pid, "cmdline", LNX_MAX_CMDLINE, &cmdline);
 	if (rc) {
 		snprintf(err, errlen, "cannot read /proc/%d/cmdline: %s", (int)proc->pid,
 			 strerror(-rc));
@@ -1088,7 +1093,7 @@ int lnx_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, si
 	}
 	/* exe may be unreadable (kernel thread, permissions): then "" */
 	n = -1;
-	if (lnx_proc_path(path, sizeof(path), proc->pid, "exe") == 0)
+	if (lnx_proc_path(path, sizeof(path), proc->mem_pid, "exe") == 0)
 		n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
 
