@@ -51,6 +51,8 @@ int cmd_dump(struct plugins *pl, const struct cli *cli)
 		snap.stack_size = sizeof(*sample.stacks);
 		snap.errors = (uint32_t)sample.errors;
 		rc = outputs_snapshot(o, &snap);
+		session_report_cuts(sample.frames_omitted, sample.stacks_omitting,
+				    sample.thread_list_cut != 0);
 	} else if (rc == -ESRCH) {
 		log_error("process %lld exited while it was being read", (long long)cli->pid);
 	} else {

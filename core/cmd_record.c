@@ -170,6 +170,7 @@ static void print_costs(const struct cli *cli, const struct sampler_stats *st)
 		log_status("Hold per sample: median %.1f us, 99th percentile %.1f us (%llu holds)",
 			   (double)sampler_hold_quantile(st, 0.5) / 1e3,
 			   (double)sampler_hold_quantile(st, 0.99) / 1e3, (unsigned long long)st->holds);
+	session_report_cuts(st->frames_omitted, st->stacks_omitting, st->lists_cut);
 }
 
 /*

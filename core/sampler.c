@@ -247,6 +247,9 @@ static void take_sample(struct run *r, uint64_t due, uint64_t now)
 	if (ss.paused_ns)
 		sampler_count_hold(st, ss.paused_ns);
 	st->errors += ss.errors;
+	st->frames_omitted += ss.frames_omitted;
+	st->stacks_omitting += ss.stacks_omitting;
+	st->lists_cut += ss.thread_list_cut != 0;
 
 	if (ss.nstacks > r->kept_cap) {
 		r->kept_cap = ss.nstacks;

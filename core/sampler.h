@@ -56,6 +56,9 @@ struct sampler_stats {
 	uint64_t failed;         /* sampling instants that failed entirely */
 	uint64_t truncated;      /* recorded stacks that were cut short */
 	uint64_t gave_up;        /* instants given up: threads not stopped in time */
+	uint64_t frames_omitted; /* frames left out of deep stacks (marked) */
+	uint64_t stacks_omitting; /* stacks that left frames out */
+	uint64_t lists_cut;      /* samples that did not read every thread */
 	uint64_t paused_ns;      /* total time the target was held stopped */
 	uint64_t holds;          /* samples that held the target */
 	uint32_t hold_hist[SAMPLER_HOLD_BUCKETS];

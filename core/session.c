@@ -35,10 +35,16 @@
 #include "util.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX_THREADS 4096
 #define OS_STATE_MAX_AGE_NS 5000000ull /* 5 ms */
-#define MAX_DEPTH 4096
-#define MAX_SAMPLE_VISITS (1u << 18) /* frames and thread states read per sample */
+/* Frames and thread states read per sample: bounds the time a sample takes
+ * (and the target is held) and the memory its frames use, whatever the
+ * number of threads or the depth of their stacks. */
+#define MAX_SAMPLE_VISITS (1u << 18)
+/* Frames kept of one stack deeper than KEEP_LEAF + KEEP_ROOT: the innermost
+ * KEEP_LEAF and the outermost KEEP_ROOT (the root end, which every view
+ * aggregates by), a marker frame between them counting the others. */
+#define KEEP_LEAF 1024u
+#define KEEP_ROOT 32768u
 #define MAX_CHUNK_BYTES (4u << 20)
 #define TSTATE_READ_MAX 4096
 #define TID_PROBE_BYTES 2048
@@ -52,7 +58,9 @@ struct thread_walk {
 	uint64_t thread_id;
 	int64_t native_id;   /* from the thread state (3.11+), else 0 */
 	int holds_gil;       /* from the thread state, -1 unknown */
-	size_t first, count; /* raw frames */
+	size_t first, count; /* raw frames kept */
+	size_t depth;        /* frames met, kept or not */
+	size_t omitted;      /* frames between the kept leaf and root ends */
 	int truncated;
 	int32_t spec_tid;    /* <= 3.10: kernel tid read by the speculative read, or 0 */
 	/* What the next sample may read speculatively (3.11+). */
@@ -118,6 +126,7 @@ struct session {
 	uint8_t *chunk;
 	size_t cap_chunk;
 	size_t visits;        /* frames and thread states read in this sample */
+	int list_cut;         /* this sample did not read the thread list to its end */
 	uint64_t nsamples;
 	const struct pyspy_os_thread *os; /* the OS threads and when they were read */
 	size_t nos;
@@ -317,6 +326,19 @@ int session_alive(struct session *s)
 	return remote_alive(&s->r, NULL) != 0;
 }
 
+void session_report_cuts(uint64_t frames, uint64_t stacks, uint64_t lists_cut)
+{
+	if (frames)
+		log_warn("%llu frames left out of %llu stacks deeper than %u frames: "
+			 "a frame \"[N frames omitted]\" stands where they were",
+			 (unsigned long long)frames, (unsigned long long)stacks,
+			 KEEP_LEAF + KEEP_ROOT);
+	if (lists_cut)
+		log_warn("%llu samples did not read every thread (the thread list was broken "
+			 "or longer than a sample may read: %u threads and frames)",
+			 (unsigned long long)lists_cut, MAX_SAMPLE_VISITS);
+}
+
 /* ---- walking ------------------------------------------------------------ */
 
 /* Cycle detection along a pointer chain (Brent): a mark that moves to the
@@ -365,6 +387,54 @@ static void push_raw(struct session *s, uint64_t code, int64_t addr)
 	s->nraw++;
 }
 
+/* One more frame of tw, innermost first.  Past KEEP_LEAF + KEEP_ROOT
+ * frames, the ones after the first KEEP_LEAF go round a ring of KEEP_ROOT
+ * slots, so that the outermost are kept whatever the depth (end_frames puts
+ * the ring in order). */
+static void keep_frame(struct session *s, struct thread_walk *tw, uint64_t code, int64_t addr)
+{
+	size_t at;
+
+	if (tw->depth++ < KEEP_LEAF + KEEP_ROOT) {
+		push_raw(s, code, addr);
+		tw->count++;
+		return;
+	}
+	at = tw->first + KEEP_LEAF + (tw->depth - 1 - KEEP_LEAF) % KEEP_ROOT;
+	s->raw_code[at] = code;
+	s->raw_addr[at] = addr;
+}
+
+static void reverse_raw(struct session *s, size_t lo, size_t hi)
+{
+	while (lo + 1 < hi) {
+		uint64_t c = s->raw_code[lo];
+		int64_t a = s->raw_addr[lo];
+
+		hi--;
+		s->raw_code[lo] = s->raw_code[hi];
+		s->raw_addr[lo] = s->raw_addr[hi];
+		s->raw_code[hi] = c;
+		s->raw_addr[hi] = a;
+		lo++;
+	}
+}
+
+/* After the walk of a thread that went round the ring: the oldest slot
+ * first (a rotation by three reversals), and how many frames fell out. */
+static void end_frames(struct session *s, struct thread_walk *tw)
+{
+	size_t lo = tw->first + KEEP_LEAF, hi = lo + KEEP_ROOT, r;
+
+	if (tw->depth <= KEEP_LEAF + KEEP_ROOT)
+		return;
+	r = (tw->depth - KEEP_LEAF) % KEEP_ROOT;
+	reverse_raw(s, lo, lo + r);
+	reverse_raw(s, lo + r, hi);
+	reverse_raw(s, lo, hi);
+	tw->omitted = tw->depth - KEEP_LEAF - KEEP_ROOT;
+}
+
 /* The copy of the frame at fr made by this sample's speculative read. */
 static const uint8_t *spec_frame(struct session *s, uint64_t fr)
 {
@@ -407,7 +477,7 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 {
 	const struct pyspy_layout *l = &s->t.layout;
 	uint8_t local[512];
-	size_t n = (size_t)s->frame_read, depth = 0;
+	size_t n = (size_t)s->frame_read;
 	struct chain c;
 
 	if (n > sizeof(local))
@@ -418,7 +488,7 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 		int32_t lasti;
 		int rc;
 
-		if (++depth > MAX_DEPTH || chain_step(&c, f) || over_budget(s))
+		if (chain_step(&c, f) || over_budget(s))
 			return -ELOOP;
 		rc = copy_frame(s, f, local, &buf);
 		if (rc)
@@ -428,9 +498,8 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 		if (l->ob_refcnt >= 0 && field_i64(buf, n, l->ob_refcnt) <= 0)
 			return -EAGAIN;
 		lasti = field_i32(buf, n, l->frame.lasti);
-		push_raw(s, field_ptr(buf, n, l->frame.code),
-			 lasti < 0 ? -1 : (int64_t)lasti * (int64_t)l->lasti_scale);
-		tw->count++;
+		keep_frame(s, tw, field_ptr(buf, n, l->frame.code),
+			   lasti < 0 ? -1 : (int64_t)lasti * (int64_t)l->lasti_scale);
 		f = field_ptr(buf, n, l->frame.back);
 	}
 	return 0;
@@ -464,7 +533,7 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, const uint8_t
 {
 	const struct pyspy_layout *l = &s->t.layout;
 	uint8_t local[512];
-	size_t n = (size_t)s->frame_read, depth = 0;
+	size_t n = (size_t)s->frame_read;
 	struct chain c;
 
 	if (n > sizeof(local))
@@ -475,7 +544,7 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, const uint8_t
 		uint64_t code, ip;
 		uint8_t owner;
 
-		if (++depth > MAX_DEPTH || chain_step(&c, fr) || over_budget(s))
+		if (chain_step(&c, fr) || over_budget(s))
 			return -ELOOP;
 		if (chunk && fr >= lo && fr + n <= hi && fr + n > fr) {
 			buf = chunk + (fr - lo);
@@ -489,8 +558,7 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, const uint8_t
 		if (owner < l->iframe.owner_skip_min) {
 			code = field_ptr(buf, n, l->iframe.executable) & ~l->iframe.executable_tag_mask;
 			ip = field_ptr(buf, n, l->iframe.instr_ptr);
-			push_raw(s, code, (int64_t)(ip - (code + (uint64_t)l->code.code_adaptive)));
-			tw->count++;
+			keep_frame(s, tw, code, (int64_t)(ip - (code + (uint64_t)l->code.code_adaptive)));
 		}
 		if (base_frame && fr == base_frame)
 			break;
@@ -843,6 +911,7 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 	s->nthreads = 0;
 	s->nraw = 0;
 	s->visits = 0;
+	s->list_cut = 0;
 	rc = read_shape(s, &sr, &tstate, holder);
 	if (rc)
 		return rc;
@@ -853,10 +922,11 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 		struct prefetch pf;
 		const uint8_t *ts;
 
-		if (s->nthreads >= MAX_THREADS || chain_step(&c, tstate) || over_budget(s)) {
+		if (chain_step(&c, tstate) || over_budget(s)) {
 			if (s->nthreads == 0)
 				return -ELOOP;
 			/* A cycle or an endless list: keep the threads read so far. */
+			s->list_cut = 1;
 			(*errors)++;
 			break;
 		}
@@ -885,7 +955,7 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 			/* The program changed this stack while it was read (possible
 			 * only without a pause): read it once more, afresh. */
 			s->nraw = tw->first;
-			tw->count = 0;
+			tw->count = tw->depth = 0;
 			s->nnext_spec_frames = spec_mark;
 			rc = remote_read(&s->r, tstate, ts_local, tslen);
 			if (rc == 0) {
@@ -898,6 +968,7 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 		}
 		if (rc == -ESRCH)
 			return rc;
+		end_frames(s, tw);
 		if (rc) {
 			tw->truncated = 1;
 			(*errors)++;
@@ -1119,6 +1190,18 @@ static void ensure_frames(struct session *s, size_t n)
 	}
 }
 
+/* The frame standing where n frames of a stack were left out. */
+static void omitted_marker(struct session *s, struct pyspy_frame *fr, size_t n)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "[%zu frames omitted]", n);
+	memset(fr, 0, sizeof(*fr));
+	fr->name = intern(&s->strings, buf);
+	fr->filename = fr->short_filename = intern(&s->strings, "");
+	fr->flags = PYSPY_FRAME_OMITTED;
+}
+
 static const char *thread_frame_name(struct session *s, const struct thread_walk *tw, const char *name)
 {
 	char buf[256];
@@ -1147,7 +1230,8 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 	uint64_t last_code = 0;
 	size_t i, f = 0, k;
 
-	ensure_frames(s, s->nraw + s->nthreads);
+	/* room for a thread pseudo-frame and an omission marker per thread */
+	ensure_frames(s, s->nraw + 2 * s->nthreads);
 	if (s->cap_stacks < s->nthreads) {
 		s->cap_stacks = s->nthreads + 16;
 		s->stacks = xrealloc(s->stacks, s->cap_stacks * sizeof(*s->stacks));
@@ -1181,6 +1265,12 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 			struct pyspy_frame *fr = &s->frames[f];
 			int line;
 
+			if (tw->omitted && i == KEEP_LEAF) {
+				omitted_marker(s, fr, tw->omitted);
+				out->frames_omitted += tw->omitted;
+				out->stacks_omitting++;
+				fr = &s->frames[++f];
+			}
 			/* Recursion repeats a code object: look it up once. */
 			if (s->raw_code[r] != last_code) {
 				last_code = s->raw_code[r];
@@ -1215,6 +1305,7 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 		keep_os_states(s);
 	out->stacks = s->stacks;
 	out->nstacks = s->nthreads;
+	out->thread_list_cut = s->list_cut;
 }
 
 /* The code objects of this sample, for the next one's speculative read. */

@@ -31,6 +31,11 @@ struct session_sample {
 	const struct pyspy_stack *stacks; /* valid until the next session_sample */
 	size_t nstacks;
 	uint32_t errors;     /* threads whose walk failed or was cut short */
+	uint64_t frames_omitted; /* frames left out of deep stacks (a marker frame
+				  * stands where they were) */
+	uint32_t stacks_omitting; /* stacks that left frames out */
+	int thread_list_cut; /* the thread list was not read to its end (the
+			      * sample's read budget, or a broken list) */
 	uint64_t paused_ns;  /* how long the target was held stopped */
 };
 
@@ -49,6 +54,10 @@ const struct pyspy_process_info *session_process(const struct session *s);
  * up (its threads did not all stop in time; none is held), another negative
  * errno when the whole sample failed. */
 int session_sample(struct session *s, struct session_sample *out);
+
+/* Say on stderr what samples left out, if anything: frames of deep stacks
+ * (frames in stacks), and samples whose thread list was cut. */
+void session_report_cuts(uint64_t frames, uint64_t stacks, uint64_t lists_cut);
 
 /* 1 while the target runs; 0 once it has exited. */
 int session_alive(struct session *s);

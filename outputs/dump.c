@@ -109,7 +109,7 @@ static void dump_text_stack(struct dump_state *ds, const struct pyspy_stack *st)
 
 		fputs("    ", f);
 		dump_put_text(f, fr->name);
-		if (fr->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS)) {
+		if (fr->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS | PYSPY_FRAME_OMITTED)) {
 			fputc('\n', f);
 			continue;
 		}

@@ -315,8 +315,8 @@ static int top_count_stack(struct top_state *st, struct top_table *t,
 		struct pyspy_frame local;
 		const struct pyspy_frame *f = outc_frame(s, i, &local);
 
-		/* thread and process pseudo-frames are not code */
-		if (f->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS))
+		/* thread and process pseudo-frames and omission markers are not code */
+		if (f->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS | PYSPY_FRAME_OMITTED))
 			continue;
 		ret = top_table_get(st->host, t, f, by_line ? f->line : 0, &e);
 		if (ret == -ENOSPC)

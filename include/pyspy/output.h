@@ -42,6 +42,8 @@ enum pyspy_command {
 enum pyspy_frame_flags {
 	PYSPY_FRAME_THREAD = 1u << 0, /* pseudo-frame naming the thread (-t) */
 	PYSPY_FRAME_PROCESS = 1u << 1, /* pseudo-frame naming the process */
+	PYSPY_FRAME_OMITTED = 1u << 2, /* marker where frames of a very deep stack
+					* were left out; its name says how many */
 };
 
 /* One frame of a stack (an element of pyspy_stack.frames). */

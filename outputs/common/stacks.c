@@ -35,7 +35,7 @@ static int64_t outc_frame_id(struct outc_stacks *s, const struct pyspy_frame *f)
 	int rc;
 
 	key->name = f->name ? f->name : "";
-	key->pseudo = !!(f->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS));
+	key->pseudo = !!(f->flags & (PYSPY_FRAME_THREAD | PYSPY_FRAME_PROCESS | PYSPY_FRAME_OMITTED));
 	if (!key->pseudo) {
 		key->file = s->full_filenames ? f->filename : f->short_filename;
 		if (!key->file)
