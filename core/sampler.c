@@ -41,6 +41,7 @@ const char *sampler_stop_reason(enum sampler_stop stop)
 	case SAMPLER_STOP_QUIT: return "quit was requested";
 	case SAMPLER_STOP_PIPE: return "the output pipe was closed";
 	case SAMPLER_STOP_ERROR: return "of an error";
+	case SAMPLER_STOP_NOT_PYTHON: return "the process executed a program that is not Python";
 	}
 	return "?";
 }
@@ -233,6 +234,10 @@ static void take_sample(struct run *r, uint64_t due, uint64_t now)
 		/* Its threads did not all stop in time: nothing was read. */
 		st->gave_up++;
 		st->errors++;
+		return;
+	}
+	if (rc == -ENOEXEC) {
+		stop(r, SAMPLER_STOP_NOT_PYTHON);
 		return;
 	}
 	if (rc < 0) {

@@ -25,6 +25,7 @@ enum sampler_stop {
 	SAMPLER_STOP_QUIT,       /* an output asked to quit (top's 'q') */
 	SAMPLER_STOP_PIPE,       /* the reader of stdout went away */
 	SAMPLER_STOP_ERROR,      /* sampling or an output failed */
+	SAMPLER_STOP_NOT_PYTHON, /* the target executed a program that is not Python */
 };
 
 /* Rates above this are refused (the schedule's arithmetic is exact up to

@@ -44,6 +44,10 @@
  * KEEP_LEAF and the outermost KEEP_ROOT (the root end, which every view
  * aggregates by), a marker frame between them counting the others. */
 #define KEEP_LEAF 1024u
+/* After a failed sample, look for a new program (exec) at most this often,
+ * and wait this long for its interpreter before giving up. */
+#define EXEC_CHECK_NS 250000000ull /* 250 ms */
+#define EXEC_WAIT_NS 5000000000ull /* 5 s */
 #define KEEP_ROOT 32768u
 #define MAX_CHUNK_BYTES (4u << 20)
 #define TSTATE_READ_MAX 4096
@@ -92,6 +96,7 @@ struct os_state {
 
 struct session {
 	struct session_options opt;
+	struct plugins *pl;
 	struct remote r;
 	struct python_target t;
 	struct interner strings;
@@ -127,6 +132,8 @@ struct session {
 	size_t cap_chunk;
 	size_t visits;        /* frames and thread states read in this sample */
 	int list_cut;         /* this sample did not read the thread list to its end */
+	uint64_t exec_check_ns; /* when a failed sample last looked for a new program */
+	uint64_t exec_seen_ns;  /* when no interpreter was first found there, or 0 */
 	uint64_t nsamples;
 	const struct pyspy_os_thread *os; /* the OS threads and when they were read */
 	size_t nos;
@@ -206,26 +213,30 @@ static void plan_reads(struct session *s)
 	s->frame_read = n;
 }
 
-static int attach_and_discover(struct session *s, struct plugins *pl, char *err, size_t errlen)
+/* Attach a handle of its own to the process into r and find its
+ * interpreter into t, trying again until wait_s has passed while the
+ * process does not look like Python yet. */
+static int attach_and_discover(struct session *s, struct remote *r, struct python_target *t,
+			       double wait_s, char *err, size_t errlen)
 {
 	const struct plugin *backend;
-	uint64_t deadline = host_now_ns() + (uint64_t)(s->opt.wait_s * 1e9);
+	uint64_t deadline = host_now_ns() + (uint64_t)(wait_s * 1e9);
 	int rc;
 
-	rc = plugins_backend(pl, &backend, err, errlen);
+	rc = plugins_backend(s->pl, &backend, err, errlen);
 	if (rc)
 		return rc;
-	remote_init(&s->r, plugin_backend_ops(backend), backend->host);
-	rc = remote_attach(&s->r, s->opt.pid, err, errlen);
+	remote_init(r, plugin_backend_ops(backend), backend->host);
+	rc = remote_attach(r, s->opt.pid, err, errlen);
 	if (rc)
 		return rc;
 	for (;;) {
-		rc = discover_python(&s->r, pl, &s->t, err, errlen);
+		rc = discover_python(r, s->pl, t, err, errlen);
 		if (rc == 0)
 			return 0;
-		discover_free(&s->r, &s->t);
+		discover_free(r, t);
 		if ((rc != -ENOENT && rc != -EAGAIN) || host_now_ns() >= deadline ||
-		    remote_alive(&s->r, NULL) == 0)
+		    remote_alive(r, NULL) == 0)
 			break;
 		host_wait_until(host_now_ns() + 20000000ull, -1);
 		if (host_signals_peek() & (HOST_SIG_INT | HOST_SIG_TERM))
@@ -236,7 +247,7 @@ static int attach_and_discover(struct session *s, struct plugins *pl, char *err,
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", err);
-		if (remote_info(&s->r, &info, err, errlen) == 0)
+		if (remote_info(r, &info, err, errlen) == 0)
 			snprintf(err, errlen, "process %lld (%s) is not a Python program: %s",
 				 (long long)s->opt.pid, info.comm ? info.comm : "?", why);
 		else
@@ -246,43 +257,116 @@ static int attach_and_discover(struct session *s, struct plugins *pl, char *err,
 	return rc;
 }
 
-int session_open(struct plugins *pl, const struct session_options *opt, struct session **out,
-		 char *err, size_t errlen)
+/* Release what attach_and_discover made. */
+static void detach_target(struct remote *r, struct python_target *t)
+{
+	if (r->proc)
+		discover_free(r, t);
+	if (r->ops)
+		remote_detach(r);
+}
+
+/* Everything that follows from the interpreter found (s->r, s->t): what to
+ * read, the caches of code objects and thread names, what outputs are
+ * told of the process. */
+static void bind_target(struct session *s)
 {
 	struct pyspy_proc_info info = { .size = sizeof(info) };
-	struct session *s = xcalloc(1, sizeof(*s));
 	uint64_t code_type = 0, size;
-	int rc;
+	char err[256];
 
-	s->opt = *opt;
-	s->tid_offset = -1;
-	intern_init(&s->strings);
-	rc = attach_and_discover(s, pl, err, errlen);
-	if (rc)
-		goto out_close;
 	if (s->t.notice[0])
 		log_warn("%s", s->t.notice);
-
 	if (remote_binary_symbol(&s->r, s->t.bin, "PyCode_Type", &code_type, &size) != 0)
 		code_type = 0;
+	s->tid_offset = -1;
 	plan_reads(s);
-	codecache_init(&s->cc, &s->t.layout, &s->r, &s->strings, opt->pid, code_type);
+	codecache_init(&s->cc, &s->t.layout, &s->r, &s->strings, s->opt.pid, code_type);
 	thread_names_init(&s->names, &s->t.layout, &s->r, &s->strings, s->t.interp, s->t.bin);
 
 	s->cmdline = "";
-	if (remote_info(&s->r, &info, err, errlen) == 0 && info.cmdline)
+	if (remote_info(&s->r, &info, err, sizeof(err)) == 0 && info.cmdline)
 		s->cmdline = intern(&s->strings, info.cmdline);
 	s->info.size = sizeof(s->info);
-	s->info.pid = opt->pid;
+	s->info.pid = s->opt.pid;
 	s->info.cmdline = s->cmdline;
 	s->info.python_version = intern(&s->strings, s->t.version_str);
 	s->info.python_path = intern(&s->strings, s->t.bin_path);
+}
+
+int session_open(struct plugins *pl, const struct session_options *opt, struct session **out,
+		 char *err, size_t errlen)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	int rc;
+
+	s->opt = *opt;
+	s->pl = pl;
+	intern_init(&s->strings);
+	rc = attach_and_discover(s, &s->r, &s->t, opt->wait_s, err, errlen);
+	if (rc)
+		goto out_close;
+	bind_target(s);
 	*out = s;
 	return 0;
 
 out_close:
 	session_close(s);
 	return rc;
+}
+
+/* What bind_target made, and every guess the walker took from the last
+ * samples of the interpreter that was. */
+static void unbind_target(struct session *s)
+{
+	if (s->cc.slots)
+		codecache_free(&s->cc);
+	memset(&s->cc, 0, sizeof(s->cc));
+	thread_names_free(&s->names);
+	s->gil_struct = 0;
+	s->tid_offset = -1;
+	s->tid_offset_sure = 0;
+	s->tid_calibrated_with = 0;
+	s->os = NULL;
+	s->nos = 0;
+	s->os_read_ns = 0;
+	s->nostates = s->nnext_ostates = 0;
+	s->nspec = 0;
+	s->nspec_frames = s->nnext_spec_frames = 0;
+	memset(s->spec_slot, 0, sizeof(s->spec_slot));
+	s->spec_frame_buf = NULL;
+	s->nspec_codes = 0;
+}
+
+static int same_target(const struct python_target *a, const struct python_target *b)
+{
+	return a->version == b->version && a->runtime == b->runtime && a->interp == b->interp &&
+	       a->tstate_current == b->tstate_current && strcmp(a->bin_path, b->bin_path) == 0;
+}
+
+int session_rediscover(struct session *s, int *changed, char *err, size_t errlen)
+{
+	struct remote r = { 0 };
+	struct python_target t = { 0 };
+	int rc;
+
+	*changed = 0;
+	rc = attach_and_discover(s, &r, &t, 0, err, errlen);
+	if (rc) {
+		detach_target(&r, &t);
+		return rc;
+	}
+	if (same_target(&s->t, &t)) {
+		detach_target(&r, &t);
+		return 0;
+	}
+	unbind_target(s);
+	detach_target(&s->r, &s->t);
+	s->r = r;
+	s->t = t;
+	bind_target(s);
+	*changed = 1;
+	return 0;
 }
 
 void session_close(struct session *s)
@@ -293,13 +377,8 @@ void session_close(struct session *s)
 		log_debug("%llu samples, %.2f reads per sample, %llu chunks read apart",
 			  (unsigned long long)s->nsamples, (double)s->r.reads / (double)s->nsamples,
 			  (unsigned long long)s->chunk_misses);
-	if (s->cc.slots)
-		codecache_free(&s->cc);
-	thread_names_free(&s->names);
-	if (s->r.proc)
-		discover_free(&s->r, &s->t);
-	if (s->r.ops)
-		remote_detach(&s->r);
+	unbind_target(s);
+	detach_target(&s->r, &s->t);
 	intern_free(&s->strings);
 	free(s->threads);
 	free(s->raw_code);
@@ -1337,6 +1416,49 @@ static int ask_each_thread(const struct session *s)
 }
 
 /*
+ * A sample failed: has the process executed a new program?  Then the
+ * interpreter is found again (at most every EXEC_CHECK_NS) and this sample
+ * taken afresh; a one-line notice says what runs now.  If no interpreter
+ * turns up within EXEC_WAIT_NS of the change (a program that is not
+ * Python), -ENOEXEC, said once.  A failure with the same interpreter in
+ * place (a stack that changed while it was read) is left to the caller.
+ */
+static int after_failure(struct session *s, int rc, struct session_sample *out)
+{
+	uint64_t now = host_now_ns();
+	char err[512];
+	int changed = 0, found;
+
+	/* A sample given up (threads not stopped in time) says nothing of exec. */
+	if (rc == -ESRCH || rc == -ETIMEDOUT ||
+	    (s->exec_check_ns && now - s->exec_check_ns < EXEC_CHECK_NS))
+		return rc;
+	if (remote_alive(&s->r, NULL) == 0)
+		return -ESRCH;
+	s->exec_check_ns = now;
+	found = session_rediscover(s, &changed, err, sizeof(err));
+	if (found == 0 && changed) {
+		s->exec_seen_ns = 0;
+		log_warn("process %lld executed a new program: found Python %s again (%s)",
+			 (long long)s->opt.pid, s->t.version_str, s->t.bin_path);
+		return session_sample(s, out);
+	}
+	if (found == 0) {
+		s->exec_seen_ns = 0;
+		return rc;
+	}
+	if (found == -ESRCH)
+		return -ESRCH;
+	/* No interpreter now: a new program, or Python still starting. */
+	if (!s->exec_seen_ns)
+		s->exec_seen_ns = now;
+	if (now - s->exec_seen_ns < EXEC_WAIT_NS)
+		return rc;
+	log_error("%s", err);
+	return -ENOEXEC;
+}
+
+/*
  * The walk of one sample, holding every thread of the process (blocking
  * mode with a backend that cannot stop chosen threads, or kernel thread
  * ids unknown) or none (nonblocking).  os, nos: the OS threads read
@@ -1558,7 +1680,7 @@ int session_sample(struct session *s, struct session_sample *out)
 	if (rc) {
 		if (rc != -ESRCH && rc != -ETIMEDOUT && remote_alive(&s->r, NULL) == 0)
 			rc = -ESRCH;
-		return rc;
+		return after_failure(s, rc, out);
 	}
 
 	if (s->opt.gil_only) {

@@ -51,9 +51,20 @@ const struct pyspy_process_info *session_process(const struct session *s);
 
 /* One sample of every thread.  0 on success (possibly with errors counted),
  * -ESRCH once the process has exited, -ETIMEDOUT when the sample was given
- * up (its threads did not all stop in time; none is held), another negative
- * errno when the whole sample failed. */
+ * up (its threads did not all stop in time; none is held), -ENOEXEC once it
+ * has executed a program that is not Python (said on stderr), another
+ * negative errno when the whole sample failed. */
 int session_sample(struct session *s, struct session_sample *out);
+
+/*
+ * Find the interpreter of the process again, as after an exec: with a
+ * handle of its own, so that nothing changes unless a different interpreter
+ * is found (*changed = 1: the session samples it from now on, its caches
+ * emptied; strings handed out before stay valid).  Returns 0, or what
+ * session_open would (-ENOENT: not a Python program now, err says why).
+ * session_sample calls it itself after a failed sample.
+ */
+int session_rediscover(struct session *s, int *changed, char *err, size_t errlen);
 
 /* Say on stderr what samples left out, if anything: frames of deep stacks
  * (frames in stacks), and samples whose thread list was cut. */
