@@ -20,7 +20,7 @@
 #include "util.h"
 
 #define MAX_DICT_ENTRIES 65536
-#define MAX_THREAD_NAMES 4096
+#define MAX_THREAD_NAMES MAX_DICT_ENTRIES /* as many as threading._active is read */
 #define REFRESH_NS 1000000000ull
 /* Key comparisons (string reads) in one refresh: thousands of threads with
  * huge attribute dicts, as garbage can claim, must not stall a sample. */
@@ -352,24 +352,43 @@ static int read_int(struct thread_names *tn, uint64_t obj, uint64_t *out)
 
 /* ---- the registry --------------------------------------------------------- */
 
+/* The slot of id: where it is, or the free slot where it would go. */
+static struct thread_name_entry *slot(const struct thread_names *tn, uint64_t id)
+{
+	size_t i = hash_u64(id) & (tn->cap - 1);
+
+	while (tn->entries[i].name && tn->entries[i].thread_id != id)
+		i = (i + 1) & (tn->cap - 1);
+	return &tn->entries[i];
+}
+
+static const char *lookup(const struct thread_names *tn, uint64_t id)
+{
+	return tn->cap ? slot(tn, id)->name : NULL;
+}
+
 static void store(struct thread_names *tn, uint64_t id, const char *name)
 {
-	size_t i;
+	struct thread_name_entry *e, *old = tn->entries;
+	size_t i, old_cap = tn->cap;
 
-	for (i = 0; i < tn->n; i++) {
-		if (tn->entries[i].thread_id == id) {
-			tn->entries[i].name = name;
-			return;
-		}
+	if (tn->cap && (e = slot(tn, id))->name) {
+		e->name = name;
+		return;
 	}
 	if (tn->n >= MAX_THREAD_NAMES)
 		return;
-	if (tn->n == tn->cap) {
-		tn->cap = tn->cap ? tn->cap * 2 : 16;
-		tn->entries = xrealloc(tn->entries, tn->cap * sizeof(*tn->entries));
+	if (2 * (tn->n + 1) > tn->cap) {
+		tn->cap = tn->cap ? tn->cap * 2 : 32;
+		tn->entries = xcalloc(tn->cap, sizeof(*tn->entries));
+		for (i = 0; i < old_cap; i++)
+			if (old[i].name)
+				*slot(tn, old[i].thread_id) = old[i];
+		free(old);
 	}
-	tn->entries[tn->n].thread_id = id;
-	tn->entries[tn->n].name = name;
+	e = slot(tn, id);
+	e->thread_id = id;
+	e->name = name;
 	tn->n++;
 }
 
@@ -415,6 +434,8 @@ static void refresh(struct thread_names *tn)
 		tn->active = 0;
 		return;
 	}
+	/* every thread gets a few comparisons of its own */
+	budget += 16 * it.n;
 	for (i = 0; i < it.n && i < MAX_THREAD_NAMES; i++) {
 		uint64_t ident, name_obj;
 		struct strbuf sb;
@@ -436,13 +457,12 @@ static void refresh(struct thread_names *tn)
 
 const char *thread_names_get(struct thread_names *tn, uint64_t thread_id)
 {
+	const char *name = lookup(tn, thread_id);
 	uint64_t now;
-	size_t i, before;
+	size_t before;
 
-	for (i = 0; i < tn->n; i++) {
-		if (tn->entries[i].thread_id == thread_id)
-			return tn->entries[i].name;
-	}
+	if (name)
+		return name;
 	/* Unknown id: read the registry again, but not too often.  A thread
 	 * that never gets a name (no threading module, a C thread) backs the
 	 * re-reads off up to MAX_REFRESH_NS. */
@@ -458,9 +478,5 @@ const char *thread_names_get(struct thread_names *tn, uint64_t thread_id)
 		tn->wait_ns = REFRESH_NS;
 	else if (tn->wait_ns < MAX_REFRESH_NS)
 		tn->wait_ns *= 2;
-	for (i = 0; i < tn->n; i++) {
-		if (tn->entries[i].thread_id == thread_id)
-			return tn->entries[i].name;
-	}
-	return NULL;
+	return lookup(tn, thread_id);
 }

@@ -27,8 +27,8 @@ struct thread_names {
 	struct remote *remote;
 	struct interner *strings;
 	uint64_t interp;
-	struct thread_name_entry *entries;
-	size_t n, cap;
+	struct thread_name_entry *entries; /* open addressing by thread id; name NULL: free */
+	size_t n, cap;      /* cap: 0 or a power of two, at least twice n */
 	uint64_t last_refresh_ns;
 	uint64_t wait_ns;    /* before the next re-read for an unknown id */
 	uint64_t int_type;   /* &PyInt_Type (2.7), or 0 */

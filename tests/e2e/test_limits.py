@@ -65,6 +65,12 @@ def test_9001_threads_all_dumped(heavy_interp):
         assert r.returncode == 0, r.stderr
         headers = [l for l in r.stdout.splitlines() if l.startswith("Thread ")]
         assert len(headers) == 9002, (len(headers), r.stderr)   # + main and "deep"
+        # every thread has its name (threading knows them all)
+        assert sum(h.endswith('"deep"') for h in headers) == 1
+        assert sum(h.endswith('"MainThread"') for h in headers) == 1
+        assert all(re.search(r'"Thread-\d+( \(idle_thread\))?"$', h) for h in headers
+                   if not h.endswith(('"deep"', '"MainThread"'))), \
+            [h for h in headers if "Thread-" not in h][:5]
         assert "omitted" not in r.stderr and "did not read" not in r.stderr, r.stderr
     finally:
         p.kill()
