@@ -1,7 +1,8 @@
 /*
  * Linux backend, private declarations shared by the files of this module.
  *
- *   proc.c    attach/detach, info, read, maps, threads, /proc helpers
+ *   proc.c    read, maps, threads, /proc helpers
+ *   attach.c  attach/detach, info
  *   ptrace.c  pause/resume (PTRACE_SEIZE + PTRACE_INTERRUPT, PTRACE_DETACH)
  *   elf.c     binary_open/close/info/symbol/section (libelf)
  *   spawn.c   spawn, alive, terminate
@@ -164,6 +165,10 @@ const char *lnx_open_strerror(int rc);
 /* The one-line reason why reading process pid was refused (-EPERM): what
  * to do if we are not root, what stands in the way if we are. */
 int lnx_perm_error(pid_t pid, char *err, size_t errlen);
+
+/* Open /proc/PID/mem (of mem_pid) into proc->mem_fd if not open yet.
+ * 0 or a negative errno. */
+int lnx_open_mem(struct pyspy_proc *proc);
 
 /* Record a wait status of the main thread of a process we spawned. */
 void lnx_note_exit(struct pyspy_proc *proc, pid_t tid, int status);
