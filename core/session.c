@@ -1416,44 +1416,40 @@ static int ask_each_thread(const struct session *s)
 }
 
 /*
- * A sample failed: has the process executed a new program?  Then the
- * interpreter is found again (at most every EXEC_CHECK_NS) and this sample
- * taken afresh; a one-line notice says what runs now.  If no interpreter
- * turns up within EXEC_WAIT_NS of the change (a program that is not
- * Python), -ENOEXEC, said once.  A failure with the same interpreter in
- * place (a stack that changed while it was read) is left to the caller.
+ * A sample failed (failed = 1) or found no thread at all: has the process
+ * executed a new program?  The interpreter is looked for again (at most
+ * every EXEC_CHECK_NS); a different one found takes the place of the old
+ * one, with a one-line notice, and 1 is returned: take the sample afresh.
+ * 0: nothing changed (a stack that changed while it was read, say).  After
+ * failed samples only: if no interpreter turns up within EXEC_WAIT_NS (a
+ * program that is not Python), -ENOEXEC, said once.  -ESRCH: it is gone.
  */
-static int after_failure(struct session *s, int rc, struct session_sample *out)
+static int look_for_exec(struct session *s, int failed)
 {
 	uint64_t now = host_now_ns();
 	char err[512];
-	int changed = 0, found;
+	int changed = 0, rc;
 
-	/* A sample given up (threads not stopped in time) says nothing of exec. */
-	if (rc == -ESRCH || rc == -ETIMEDOUT ||
-	    (s->exec_check_ns && now - s->exec_check_ns < EXEC_CHECK_NS))
-		return rc;
-	if (remote_alive(&s->r, NULL) == 0)
-		return -ESRCH;
+	if (s->exec_check_ns && now - s->exec_check_ns < EXEC_CHECK_NS)
+		return 0;
 	s->exec_check_ns = now;
-	found = session_rediscover(s, &changed, err, sizeof(err));
-	if (found == 0 && changed) {
+	rc = session_rediscover(s, &changed, err, sizeof(err));
+	if (rc == 0) {
 		s->exec_seen_ns = 0;
-		log_warn("process %lld executed a new program: found Python %s again (%s)",
-			 (long long)s->opt.pid, s->t.version_str, s->t.bin_path);
-		return session_sample(s, out);
+		if (changed)
+			log_warn("process %lld executed a new program: found Python %s again (%s)",
+				 (long long)s->opt.pid, s->t.version_str, s->t.bin_path);
+		return changed;
 	}
-	if (found == 0) {
-		s->exec_seen_ns = 0;
-		return rc;
-	}
-	if (found == -ESRCH)
+	if (rc == -ESRCH || remote_alive(&s->r, NULL) == 0)
 		return -ESRCH;
+	if (!failed)
+		return 0;
 	/* No interpreter now: a new program, or Python still starting. */
 	if (!s->exec_seen_ns)
 		s->exec_seen_ns = now;
 	if (now - s->exec_seen_ns < EXEC_WAIT_NS)
-		return rc;
+		return 0;
 	log_error("%s", err);
 	return -ENOEXEC;
 }
@@ -1661,7 +1657,7 @@ int session_sample(struct session *s, struct session_sample *out)
 	const struct pyspy_os_thread *os = NULL;
 	size_t nos = 0, i;
 	uint64_t holder = 0, now;
-	int rc = -ENOENT, ask_each = ask_each_thread(s);
+	int rc = -ENOENT, found, ask_each = ask_each_thread(s);
 
 	memset(out, 0, sizeof(*out));
 	s->nsamples++;
@@ -1680,8 +1676,16 @@ int session_sample(struct session *s, struct session_sample *out)
 	if (rc) {
 		if (rc != -ESRCH && rc != -ETIMEDOUT && remote_alive(&s->r, NULL) == 0)
 			rc = -ESRCH;
-		return after_failure(s, rc, out);
+		/* A sample given up (threads not stopped in time) says nothing of exec. */
+		if (rc == -ESRCH || rc == -ETIMEDOUT)
+			return rc;
+		found = look_for_exec(s, 1);
+		if (found == 1)
+			return session_sample(s, out);
+		return found < 0 ? found : rc;
 	}
+	if (s->nthreads == 0 && look_for_exec(s, 0) == 1)
+		return session_sample(s, out);
 
 	if (s->opt.gil_only) {
 		size_t keep = 0;
