@@ -60,7 +60,9 @@ int lnx_open_target(pid_t pid, const char *path, int how)
 			return -errno;
 		fd = lnx_openat2_in_root(root, path + 1, oflags);
 		close(root);
-		if (fd == -ENOSYS) { /* an older kernel: at least never the last link */
+		/* an older kernel, or a seccomp filter that refuses openat2 (older
+		 * container runtimes say EPERM): at least never the last link */
+		if (fd == -ENOSYS || fd == -EPERM) {
 			if (lnx_proc_path(buf, sizeof(buf), pid, "root%s", path) < 0)
 				return -ENAMETOOLONG;
 			fd = open(buf, oflags | O_NOFOLLOW);
