@@ -1676,10 +1676,11 @@ int session_sample(struct session *s, struct session_sample *out)
 	if (rc) {
 		if (rc != -ESRCH && rc != -ETIMEDOUT && remote_alive(&s->r, NULL) == 0)
 			rc = -ESRCH;
-		/* A sample given up (threads not stopped in time) says nothing of exec. */
-		if (rc == -ESRCH || rc == -ETIMEDOUT)
+		if (rc == -ESRCH)
 			return rc;
-		found = look_for_exec(s, 1);
+		/* A sample given up (threads not stopped in time) may be a new
+		 * program's too, but is no sign that it is not Python. */
+		found = look_for_exec(s, rc != -ETIMEDOUT);
 		if (found == 1)
 			return session_sample(s, out);
 		return found < 0 ? found : rc;

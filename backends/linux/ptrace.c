@@ -364,6 +364,11 @@ void lnx_settle_late(struct pyspy_proc *proc)
 
 		if (h->tid && h->stopped)
 			lnx_detach_one(proc, h);
+		/* Ask again: a stop asked for can be lost (the thread's exec
+		 * clears it), and a thread kept late forever would give up
+		 * every sample that needs it. */
+		else if (h->tid)
+			ptrace(PTRACE_INTERRUPT, h->tid, NULL, NULL);
 		if (h->tid) {
 			i++;
 			continue;
