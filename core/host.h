@@ -13,6 +13,17 @@
 /* "linux", "macos", "windows", "freebsd": the [backend] key in plugins.ini. */
 const char *host_platform(void);
 
+/* The file name ending of a loadable module here: ".so" (".dll", ".dylib"
+ * elsewhere).  `[layouts] scan` takes the files that end with it. */
+const char *host_module_suffix(void);
+
+/* Names the platform's binary format gives to a program's data: the
+ * sections that hold initialised and zeroed globals, in the order worth
+ * scanning (NULL-terminated), and the section CPython 3.7+ puts _PyRuntime
+ * in.  Discovery scans them when a binary has no usable symbols. */
+const char *const *host_data_sections(void);
+const char *host_runtime_section(void);
+
 /* Shared objects: RTLD_NOW | RTLD_LOCAL.  On failure err holds the loader's
  * own reason.  Returns 0 or a negative errno. */
 int host_dl_open(const char *path, void **handle, char *err, size_t errlen);
@@ -27,8 +38,65 @@ struct host_file_info {
 	uint32_t mode;        /* permission bits */
 	int group_writable;
 	int other_writable;
+	uint64_t size;        /* bytes, for a regular file */
 };
 int host_file_info(const char *path, struct host_file_info *out);
+
+/*
+ * Who may have written the files the core reads and runs (plugins.ini,
+ * modules).  With `enforce` clear any path is taken as it is (a user runs
+ * their own files); set, as root, every folder on the way must be one that
+ * only a trusted user can change (see host_open_checked).
+ */
+#define HOST_TRUST_MAX_UIDS 2
+struct host_trust {
+	int enforce;
+	uint32_t uid[HOST_TRUST_MAX_UIDS];  /* trusted owners (root: uid 0) */
+	size_t nuid;
+};
+
+/*
+ * Open `path` for reading without letting the kernel follow a link: the
+ * folders from / down are opened one by one, each symbolic link met is read
+ * and followed by hand (at most 32), and the last name is opened
+ * O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC.  With trust->enforce, each folder
+ * passed through must be owned by a trusted uid and writable by nobody else,
+ * or else be sticky (like /tmp) with the entry taken in it (folder, link or
+ * file) owned by a trusted uid: a sticky folder lets nobody else rename or
+ * remove what a trusted user put there.  *fi describes the open file itself
+ * (fstat), which is what gets read or loaded.  Returns the fd, or a negative
+ * errno with err saying which folder or link was refused and why (the path
+ * itself is not repeated).  -ENOENT: the file does not exist.
+ */
+int host_open_checked(const char *path, const struct host_trust *trust,
+		      struct host_file_info *fi, char *err, size_t errlen);
+
+/* Read up to len bytes from the start of fd: the count read (short only at
+ * the end of the file) or a negative errno. */
+long host_fd_read_all(int fd, void *buf, size_t len);
+
+/* Whether the open file fd is a module image this host can map without
+ * faulting: its headers, and every segment to be mapped, lie within the
+ * file's `size` bytes.  0, or -ENOEXEC with err saying what is wrong. */
+int host_module_image_check(int fd, uint64_t size, char *err, size_t errlen);
+
+/* Load the very file open as fd (host_open_checked), not what its path names
+ * now.  As host_dl_open otherwise.  fd must stay open while the object is
+ * loaded (the object is known by a name made of fd's number): unload with
+ * host_dl_close_fd, which closes both. */
+int host_dl_open_fd(int fd, void **handle, char *err, size_t errlen);
+/* Unload what host_dl_open_fd loaded and close fd -- unless the object stays
+ * loaded all the same, when fd is kept open so that its number, and with it
+ * the name, is never given to another file. */
+void host_dl_close_fd(void *handle, int fd);
+
+/* Call fn for each entry of folder `dir` (not "." or ".."), until fn
+ * returns non-zero (that value is returned).  0, or a negative errno when
+ * the folder cannot be read. */
+int host_dir_each(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
+
+/* The working folder (absolute). */
+int host_cwd(char *buf, size_t len);
 
 /* The effective user is the superuser (checks on config and modules). */
 int host_is_root(void);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pyspy/backend.h>
@@ -20,6 +21,7 @@
 #include "host.h"
 #include "loader.h"
 #include "remote.h"
+#include "util.h"
 
 /* Bytes up to the end of `member`: the smallest table that has it. */
 #define SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
@@ -190,30 +192,64 @@ int loader_check_module(const struct pyspy_module *m, enum pyspy_kind kind,
 	return 0;
 }
 
-int loader_open(const char *path, enum pyspy_kind kind, void **handle,
-		const struct pyspy_module **out, char *err, size_t errlen)
+void loader_trust(struct host_trust *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->enforce = host_is_root();
+	t->uid[0] = 0;
+	t->nuid = 1;
+}
+
+int loader_open_file(const char *path, const struct host_trust *trust, int *fd,
+		     char *err, size_t errlen)
 {
 	struct host_file_info fi;
+	char why[512];
+	int rc;
+
+	*fd = -1;
+	/* -ENOENT leaves fi zeroed: "module file not found" below. */
+	rc = host_open_checked(path, trust, &fi, why, sizeof(why));
+	if (rc < 0 && rc != -ENOENT) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, why);
+		return rc;
+	}
+	*fd = rc < 0 ? -1 : rc;
+	rc = loader_check_file(path, trust->enforce, &fi, err, errlen);
+	if (!rc) {
+		rc = host_module_image_check(*fd, fi.size, why, sizeof(why));
+		if (rc)
+			snprintf(err, errlen, "%s: %s", path, why);
+	}
+	if (rc) {
+		host_fd_close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
+/* A loaded module: the object and the open file it was loaded from. */
+struct loader_handle {
+	void *dl;
+	int fd;
+};
+
+int loader_load_fd(int fd, const char *path, enum pyspy_kind kind, void **handle,
+		   const struct pyspy_module **out, char *err, size_t errlen)
+{
 	const struct pyspy_module *m;
+	struct loader_handle *lh;
 	char why[512];
 	void *h;
 	int rc;
 
 	*handle = NULL;
 	*out = NULL;
-	rc = host_file_info(path, &fi);
-	if (rc && rc != -ENOENT) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
-		return rc;
-	}
-	rc = loader_check_file(path, host_is_root(), &fi, err, errlen);
-	if (rc)
-		return rc;
-
-	rc = host_dl_open(path, &h, why, sizeof(why));
+	rc = host_dl_open_fd(fd, &h, why, sizeof(why));
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot load: %s (missing dependency? check with ldd %s)",
 			 path, why, path);
+		host_fd_close(fd);
 		return rc;
 	}
 	m = host_dl_sym(h, PYSPY_MODULE_SYMBOL);
@@ -228,16 +264,39 @@ int loader_open(const char *path, enum pyspy_kind kind, void **handle,
 		snprintf(err, errlen, "%s: %s", path, why);
 		goto out_close;
 	}
-	*handle = h;
+	lh = xcalloc(1, sizeof(*lh));
+	lh->dl = h;
+	lh->fd = fd;
+	*handle = lh;
 	*out = m;
 	return 0;
 
 out_close:
-	host_dl_close(h);
+	host_dl_close_fd(h, fd);
 	return rc;
+}
+
+int loader_open(const char *path, enum pyspy_kind kind, void **handle,
+		const struct pyspy_module **out, char *err, size_t errlen)
+{
+	struct host_trust trust;
+	int fd, rc;
+
+	*handle = NULL;
+	*out = NULL;
+	loader_trust(&trust);
+	rc = loader_open_file(path, &trust, &fd, err, errlen);
+	if (rc)
+		return rc;
+	return loader_load_fd(fd, path, kind, handle, out, err, errlen);
 }
 
 void loader_close(void *handle)
 {
-	host_dl_close(handle);
+	struct loader_handle *lh = handle;
+
+	if (!lh)
+		return;
+	host_dl_close_fd(lh->dl, lh->fd);
+	free(lh);
 }

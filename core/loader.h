@@ -23,8 +23,27 @@ int loader_check_file(const char *path, int is_root, const struct host_file_info
 int loader_check_module(const struct pyspy_module *m, enum pyspy_kind kind,
 			char *err, size_t errlen);
 
-/* Check, dlopen, find and check the descriptor.  *handle is for
- * loader_close. */
+/* The trust rule for module files: enforced as root, where only root may
+ * own (or be able to change) a module and every folder above it. */
+void loader_trust(struct host_trust *t);
+
+/*
+ * Open a module file for loading and check it: the path walked without the
+ * kernel following links, every folder on it and the open file itself
+ * checked by `trust` (host_open_checked, loader_check_file), and its image
+ * (a truncated file would fault while being mapped).  *fd is the checked
+ * file, for loader_load_fd; the caller closes it (host_fd_close).
+ */
+int loader_open_file(const char *path, const struct host_trust *trust, int *fd,
+		     char *err, size_t errlen);
+
+/* Load the very file checked (fd, not path: the path may name another file
+ * by now), find and check its descriptor.  path is for messages.  Takes fd
+ * in every case: it stays open with the module and loader_close closes it. */
+int loader_load_fd(int fd, const char *path, enum pyspy_kind kind, void **handle,
+		   const struct pyspy_module **out, char *err, size_t errlen);
+
+/* Both of the above with loader_trust.  *handle is for loader_close. */
 int loader_open(const char *path, enum pyspy_kind kind, void **handle,
 		const struct pyspy_module **out, char *err, size_t errlen);
 void loader_close(void *handle);
