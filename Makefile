@@ -28,7 +28,7 @@ HOST     ?= linux
 # host/<os>.c and its parts host/<os>_*.c
 CORE_SRC  := $(wildcard core/*.c) host/$(HOST).c $(wildcard host/$(HOST)_*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
-CORE_LIBS := -ldl -liniparser -lm
+CORE_LIBS := -ldl -lm
 
 # --- modules ------------------------------------------------------------
 BACKEND_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard backends/*/*.c))))

@@ -1,28 +1,28 @@
 /*
  * plugins.ini: locate, check, read (see config.h).
  *
- * iniparser reads the values; it keeps no line numbers, so a second small
- * pass over the file maps "section:key" to the line it is on, and every
- * error can name file:line.
+ * The file is opened through host_open_checked (as root: every folder on
+ * its path checked), read whole (at most INI_MAX_BYTES) and parsed by
+ * core/ini.c, which keeps each section's and key's line so that every error
+ * names file:line.  Every lookup goes through a hash map: the cost is linear
+ * in the size of the file.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <iniparser/iniparser.h>
 
 #include "config.h"
 #include "host.h"
+#include "ini.h"
+#include "strmap.h"
 #include "util.h"
 
 #define CONFIG_FILE "plugins.ini"
-#define CONFIG_MAX_LINE 4096
+/* Layout modules one scan folder may add. */
+#define CONFIG_MAX_SCAN_FILES 4096
 
 static const char *const known_platforms[] = { "linux", "macos", "windows", "freebsd" };
 static const char *const reserved_names[] = { "backend", "layouts", "outputs" };
@@ -57,7 +57,7 @@ static char *path_absolute(const char *path)
 {
 	char cwd[PATH_MAX];
 
-	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+	if (path[0] == '/' || host_cwd(cwd, sizeof(cwd)) != 0)
 		return xstrdup(path);
 	return path_join(cwd, path);
 }
@@ -163,212 +163,6 @@ int config_check_owner(const char *path, int is_root, const struct host_file_inf
 	return 0;
 }
 
-/* --- the line map ------------------------------------------------------------- */
-
-struct line_entry {
-	char *key;      /* "section" or "section:key", lowercase */
-	int line;
-};
-
-struct line_map {
-	struct line_entry *v;
-	size_t n;
-};
-
-static void line_map_free(struct line_map *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++)
-		free(m->v[i].key);
-	free(m->v);
-	m->v = NULL;
-	m->n = 0;
-}
-
-static int line_of(const struct line_map *m, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++) {
-		if (strcmp(m->v[i].key, key) == 0)
-			return m->v[i].line;
-	}
-	return 0;
-}
-
-static void line_map_add(struct line_map *m, char *key, int line)
-{
-	m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
-	m->v[m->n].key = key;
-	m->v[m->n].line = line;
-	m->n++;
-}
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
-static char *lower_dup(const char *s, size_t n)
-{
-	char *d = xstrndup(s, n);
-	char *p;
-
-	for (p = d; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return d;
-}
-
-/*
- * Map every section and key to its line, as iniparser reads them: comments
- * start with ';' or '#', a trailing '\' continues a line.  Also catches what
- * iniparser accepts silently: keys before any section, a key given twice.
- * Syntax errors are left to iniparser.
- */
-static int line_map_read(FILE *f, const char *path, struct line_map *m, char *err, size_t errlen)
-{
-	char buf[CONFIG_MAX_LINE], *s, *eq, *key;
-	char section[CONFIG_MAX_LINE] = "";
-	int lineno = 0, continued = 0, first;
-	size_t len;
-
-	while (fgets(buf, sizeof(buf), f)) {
-		lineno++;
-		len = strlen(buf);
-		if (len && buf[len - 1] != '\n' && !feof(f)) {
-			snprintf(err, errlen, "%s:%d: line longer than %d bytes", path, lineno,
-				 CONFIG_MAX_LINE - 2);
-			return -EINVAL;
-		}
-		s = trim(buf);
-		len = strlen(s);
-		if (continued) {
-			continued = len && s[len - 1] == '\\';
-			continue;
-		}
-		if (len == 0 || s[0] == ';' || s[0] == '#')
-			continue;
-		continued = s[len - 1] == '\\';
-		if (s[0] == '[' && s[len - 1] == ']') {
-			s[len - 1] = '\0';
-			s = trim(s + 1);
-			key = lower_dup(s, strlen(s));
-			snprintf(section, sizeof(section), "%s", key);
-			if (line_of(m, key))
-				free(key);  /* a section may be continued further down */
-			else
-				line_map_add(m, key, lineno);
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		s = trim(s);
-		if (!section[0]) {
-			snprintf(err, errlen, "%s:%d: %s: key outside any section (put it under [backend], [layouts], [outputs] or a module's section)",
-				 path, lineno, s);
-			return -EINVAL;
-		}
-		key = xasprintf("%s:%s", section, s);
-		for (eq = key; *eq; eq++)
-			*eq = (char)tolower((unsigned char)*eq);
-		first = line_of(m, key);
-		if (first) {
-			snprintf(err, errlen, "%s:%d: [%s] %s: given twice (first at line %d)", path,
-				 lineno, section, key + strlen(section) + 1, first);
-			free(key);
-			return -EINVAL;
-		}
-		line_map_add(m, key, lineno);
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		return -EIO;
-	}
-	return 0;
-}
-
-/* --- iniparser ------------------------------------------------------------- */
-
-/* iniparser reports through a global callback; the first message is kept. */
-static char ini_message[512];
-
-static int ini_errback(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ini_message[0])
-		return 0;
-	va_start(ap, fmt);
-	vsnprintf(ini_message, sizeof(ini_message), fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-/*
- * iniparser's messages look like "iniparser: syntax error in FILE (LINE):\n
- * -> TEXT\n".  Rewritten as "FILE:LINE: syntax error: TEXT".
- */
-static void ini_message_format(const char *path, char *err, size_t errlen)
-{
-	char *msg = ini_message, *what, *in, *text, *nl;
-	int line = 0;
-
-	if (strncmp(msg, "iniparser: ", 11) == 0)
-		msg += 11;
-	text = strstr(msg, "-> ");
-	if (text) {
-		text[-1] = '\0';
-		text += 3;
-		nl = strchr(text, '\n');
-		if (nl)
-			*nl = '\0';
-	}
-	in = strstr(msg, " in ");
-	what = msg;
-	if (in) {
-		char *paren = strrchr(in, '(');
-
-		*in = '\0';
-		if (paren)
-			line = atoi(paren + 1);
-	}
-	nl = strchr(what, '\n');
-	if (nl)
-		*nl = '\0';
-	if (line > 0)
-		snprintf(err, errlen, "%s:%d: %s%s%s", path, line, what, text ? ": " : "",
-			 text ? text : "");
-	else
-		snprintf(err, errlen, "%s: %s", path, what);
-}
-
-static dictionary *ini_load(const char *path, char *err, size_t errlen)
-{
-	dictionary *d;
-
-	ini_message[0] = '\0';
-	iniparser_set_error_callback(ini_errback);
-	d = iniparser_load(path);
-	iniparser_set_error_callback(NULL);
-	if (!d) {
-		if (ini_message[0])
-			ini_message_format(path, err, errlen);
-		else
-			snprintf(err, errlen, "%s: cannot be parsed", path);
-	}
-	return d;
-}
-
 /* --- building the module list ------------------------------------------- */
 
 int config_valid_name(const char *name)
@@ -401,53 +195,58 @@ static int known_platform(const char *name)
 	return 0;
 }
 
+/* The module list being built, with its names and paths mapped. */
 struct build {
 	struct config *cfg;
-	struct line_map map;
+	size_t cap;
+	struct strmap names;     /* module name -> index into cfg->modules */
+	struct strmap paths;     /* module path -> index */
 	char *err;
 	size_t errlen;
 };
 
-static char *origin_of(const struct build *b, const char *seckey)
+static char *origin_of(const struct build *b, int line)
 {
-	int line = line_of(&b->map, seckey);
-
 	return line ? xasprintf("%s:%d", b->cfg->path, line) : xstrdup(b->cfg->path);
 }
 
-static struct config_module *module_find(const struct config *cfg, const char *name)
+static struct config_module *module_find(struct build *b, const char *name)
 {
-	size_t i;
+	size_t idx;
 
-	for (i = 0; i < cfg->nmodules; i++) {
-		if (strcmp(cfg->modules[i].name, name) == 0)
-			return &cfg->modules[i];
-	}
-	return NULL;
+	if (!strmap_get(&b->names, name, strlen(name), &idx))
+		return NULL;
+	return &b->cfg->modules[idx];
 }
 
-static struct config_module *module_add(struct config *cfg, enum pyspy_kind kind,
-					const char *name, char *path, char *origin, char *where)
+static void module_add(struct build *b, enum pyspy_kind kind, const char *name, char *path,
+		       char *origin, char *where)
 {
+	struct config *cfg = b->cfg;
 	struct config_module *m;
 
-	cfg->modules = xrealloc(cfg->modules, (cfg->nmodules + 1) * sizeof(*cfg->modules));
-	m = &cfg->modules[cfg->nmodules++];
+	if (cfg->nmodules == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 16;
+		cfg->modules = xrealloc(cfg->modules, b->cap * sizeof(*cfg->modules));
+	}
+	m = &cfg->modules[cfg->nmodules];
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
 	m->name = xstrdup(name);
 	m->path = path;
 	m->origin = origin;
 	m->where = where;
-	return m;
+	strmap_put(&b->names, m->name, strlen(m->name), cfg->nmodules);
+	strmap_put(&b->paths, m->path, strlen(m->path), cfg->nmodules);
+	cfg->nmodules++;
 }
 
 /* One "name = path" entry of [backend], [layouts] or [outputs]. */
 static int add_entry(struct build *b, enum pyspy_kind kind, const char *section,
-		     const char *seckey, const char *value)
+		     const struct ini_key *k)
 {
-	const char *name = seckey + strlen(section) + 1;
-	char *origin = origin_of(b, seckey);
+	const char *name = k->key, *value = k->value;
+	char *origin = origin_of(b, k->line);
 	struct config_module *dup;
 	struct config_module *m;
 
@@ -465,14 +264,15 @@ static int add_entry(struct build *b, enum pyspy_kind kind, const char *section,
 		snprintf(b->err, b->errlen, "%s: [%s] %s: empty path", origin, section, name);
 		goto out_free_origin;
 	}
-	dup = module_find(b->cfg, name);
+	dup = module_find(b, name);
 	if (dup) {
 		snprintf(b->err, b->errlen, "%s: [%s] %s: name already used by %s at %s", origin,
 			 section, name, dup->where, dup->origin);
 		goto out_free_origin;
 	}
-	m = module_add(b->cfg, kind, name, path_join(b->cfg->dir, value), origin,
-		       xasprintf("[%s] %s", section, name));
+	module_add(b, kind, name, path_join(b->cfg->dir, value), origin,
+		   xasprintf("[%s] %s", section, name));
+	m = &b->cfg->modules[b->cfg->nmodules - 1];
 	m->other_platform = kind == PYSPY_KIND_BACKEND && strcmp(name, host_platform()) != 0;
 	return 0;
 
@@ -481,11 +281,23 @@ out_free_origin:
 	return -EINVAL;
 }
 
-/* [layouts] scan = dir[,dir...]: remember the folders; read in scan_all. */
-static int add_scans(struct build *b, const char *seckey, const char *value)
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* [layouts] scan = dir[,dir...]: remember the folders; read in scan_one. */
+static int add_scans(struct build *b, const struct ini_key *k)
 {
 	struct config *cfg = b->cfg;
-	char *copy = xstrdup(value), *tok, *save = NULL;
+	char *copy = xstrdup(k->value), *tok, *save = NULL;
 	int n = 0;
 
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -494,14 +306,14 @@ static int add_scans(struct build *b, const char *seckey, const char *value)
 			continue;
 		cfg->scans = xrealloc(cfg->scans, (cfg->nscans + 1) * sizeof(*cfg->scans));
 		cfg->scans[cfg->nscans].dir = path_join(cfg->dir, tok);
-		cfg->scans[cfg->nscans].origin = origin_of(b, seckey);
+		cfg->scans[cfg->nscans].origin = origin_of(b, k->line);
 		cfg->scans[cfg->nscans].error = NULL;
 		cfg->nscans++;
 		n++;
 	}
 	free(copy);
 	if (n == 0) {
-		char *origin = origin_of(b, seckey);
+		char *origin = origin_of(b, k->line);
 
 		snprintf(b->err, b->errlen, "%s: [layouts] scan: empty path", origin);
 		free(origin);
@@ -517,128 +329,171 @@ static int has_suffix(const char *s, const char *suffix)
 	return ls > lx && strcmp(s + ls - lx, suffix) == 0;
 }
 
+/*
+ * Version order of names: runs of digits compare as numbers, so that
+ * cpython-3.9 comes before cpython-3.10, and a name before its longer
+ * forms (3.9 before 3.9-debug).
+ */
+static int version_order(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			const char *ea = a, *eb = b;
+			int c;
+
+			while (*a == '0')
+				a++;
+			while (*b == '0')
+				b++;
+			for (ea = a; isdigit((unsigned char)*ea); ea++)
+				;
+			for (eb = b; isdigit((unsigned char)*eb); eb++)
+				;
+			if (ea - a != eb - b)
+				return ea - a < eb - b ? -1 : 1;
+			c = strncmp(a, b, (size_t)(ea - a));
+			if (c)
+				return c;
+			a = ea;
+			b = eb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	return *a ? 1 : *b ? -1 : 0;
+}
+
 struct scan_file {
-	char *stem;     /* file name without ".so": the module's name */
+	char *stem;     /* file name without the module suffix: the module's name */
 	char *file;
 };
 
-/* Version order: cpython-3.9 before cpython-3.10, and before 3.9-debug. */
 static int cmp_scan_file(const void *a, const void *b)
 {
-	return strverscmp(((const struct scan_file *)a)->stem, ((const struct scan_file *)b)->stem);
+	return version_order(((const struct scan_file *)a)->stem, ((const struct scan_file *)b)->stem);
 }
 
-static int module_path_known(const struct config *cfg, const char *path)
-{
-	size_t i;
+struct scan_list {
+	struct scan_file *v;
+	size_t n, cap;
+	const char *suffix;
+};
 
-	for (i = 0; i < cfg->nmodules; i++) {
-		if (strcmp(cfg->modules[i].path, path) == 0)
-			return 1;
+static int scan_collect(void *ctx, const char *name)
+{
+	struct scan_list *l = ctx;
+	size_t stem;
+	char *p;
+
+	if (!has_suffix(name, l->suffix))
+		return 0;
+	if (l->n >= CONFIG_MAX_SCAN_FILES)
+		return 1;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 32;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
 	}
+	stem = strlen(name) - strlen(l->suffix);
+	l->v[l->n].file = xstrdup(name);
+	l->v[l->n].stem = xstrndup(name, stem);
+	for (p = l->v[l->n].stem; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	l->n++;
 	return 0;
 }
 
 /*
- * Every *.so of one scan folder becomes a layout module named after the
- * file's stem, in version order.  Files also named explicitly are skipped.
- * A folder that cannot be read is noted, not fatal (py-spy plugins shows it).
+ * Every module file (the host's module suffix: ".so" here) of one scan
+ * folder becomes a layout module named after the file's stem, in version
+ * order; at most CONFIG_MAX_SCAN_FILES of them.  Files also named
+ * explicitly are skipped.  A folder that cannot be read is noted, not fatal
+ * (py-spy plugins shows it).
  */
-static void scan_one(struct config *cfg, struct config_scan *scan)
+static void scan_one(struct build *b, struct config_scan *scan)
 {
-	struct scan_file *files = NULL;
-	struct dirent *de;
-	size_t n = 0, i;
+	struct scan_list l = { .suffix = host_module_suffix() };
+	size_t i, idx;
 	char *path;
-	DIR *d;
+	int rc;
 
-	d = opendir(scan->dir);
-	if (!d) {
-		scan->error = xasprintf("cannot read the folder: %s", strerror(errno));
+	rc = host_dir_each(scan->dir, scan_collect, &l);
+	if (rc < 0) {
+		scan->error = xasprintf("cannot read the folder: %s", strerror(-rc));
 		return;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (!has_suffix(de->d_name, ".so") || n >= 4096)
-			continue;
-		files = xrealloc(files, (n + 1) * sizeof(*files));
-		files[n].file = xstrdup(de->d_name);
-		files[n].stem = lower_dup(de->d_name, strlen(de->d_name) - 3);
-		n++;
-	}
-	closedir(d);
-	if (n)
-		qsort(files, n, sizeof(*files), cmp_scan_file);
-	for (i = 0; i < n; i++) {
-		path = path_join(scan->dir, files[i].file);
-		if (module_path_known(cfg, path))
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_scan_file);
+	for (i = 0; i < l.n; i++) {
+		path = path_join(scan->dir, l.v[i].file);
+		if (strmap_get(&b->paths, path, strlen(path), &idx))
 			free(path);
 		else
-			module_add(cfg, PYSPY_KIND_LAYOUT, files[i].stem, path,
-				   xstrdup(scan->origin), xstrdup("[layouts] scan"));
-		free(files[i].file);
-		free(files[i].stem);
+			module_add(b, PYSPY_KIND_LAYOUT, l.v[i].stem, path, xstrdup(scan->origin),
+				   xstrdup("[layouts] scan"));
+		free(l.v[i].file);
+		free(l.v[i].stem);
 	}
-	free(files);
+	free(l.v);
 }
 
 /* Every other section must be the options of a module named above. */
-static int check_option_section(struct build *b, const char *section)
+static int check_option_section(struct build *b, const struct ini_section *sec)
 {
 	char *origin;
 
-	if (module_find(b->cfg, section))
+	if (module_find(b, sec->name))
 		return 0;
-	origin = origin_of(b, section);
-	snprintf(b->err, b->errlen, "%s: [%s]: unknown section: not [backend], [layouts], [outputs] or the name of a module they list",
-		 origin, section);
+	origin = origin_of(b, sec->line);
+	snprintf(b->err, b->errlen, "%s: [%.64s]: unknown section: not [backend], [layouts], [outputs] or the name of a module they list",
+		 origin, sec->name);
 	free(origin);
 	return -EINVAL;
 }
 
+static int module_section(const char *name, enum pyspy_kind *kind)
+{
+	if (strcmp(name, "backend") == 0)
+		*kind = PYSPY_KIND_BACKEND;
+	else if (strcmp(name, "layouts") == 0)
+		*kind = PYSPY_KIND_LAYOUT;
+	else if (strcmp(name, "outputs") == 0)
+		*kind = PYSPY_KIND_OUTPUT;
+	else
+		return 0;
+	return 1;
+}
+
+/* The entries of [backend], [layouts] and [outputs] in file order, then the
+ * scan folders, then every other section is checked to name a module. */
 static int build_modules(struct build *b)
 {
-	dictionary *d = b->cfg->ini;
-	int nsec = iniparser_getnsec(d), i, j, nkeys, rc;
-	const char **keys;
-	const char *sec, *val;
+	struct ini *ini = b->cfg->ini;
+	enum pyspy_kind kind;
+	size_t i;
+	int rc;
 
-	for (i = 0; i < nsec; i++) {
-		enum pyspy_kind kind;
+	for (i = 0; i < ini->nkeys; i++) {
+		const struct ini_key *k = &ini->keys[i];
+		const char *sec = ini->sections[k->section].name;
 
-		sec = iniparser_getsecname(d, i);
-		if (strcmp(sec, "backend") == 0)
-			kind = PYSPY_KIND_BACKEND;
-		else if (strcmp(sec, "layouts") == 0)
-			kind = PYSPY_KIND_LAYOUT;
-		else if (strcmp(sec, "outputs") == 0)
-			kind = PYSPY_KIND_OUTPUT;
+		if (!module_section(sec, &kind))
+			continue;
+		if (kind == PYSPY_KIND_LAYOUT && strcmp(k->key, "scan") == 0)
+			rc = add_scans(b, k);
 		else
-			continue;
-		nkeys = iniparser_getsecnkeys(d, sec);
-		if (nkeys <= 0)
-			continue;
-		keys = xcalloc((size_t)nkeys, sizeof(*keys));
-		iniparser_getseckeys(d, sec, keys);
-		rc = 0;
-		for (j = 0; j < nkeys && rc == 0; j++) {
-			val = iniparser_getstring(d, keys[j], "");
-			if (kind == PYSPY_KIND_LAYOUT && strcmp(keys[j], "layouts:scan") == 0)
-				rc = add_scans(b, keys[j], val);
-			else
-				rc = add_entry(b, kind, sec, keys[j], val);
-		}
-		free(keys);
+			rc = add_entry(b, kind, sec, k);
 		if (rc)
 			return rc;
 	}
-	for (i = 0; (size_t)i < b->cfg->nscans; i++)
-		scan_one(b->cfg, &b->cfg->scans[i]);
-	for (i = 0; i < nsec; i++) {
-		sec = iniparser_getsecname(d, i);
-		if (strcmp(sec, "backend") == 0 || strcmp(sec, "layouts") == 0 ||
-		    strcmp(sec, "outputs") == 0)
+	for (i = 0; i < b->cfg->nscans; i++)
+		scan_one(b, &b->cfg->scans[i]);
+	for (i = 0; i < ini->nsections; i++) {
+		if (module_section(ini->sections[i].name, &kind))
 			continue;
-		rc = check_option_section(b, sec);
+		rc = check_option_section(b, &ini->sections[i]);
 		if (rc)
 			return rc;
 	}
@@ -647,66 +502,103 @@ static int build_modules(struct build *b)
 
 /* --- loading ------------------------------------------------------------------ */
 
-int config_load(const char *path, struct config **out, char *err, size_t errlen)
+/* The trust rule for plugins.ini: as for modules (loader_trust). */
+static void config_trust(struct host_trust *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->enforce = host_is_root();
+	t->uid[0] = 0;
+	t->nuid = 1;
+}
+
+/* Open and read the whole file: *text (NUL-terminated) and *len. */
+static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
 	struct host_file_info fi;
+	struct host_trust trust;
+	char why[512];
+	long n;
+	int fd, rc;
+
+	config_trust(&trust);
+	fd = host_open_checked(path, &trust, &fi, why, sizeof(why));
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, fd == -ENOENT ? strerror(ENOENT) : why);
+		return fd;
+	}
+	rc = 0;
+	if (fi.is_dir) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(EISDIR));
+		rc = -EISDIR;
+	} else if (!fi.is_regular) {
+		snprintf(err, errlen, "%s: cannot read: not a regular file", path);
+		rc = -EINVAL;
+	} else {
+		rc = config_check_owner(path, trust.enforce, &fi, err, errlen);
+	}
+	if (!rc && fi.size > INI_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %u bytes (a plugins.ini is a few lines)", path,
+			 INI_MAX_BYTES);
+		rc = -EFBIG;
+	}
+	if (rc)
+		goto out_close;
+	/* One byte more than allowed: a file that grew is caught by ini_parse. */
+	*text = xcalloc(1, (size_t)fi.size + 2);
+	n = host_fd_read_all(fd, *text, (size_t)fi.size + 1);
+	if (n < 0) {
+		rc = (int)n;
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
+		free(*text);
+		*text = NULL;
+		goto out_close;
+	}
+	*len = (size_t)n;
+out_close:
+	host_fd_close(fd);
+	return rc;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
 	struct build b;
 	struct config *cfg;
-	FILE *f;
+	char *text = NULL;
+	size_t len = 0;
+	uint64_t seed;
 	int rc;
 
 	*out = NULL;
-	rc = host_file_info(path, &fi);
-	if (rc) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
-		return rc;
-	}
-	if (fi.is_dir) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(EISDIR));
-		return -EISDIR;
-	}
-	if (!fi.is_regular) {
-		snprintf(err, errlen, "%s: cannot read: not a regular file", path);
-		return -EINVAL;
-	}
-	rc = config_check_owner(path, host_is_root(), &fi, err, errlen);
+	rc = read_file(path, &text, &len, err, errlen);
 	if (rc)
 		return rc;
 
 	cfg = xcalloc(1, sizeof(*cfg));
 	cfg->path = path_absolute(path);
 	cfg->dir = path_dirname(cfg->path);
+	cfg->ini = xcalloc(1, sizeof(*cfg->ini));
+	/* A seed nobody can guess: keys chosen to collide cost no more. */
+	seed = host_now_ns() ^ (uint64_t)(host_random() * 18446744073709551615.0);
+	rc = ini_parse(cfg->ini, text, len, cfg->path, seed, err, errlen);
+	free(text);
+	if (rc)
+		goto out_free_cfg;
+
 	memset(&b, 0, sizeof(b));
 	b.cfg = cfg;
 	b.err = err;
 	b.errlen = errlen;
-
-	/* Opened first for the errno reason, which iniparser does not give. */
-	f = fopen(path, "r");
-	if (!f) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		goto out_free_cfg;
-	}
-	cfg->ini = ini_load(cfg->path, err, errlen);
-	if (!cfg->ini) {
-		rc = -EINVAL;
-		fclose(f);
-		goto out_free_cfg;
-	}
-	rc = line_map_read(f, cfg->path, &b.map, err, errlen);
-	fclose(f);
-	if (rc)
-		goto out_free_map;
+	strmap_init(&b.names, seed + 1);
+	strmap_init(&b.paths, seed + 2);
 	rc = build_modules(&b);
+	cfg->work = ini_probes(cfg->ini) + b.names.probes + b.paths.probes;
+	strmap_free(&b.names);
+	strmap_free(&b.paths);
 	if (rc)
-		goto out_free_map;
-	line_map_free(&b.map);
+		goto out_free_cfg;
 	*out = cfg;
 	return 0;
 
-out_free_map:
-	line_map_free(&b.map);
 out_free_cfg:
 	config_free(cfg);
 	return rc;
@@ -731,8 +623,10 @@ void config_free(struct config *cfg)
 		free(cfg->scans[i].error);
 	}
 	free(cfg->scans);
-	if (cfg->ini)
-		iniparser_freedict(cfg->ini);
+	if (cfg->ini) {
+		ini_free(cfg->ini);
+		free(cfg->ini);
+	}
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);
@@ -740,15 +634,10 @@ void config_free(struct config *cfg)
 
 const char *config_option(const struct config *cfg, const char *module, const char *key)
 {
-	char *seckey, *p;
-	const char *val;
+	const struct ini_key *k;
 
 	if (!cfg || !cfg->ini || !module || !key)
 		return NULL;
-	seckey = xasprintf("%s:%s", module, key);
-	for (p = seckey; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	val = iniparser_getstring(cfg->ini, seckey, NULL);
-	free(seckey);
-	return val;
+	k = ini_key(cfg->ini, module, key);
+	return k ? k->value : NULL;
 }

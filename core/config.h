@@ -1,6 +1,6 @@
 /*
  * plugins.ini: finding it, checking who may have written it, reading it
- * (iniparser) and turning it into a list of modules with absolute paths and
+ * (core/ini.c) and turning it into a list of modules with absolute paths and
  * the file:line each was named at.  Nothing is loaded here (core/loader.c).
  *
  * Sections:
@@ -37,14 +37,19 @@ struct config_scan {
 	char *error;
 };
 
+struct ini;
+
 struct config {
 	char *path;     /* the plugins.ini used, absolute */
 	char *dir;      /* its folder */
-	void *ini;      /* iniparser dictionary (values of option sections) */
+	struct ini *ini; /* the parsed file (values of option sections) */
 	struct config_module *modules;
 	size_t nmodules;
 	struct config_scan *scans;
 	size_t nscans;
+	/* Hash slots looked at while reading and checking the file: the work it
+	 * took, linear in the file's size (tests check it, never a clock). */
+	unsigned long long work;
 };
 
 /*
@@ -64,7 +69,9 @@ int config_locate(const char *explicit_path, char **out, char *err, size_t errle
 int config_check_owner(const char *path, int is_root, const struct host_file_info *fi,
 		       char *err, size_t errlen);
 
-/* Read and check path (see config_locate).  Errors name file:line and key. */
+/* Read and check path (see config_locate).  Errors name file:line and key.
+ * The file is opened as a module is (host_open_checked: as root, every
+ * folder on its path is checked) and read whole, at most INI_MAX_BYTES. */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
 void config_free(struct config *cfg);
 

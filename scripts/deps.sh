@@ -5,7 +5,7 @@
 # Usage: scripts/deps.sh [--quiet]
 set -eu
 
-PKGS="make gcc libc6-dev pkg-config libelf-dev libiniparser-dev libcunit1-dev
+PKGS="make gcc libc6-dev pkg-config libelf-dev libcunit1-dev
 libncurses-dev python3 python3-pytest python3.11 python3.11-dev tmux binutils
 patchelf xz-utils ca-certificates austin python3.11-venv nodejs libxml2-utils
 zlib1g-dev golang-go chromium"

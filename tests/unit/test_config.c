@@ -128,7 +128,7 @@ static void test_good_file(void)
 	snprintf(want, sizeof(want), "%s:7", path);
 	CU_ASSERT_STRING_EQUAL(m->origin, want);
 
-	/* iniparser lowercases keys */
+	/* keys are lowercased */
 	m = find_module(cfg, "dump");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT_EQUAL(m->kind, PYSPY_KIND_OUTPUT);
