@@ -24,14 +24,19 @@ MOD_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden
 MOD_LDFLAGS := -shared -Wl,-z,defs $(SAN)
 
 # --- the core -----------------------------------------------------------
-HOST     ?= linux
-# host/<os>.c and its parts host/<os>_*.c
+# The platform built for: host/<HOST>.c and its parts host/<HOST>_*.c hold
+# the host services of core/host.h, backends/<HOST>/ the backend module.
+UNAME    := $(shell uname -s)
+HOST     ?= $(if $(filter Linux,$(UNAME)),linux,$(if $(filter Darwin,$(UNAME)),macos,$(if \
+		$(filter FreeBSD,$(UNAME)),freebsd,windows)))
 CORE_SRC  := $(wildcard core/*.c) host/$(HOST).c $(wildcard host/$(HOST)_*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIBS := -ldl -lm
 
 # --- modules ------------------------------------------------------------
-BACKEND_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard backends/*/*.c))))
+# Only the backend of the platform being built for: backends/<other>/ holds
+# another OS's sources (and includes its headers), never built here.
+BACKEND_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard backends/$(HOST)/*.c))))
 BACKEND_SO   := $(BACKEND_DIRS:backends/%=$(BUILD)/modules/backends/%.so)
 LIBS_backend_linux := -lelf
 

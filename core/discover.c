@@ -20,6 +20,7 @@
 
 #include "debugoffsets.h"
 #include "discover.h"
+#include "host.h"
 #include "layoutcopy.h"
 #include "log.h"
 #include "util.h"
@@ -258,6 +259,7 @@ static uint32_t scan_section_for_version(struct remote *r, struct pyspy_binary *
 
 static void find_version(struct remote *r, struct python_target *t)
 {
+	const char *const *sec;
 	uint64_t addr;
 	uint32_t v = 0;
 
@@ -267,9 +269,8 @@ static void find_version(struct remote *r, struct python_target *t)
 		t->version_source = "Py_Version";
 		return;
 	}
-	v = scan_section_for_version(r, t->bin, ".bss");
-	if (!v)
-		v = scan_section_for_version(r, t->bin, ".data");
+	for (sec = host_data_sections(); *sec && !v; sec++)
+		v = scan_section_for_version(r, t->bin, *sec);
 	if (v) {
 		t->version = v;
 		t->version_source = "version string in memory";
@@ -282,14 +283,15 @@ static void find_version(struct remote *r, struct python_target *t)
 static uint32_t find_flavour(struct remote *r, struct python_target *t)
 {
 	uint32_t f = 0;
-	const char *b = basename_of(t->bin_path);
+	const char *b = basename_of(t->bin_path), *sfx;
 
 	if (has_symbol(r, t->bin, "_Py_NegativeRefcount", NULL))
 		f |= PYSPY_FLAVOUR_DEBUG;
 	if (has_symbol(r, t->bin, "_Py_PrintReferences", NULL))
 		f |= PYSPY_FLAVOUR_TRACE_REFS;
-	/* libpython3.13t.so / python3.13t */
-	if (strstr(b, "t.so") || (strncmp(b, "python", 6) == 0 && b[strlen(b) - 1] == 't'))
+	/* libpython3.13t.so(.1.0) / python3.13t */
+	sfx = strstr(b, host_module_suffix());
+	if ((sfx && sfx > b && sfx[-1] == 't') || (strncmp(b, "python", 6) == 0 && b[strlen(b) - 1] == 't'))
 		f |= PYSPY_FLAVOUR_FREETHREADED;
 	return f;
 }
@@ -462,11 +464,13 @@ out_free:
 static int find_interp(struct remote *r, struct python_target *t, char *err, size_t errlen)
 {
 	const struct pyspy_layout *l = &t->layout;
+	const char *const *sec;
+	char scanned[128];
 	uint64_t addr, size, interp = 0, dict_type;
 
 	if (has_symbol(r, t->bin, "_PyRuntime", &addr))
 		t->runtime = addr;
-	else if (remote_binary_section(r, t->bin, ".PyRuntime", &addr, &size) == 0)
+	else if (remote_binary_section(r, t->bin, host_runtime_section(), &addr, &size) == 0)
 		t->runtime = addr;
 	if (has_symbol(r, t->bin, "_PyThreadState_Current", &addr))
 		t->tstate_current = addr;
@@ -489,20 +493,21 @@ static int find_interp(struct remote *r, struct python_target *t, char *err, siz
 		return -EAGAIN;
 	}
 	/* No usable symbol: scan the runtime's data for a pointer that validates. */
-	interp = scan_for_interp(r, l, t->bin, ".PyRuntime", dict_type);
-	if (!interp)
-		interp = scan_for_interp(r, l, t->bin, ".bss", dict_type);
-	if (!interp)
-		interp = scan_for_interp(r, l, t->bin, ".data", dict_type);
+	interp = scan_for_interp(r, l, t->bin, host_runtime_section(), dict_type);
+	for (sec = host_data_sections(); *sec && !interp; sec++)
+		interp = scan_for_interp(r, l, t->bin, *sec, dict_type);
 	if (interp) {
 		log_info("found the interpreter state at 0x%llx by scanning %s", (unsigned long long)interp,
 			 t->bin_path);
 		t->interp = interp;
 		return 0;
 	}
+	snprintf(scanned, sizeof(scanned), "%s", host_runtime_section());
+	for (sec = host_data_sections(); *sec; sec++)
+		snprintf(scanned + strlen(scanned), sizeof(scanned) - strlen(scanned), ", %s", *sec);
 	snprintf(err, errlen, "found Python %s in %s but not its interpreter state (tried %s, then scanned "
-		 ".PyRuntime, .bss and .data)", t->version_str, t->bin_path,
-		 l->anchor == PYSPY_ANCHOR_RUNTIME ? "_PyRuntime" : "interp_head");
+		 "%s)", t->version_str, t->bin_path,
+		 l->anchor == PYSPY_ANCHOR_RUNTIME ? "_PyRuntime" : "interp_head", scanned);
 	return -EAGAIN;
 }
 
@@ -600,7 +605,7 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 		uint64_t addr, size;
 
 		if (has_symbol(r, t->bin, "_PyRuntime", &addr) ||
-		    remote_binary_section(r, t->bin, ".PyRuntime", &addr, &size) == 0)
+		    remote_binary_section(r, t->bin, host_runtime_section(), &addr, &size) == 0)
 			have_dbg = debug_offsets_read(r, addr, &dbg) == 0;
 	}
 	if (have_dbg) {
