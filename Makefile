@@ -4,6 +4,7 @@
 #   make check           build, build again with ASan+UBSan (build-asan/), run every test
 #   make layouts         regenerate layouts/*.c from the Python headers on this machine
 #   make bench           run the benchmark (bench/), not part of the tests
+#   make fuzz            run each libFuzzer target FUZZ_TIME seconds (fuzz/README.md)
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #
 # Every module is built -fvisibility=hidden and linked -Wl,-z,defs against
@@ -64,7 +65,7 @@ HELPER_BIN  := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 HELPER_LIBS_linetable_check = -Iinclude $(SAN)
 $(BUILD)/tests/helpers/linetable_check: core/linetable.c core/linetable.h include/pyspy/layout.h
 
-.PHONY: all check unit layouts bench install clean demo
+.PHONY: all check unit layouts bench install clean demo fuzz fuzz-build
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/py-spy $(MODULES) $(BUILD)/plugins.ini $(if $(filter build,$(BUILD)),py-spy)
@@ -124,10 +125,38 @@ $(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(UNIT_OUTC_OBJ) $(filter-out $(BUILD)/ob
 
 unit: all $(BUILD)/tests/unit_tests $(FIXTURE_SO) $(HELPER_BIN)
 
+# --- fuzzing ------------------------------------------------------------
+# libFuzzer targets fuzz/fuzz_*.c, built with clang into build-fuzz/ (see
+# fuzz/README.md).  FUZZ_SRC_<target>: what it links besides its own file;
+# FUZZ_DEPS_<target>: files it includes; FUZZ_LIBS_<target>: libraries.
+FUZZ_CC      ?= clang
+FUZZ_TIME    ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SRC_fuzz_ini := core/ini.c core/strmap.c core/util.c
+FUZZ_DEPS_fuzz_ini := core/ini.h core/strmap.h core/util.h
+FUZZ_SRC_fuzz_elf_image := host/linux_elf.c
+FUZZ_DEPS_fuzz_elf_image := host/linux_elf.h
+FUZZ_SRC_fuzz_elf_backend := $(filter-out backends/linux/elf.c,$(wildcard backends/linux/*.c))
+FUZZ_DEPS_fuzz_elf_backend := backends/linux/elf.c backends/linux/lnx.h
+FUZZ_LIBS_fuzz_elf_backend := -lelf
+
+$(FUZZ_BUILD)/%: fuzz/%.c $$(FUZZ_SRC_$$*) $$(FUZZ_DEPS_$$*)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
 # make check: the release build, the sanitizer build, then every test.
 check:
 	$(MAKE) unit
 	$(MAKE) unit BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" CFLAGS="-O1 -g"
+	$(MAKE) fuzz-build
 	tests/run.sh
 
 layouts:
@@ -152,6 +181,6 @@ install: all
 	install -m 0644 plugins.ini $(DESTDIR)$(PREFIX)/lib/py-spy/plugins.ini
 
 clean:
-	rm -rf build build-asan py-spy
+	rm -rf build build-asan build-fuzz py-spy
 
 -include $(shell find $(BUILD)/obj $(BUILD)/modobj -name '*.d' 2>/dev/null)

@@ -245,8 +245,8 @@ int plugins_backend(struct plugins *pl, const struct plugin **out, char *err, si
 		*out = &e->pub;
 		return 0;
 	}
-	snprintf(err, errlen, "%s: [backend] has no entry for %s (add: %s = modules/backends/%s.so)",
-		 pl->cfg->path, platform, platform, platform);
+	snprintf(err, errlen, "%s: [backend] has no entry for %s (add: %s = modules/backends/%s%s)",
+		 pl->cfg->path, platform, platform, platform, host_module_suffix());
 	return -ENOENT;
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test and ends with one line: "N passed, N failed, N skipped".
 #   1. CUnit unit tests of the release build and of the ASan/UBSan build;
-#   2. end-to-end tests (pytest) driving the real py-spy against real
+#   2. a brief run of each libFuzzer target (fuzz/, built in build-fuzz/ by
+#      make fuzz-build) over its corpus: one test each;
+#   3. end-to-end tests (pytest) driving the real py-spy against real
 #      Python processes (tests/e2e).
 # Extra arguments go to pytest (e.g. -k dump).
 set -u
@@ -35,8 +37,35 @@ run_unit() {
 	fi
 }
 
+# FUZZ_BRIEF seconds of each fuzz target, new inputs kept in a scratch
+# folder (the corpus in the repository grows only by make fuzz).
+run_fuzz() {
+	local src t scratch
+	echo "== fuzz targets (${FUZZ_BRIEF:-3} s each)"
+	for src in fuzz/fuzz_*.c; do
+		t=$(basename "$src" .c)
+		if [ ! -x "build-fuzz/$t" ]; then
+			echo "fuzz target $t: not built (make fuzz-build)" >&2
+			fail=$((fail + 1))
+			continue
+		fi
+		scratch=$(mktemp -d)
+		if "build-fuzz/$t" -max_total_time="${FUZZ_BRIEF:-3}" -timeout=10 -rss_limit_mb=2048 \
+			-artifact_prefix="$scratch/" "$scratch" "fuzz/corpus/$t" >"$scratch.log" 2>&1; then
+			echo "fuzz target $t: passed ($(grep -o 'Done [0-9]* runs' "$scratch.log"))"
+			pass=$((pass + 1))
+		else
+			tail -n 30 "$scratch.log"
+			echo "fuzz target $t: FAILED" >&2
+			fail=$((fail + 1))
+		fi
+		rm -rf "$scratch" "$scratch.log"
+	done
+}
+
 run_unit build
 run_unit build-asan
+run_fuzz
 
 echo "== end-to-end tests"
 xml=$(mktemp)

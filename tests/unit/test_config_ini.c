@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "../../core/config.h"
+#include "../../core/host.h"
 #include "../../core/ini.h"
 #include "../../core/util.h"
 #include "unit.h"
@@ -224,12 +225,13 @@ static void test_bounds(void)
 }
 
 /* Scanned layout files are taken in version order: 3.9 before 3.10,
- * a name before its longer forms. */
+ * a name before its longer forms; only files with the host's module suffix
+ * (".so" here) are taken. */
 static void test_scan_order(void)
 {
 	static const char *const files[] = { "cpython-3.10-debug.so", "cpython-3.10.so",
 					     "cpython-3.9.so", "cpython-2.7.so", "cpython-3.010x.so",
-					     "other.txt" };
+					     "other.txt", "cpython-3.8.dll", "cpython-3.7.dylib" };
 	static const char *const order[] = { "cpython-2.7", "cpython-3.9", "cpython-3.10",
 					      "cpython-3.10-debug", "cpython-3.010x" };
 	char dir[PATH_MAX], p[PATH_MAX], err[1024] = "";
@@ -237,6 +239,7 @@ static void test_scan_order(void)
 	const char *path;
 	size_t i;
 
+	CU_ASSERT_STRING_EQUAL(host_module_suffix(), ".so");
 	snprintf(dir, sizeof(dir), "%s/lays", ini_tmp);
 	mkdir(dir, 0755);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
