@@ -263,28 +263,29 @@ void ini_free(struct ini *ini)
 	memset(ini, 0, sizeof(*ini));
 }
 
-const struct ini_section *ini_section(struct ini *ini, const char *name)
+/* Look up `name` (owned, lowercased here, freed) in m. */
+static int lookup(struct strmap *m, char *name, size_t *idx)
 {
-	char *low = xstrdup(name);
-	size_t idx;
 	int found;
 
-	lower(low);
-	found = strmap_get(&ini->section_map, low, strlen(low), &idx);
-	free(low);
-	return found ? &ini->sections[idx] : NULL;
+	lower(name);
+	found = strmap_get(m, name, strlen(name), idx);
+	free(name);
+	return found;
+}
+
+const struct ini_section *ini_section(struct ini *ini, const char *name)
+{
+	size_t idx;
+
+	return lookup(&ini->section_map, xstrdup(name), &idx) ? &ini->sections[idx] : NULL;
 }
 
 const struct ini_key *ini_key(struct ini *ini, const char *section, const char *key)
 {
-	char *id = xasprintf("%s\n%s", section, key);
 	size_t idx;
-	int found;
 
-	lower(id);
-	found = strmap_get(&ini->key_map, id, strlen(id), &idx);
-	free(id);
-	return found ? &ini->keys[idx] : NULL;
+	return lookup(&ini->key_map, xasprintf("%s\n%s", section, key), &idx) ? &ini->keys[idx] : NULL;
 }
 
 unsigned long long ini_probes(const struct ini *ini)

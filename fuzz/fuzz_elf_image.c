@@ -6,37 +6,21 @@
  * headers or PT_LOAD bytes lie past the end of the input.
  */
 #include <elf.h>
-#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "../host/linux_elf.h"
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static int read_input(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	const struct input *in = ctx;
-
-	if (off > in->n || len > in->n - off)
-		return -EIO;
-	memcpy(buf, in->p + off, len);
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct elf_buffer in = { data, size };
 	char err[512];
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 	unsigned i;
 
-	if (elf_image_check(read_input, &in, size, err, sizeof(err)) != 0)
+	if (elf_image_check(elf_buffer_read, &in, size, err, sizeof(err)) != 0)
 		return 0;
 	/* accepted: then every program header and segment is in the input */
 	memcpy(&eh, data, sizeof(eh));

@@ -182,3 +182,13 @@ int elf_image_check(elf_read_fn read, void *ctx, uint64_t size, char *err, size_
 		rc = check_sections(read, ctx, &eh, size, err, errlen);
 	return rc;
 }
+
+int elf_buffer_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	const struct elf_buffer *b = ctx;
+
+	if (off > b->n || len > b->n - off)
+		return -EIO;
+	memcpy(buf, (const char *)b->p + off, len);
+	return 0;
+}

@@ -13,6 +13,13 @@
 /* Read exactly len bytes at off: 0 or a negative errno. */
 typedef int (*elf_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 
+/* An elf_read_fn over bytes in memory (ctx: a struct elf_buffer). */
+struct elf_buffer {
+	const void *p;
+	size_t n;
+};
+int elf_buffer_read(void *ctx, uint64_t off, void *buf, size_t len);
+
 /*
  * Checks, against the file's `size`: the ELF header (magic, this host's
  * class, byte order and machine, a shared object), that the program header

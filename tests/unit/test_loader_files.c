@@ -315,26 +315,11 @@ static void test_truncated_modules(void)
 }
 
 /* The ELF checks themselves, on headers made up in memory. */
-struct membuf {
-	const unsigned char *p;
-	size_t n;
-};
-
-static int mem_read(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	const struct membuf *m = ctx;
-
-	if (off > m->n || len > m->n - off)
-		return -EIO;
-	memcpy(buf, m->p + off, len);
-	return 0;
-}
-
 static int check_image(const void *p, size_t n, uint64_t size, char *err, size_t errlen)
 {
-	struct membuf m = { p, n };
+	struct elf_buffer b = { p, n };
 
-	return elf_image_check(mem_read, &m, size, err, errlen);
+	return elf_image_check(elf_buffer_read, &b, size, err, errlen);
 }
 
 static void test_elf_checks(void)
