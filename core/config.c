@@ -21,8 +21,9 @@
 #include "util.h"
 
 #define CONFIG_FILE "plugins.ini"
-/* Layout modules one scan folder may add. */
+/* Layout modules one scan folder may add, and folders scanned. */
 #define CONFIG_MAX_SCAN_FILES 4096
+#define CONFIG_MAX_SCANS 64
 
 static const char *const known_platforms[] = { "linux", "macos", "windows", "freebsd" };
 static const char *const reserved_names[] = { "backend", "layouts", "outputs" };
@@ -293,17 +294,30 @@ static char *trim(char *s)
 	return s;
 }
 
-/* [layouts] scan = dir[,dir...]: remember the folders; read in scan_one. */
+/* [layouts] scan = dir[,dir...]: remember the folders (at most
+ * CONFIG_MAX_SCANS); read in scan_one. */
 static int add_scans(struct build *b, const struct ini_key *k)
 {
 	struct config *cfg = b->cfg;
-	char *copy = xstrdup(k->value), *tok, *save = NULL;
+	char *copy = xstrdup(k->value), *tok, *next;
 	int n = 0;
 
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = copy; tok; tok = next) {
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = '\0';
 		tok = trim(tok);
 		if (!tok[0])
 			continue;
+		if (cfg->nscans >= CONFIG_MAX_SCANS) {
+			char *origin = origin_of(b, k->line);
+
+			snprintf(b->err, b->errlen, "%s: [layouts] scan: more than %d folders",
+				 origin, CONFIG_MAX_SCANS);
+			free(origin);
+			free(copy);
+			return -EINVAL;
+		}
 		cfg->scans = xrealloc(cfg->scans, (cfg->nscans + 1) * sizeof(*cfg->scans));
 		cfg->scans[cfg->nscans].dir = path_join(cfg->dir, tok);
 		cfg->scans[cfg->nscans].origin = origin_of(b, k->line);

@@ -199,6 +199,12 @@ static void test_bounds(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "more than 131072 sections and keys"));
 	CU_ASSERT_PTR_NULL(cfg);
 
+	/* more scan folders than 64 */
+	path = write_many("scans.ini", "[layouts]\nscan = a", ",a%zu", 64, "", 0);
+	CU_ASSERT_EQUAL(config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "scans.ini:2: [layouts] scan: more than 64 folders"));
+	CU_ASSERT_PTR_NULL(cfg);
+
 	/* a file larger than INI_MAX_BYTES: refused before it is read */
 	sb_init(&sb);
 	while (sb.len <= INI_MAX_BYTES)
