@@ -132,8 +132,8 @@ static int walk_check_dir(struct walk *w, const struct stat *st, const char *pat
 {
 	if (!w->trust->enforce || trusted_uid(w->trust, st->st_uid))
 		return 0;
-	snprintf(w->err, w->errlen, "the folder %s is owned by uid %u, who could swap what it holds (as root py-spy only trusts folders that root owns: chown root %s)",
-		 path[0] ? path : "/", (unsigned)st->st_uid, path[0] ? path : "/");
+	snprintf(w->err, w->errlen, "the folder %s is owned by uid %u, who could swap what it holds (as root py-spy only trusts folders that root owns: install it with make install, or use a copy in such a folder)",
+		 path[0] ? path : "/", (unsigned)st->st_uid);
 	return -EPERM;
 }
 
