@@ -23,14 +23,14 @@ def test_only_this_platforms_backend(tmp_path):
     for d, f, text in [("backends/linux", "a.c", "int a;\n"),
                        ("backends/windows", "w.c", "#include <windows.h>\n"),
                        ("backends/macos", "m.c", "#include <mach/mach.h>\n"),
-                       ("host", "linux.c", ""), ("host", "linux_elf.c", ""),
+                       ("host", "linux.c", ""), ("host", "linux_elf.c", ""), ("host", "linux_files.c", ""),
                        ("host", "windows.c", "#include <windows.h>\n")]:
         (tmp_path / d).mkdir(parents=True, exist_ok=True)
         (tmp_path / d / f).write_text(text)
     v = make_vars(tmp_path)
     assert v["HOST"] == "linux"
     assert v["BACKENDS"].split() == ["build/modules/backends/linux.so"]
-    assert sorted(v["CORE"].split()) == ["host/linux.c", "host/linux_elf.c"]
+    assert sorted(v["CORE"].split()) == ["host/linux.c", "host/linux_elf.c", "host/linux_files.c"]
     # the same tree built for Windows takes Windows' files only
     v = make_vars(tmp_path, "HOST=windows")
     assert v["BACKENDS"].split() == ["build/modules/backends/windows.so"]
