@@ -217,8 +217,11 @@ int host_open_checked(const char *path, const struct host_trust *trust,
 		rc = snprintf(rest, sizeof(rest), "%s", path);
 	else if (getcwd(cwd, sizeof(cwd)))
 		rc = snprintf(rest, sizeof(rest), "%s/%s", cwd, path);
-	else
-		return -errno;
+	else {
+		rc = -errno;
+		snprintf(err, errlen, "cannot tell the working folder: %s", strerror(-rc));
+		return rc;
+	}
 	if (rc < 0 || (size_t)rc >= sizeof(rest)) {
 		snprintf(err, errlen, "the path is too long");
 		return -ENAMETOOLONG;

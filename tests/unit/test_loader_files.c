@@ -208,6 +208,11 @@ static void test_links_and_folders(void)
 	snprintf(link, sizeof(link), "%s/m.so", dir);
 	CU_ASSERT_EQUAL_FATAL(symlink("../real.so", link), 0);
 	expect_load(link, &trust, "fx-good-output");
+	/* a link to a folder, in a folder only we can write: followed */
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	CU_ASSERT_EQUAL_FATAL(symlink(lf_tmp, p), 0);
+	snprintf(p, sizeof(p), "%s/sub/real.so", dir);
+	expect_load(p, &trust, "fx-good-output");
 	/* "..", "." and doubled slashes on the way */
 	snprintf(p, sizeof(p), "%s/./safe//../safe/m.so", lf_tmp);
 	expect_load(p, &trust, "fx-good-output");
