@@ -207,6 +207,9 @@ int ini_parse(struct ini *ini, const char *text, size_t len, const char *path, u
 		rc = -EINVAL;
 		goto out;
 	}
+	/* A byte order mark, as some editors write, is not part of the text. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
 	while (pos < len && rc == 0) {
 		used = 0;
 		first = lineno + 1;

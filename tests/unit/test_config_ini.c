@@ -123,6 +123,17 @@ static void test_errors(void)
 	expect_parse_error(big, "t.ini:2: line longer than 4096 bytes");
 }
 
+/* A UTF-8 byte order mark at the start is skipped. */
+static void test_bom(void)
+{
+	struct ini ini;
+	char err[256] = "";
+
+	CU_ASSERT_EQUAL_FATAL(parse(&ini, "\xef\xbb\xbf[a]\nk = v\n", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(ini_key(&ini, "a", "k")->value, "v");
+	ini_free(&ini);
+}
+
 /* A NUL byte in the middle of the text is not the end of it. */
 static void test_nul_byte(void)
 {
@@ -253,6 +264,7 @@ UNIT_SUITE(suite_config_ini)
 	CU_add_test(s, "the INI dialect", test_dialect);
 	CU_add_test(s, "errors name file:line", test_errors);
 	CU_add_test(s, "a NUL byte is an error", test_nul_byte);
+	CU_add_test(s, "a byte order mark is skipped", test_bom);
 	CU_add_test(s, "40,000 sections: linear work", test_many_sections);
 	CU_add_test(s, "sizes and counts are bounded", test_bounds);
 	CU_add_test(s, "scanned layouts in version order", test_scan_order);
