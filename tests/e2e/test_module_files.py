@@ -64,8 +64,13 @@ def test_link_in_folder_others_may_write(pyspy, env, tmp_path, target):
     r = run_pyspy(["--config", ini, "dump", "--pid", target], env=env)
     assert r.returncode == 1
     line = error_line(r)
-    assert f"[outputs] dump: {link}: cannot open: the folder {folder} is writable by others" in line, line
-    assert f"chmod go-w {folder}" in line
+    assert f"[outputs] dump: {link}: cannot open: the folder" in line, line
+    # the whole reason, as py-spy plugins lists it
+    r = run_pyspy(["--config", ini, "plugins"], env=env)
+    assert r.returncode == 1
+    row = rows(r.stdout)[1]["dump"]
+    assert f"FAILED: cannot open: the folder {folder} is writable by others" in row, row
+    assert f"chmod go-w {folder}" in row
 
     # the same link in a folder only root can write is followed
     folder.chmod(0o755)
