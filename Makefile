@@ -35,11 +35,17 @@ CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIBS := -ldl -lm
 
 # --- modules ------------------------------------------------------------
-# Only the backend of the platform being built for: backends/<other>/ holds
-# another OS's sources (and includes its headers), never built here.
-BACKEND_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard backends/$(HOST)/*.c))))
+# Only the backends of the platform being built for: backends/<other>/ holds
+# another OS's sources (and includes its headers), never built here.  On
+# Linux the core-file reader (backends/elfcore) is built too.
+BACKENDS_linux := linux elfcore
+BACKEND_DIRS := $(addprefix backends/,$(or $(BACKENDS_$(HOST)),$(HOST)))
 BACKEND_SO   := $(BACKEND_DIRS:backends/%=$(BUILD)/modules/backends/%.so)
+# backends/common/: the ELF symbol reader, compiled into every backend module
+BACKEND_COMMON_OBJ := $(patsubst %.c,$(BUILD)/modobj/%.o,$(wildcard backends/common/*.c))
+.SECONDARY: $(BACKEND_COMMON_OBJ)
 LIBS_backend_linux := -lelf
+LIBS_backend_elfcore := -lelf -lz
 
 LAYOUT_SRC := $(wildcard layouts/*.c)
 LAYOUT_SO  := $(LAYOUT_SRC:layouts/%.c=$(BUILD)/modules/layouts/%.so)
@@ -91,7 +97,7 @@ $(BUILD)/modobj/%.o: %.c
 
 .SECONDEXPANSION:
 # (no % inside the prerequisite list: make would put the stem there first)
-$(BUILD)/modules/backends/%.so: $$(addprefix $(BUILD)/modobj/,$$(addsuffix .o,$$(basename $$(wildcard backends/$$*/*.c))))
+$(BUILD)/modules/backends/%.so: $$(addprefix $(BUILD)/modobj/,$$(addsuffix .o,$$(basename $$(wildcard backends/$$*/*.c)))) $(BACKEND_COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(MOD_LDFLAGS) -o $@ $^ $(LIBS_backend_$*)
 	chmod 0755 $@

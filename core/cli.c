@@ -22,6 +22,7 @@ enum opt_id {
 	OPT_NOLINENO, OPT_THREADS, OPT_GIL, OPT_IDLE, OPT_FULL_FILENAMES,
 	OPT_NONBLOCKING, OPT_JSON, OPT_DELAY, OPT_CONFIG, OPT_VERBOSE, OPT_HELP,
 	OPT_VERSION, OPT_SUBPROCESSES, OPT_NATIVE, OPT_LOCALS, OPT_FLAME, OPT_DUMP,
+	OPT_CORE, OPT_CORE_ROOT,
 };
 
 /* Which grammars accept an option. */
@@ -44,6 +45,8 @@ struct opt_spec {
 
 static const struct opt_spec record_opts[] = {
 	{ OPT_PID, 'p', "pid", 1, IN_SAMPLING | IN_DUMP, "PID of a running Python program (decimal or 0x hex)" },
+	{ OPT_CORE, 'c', "core", 1, IN_DUMP, "dump: a core file (gcore, kernel; gzip too) in place of --pid" },
+	{ OPT_CORE_ROOT, 0, "core-root", 1, IN_DUMP, "dump --core: look the core's binaries up under this folder" },
 	{ OPT_OUTPUT, 'o', "output", 1, IN_RECORD | IN_TOP | IN_DUMP, "output: NAME, NAME:PATH or PATH (repeatable)" },
 	{ OPT_FORMAT, 'f', "format", 1, IN_RECORD, "format of -o PATH outputs (py-spy plugins lists them)" },
 	{ OPT_DURATION, 'd', "duration", 1, IN_RECORD | IN_OLD, "seconds to record, or 'unlimited' (default)" },
@@ -98,7 +101,7 @@ void cli_usage(FILE *out)
 		"Usage:\n"
 		"  py-spy record [OPTIONS] (--pid PID | -- PROGRAM ARGS...)\n"
 		"  py-spy top    [OPTIONS] (--pid PID | -- PROGRAM ARGS...)\n"
-		"  py-spy dump   [OPTIONS] --pid PID\n"
+		"  py-spy dump   [OPTIONS] (--pid PID | --core FILE [--core-root DIR])\n"
 		"  py-spy plugins          list the modules plugins.ini names\n"
 		"  py-spy [--flame FILE | --dump] (--pid PID | -- PROGRAM ARGS...)   (original grammar)\n\n"
 		"Options:\n");
@@ -186,6 +189,16 @@ static int apply(struct cli *cli, const struct opt_spec *o, const char *value, i
 	case OPT_PID:
 		if (parse_pid(value, &cli->pid))
 			return usage_error("invalid PID '%s': expected a process id like 1234 or 0x4d2", value);
+		return 0;
+	case OPT_CORE:
+		if (!value[0])
+			return usage_error("empty --core value%s", "");
+		cli->core = value;
+		return 0;
+	case OPT_CORE_ROOT:
+		if (!value[0])
+			return usage_error("empty --core-root value%s", "");
+		cli->core_root = value;
 		return 0;
 	case OPT_OUTPUT:
 		if (cli->noutputs >= CLI_MAX_OUTPUTS)
@@ -375,12 +388,20 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 			return usage_error("%s takes no --pid or program", "plugins");
 		return 0;
 	}
+	if (cli->core_root && !cli->core)
+		return usage_error("%s needs --core FILE", "--core-root");
+	if (cli->core && (cli->pid || cli->spawn_argv))
+		return usage_error("give either %s or --core, not both", cli->pid ? "--pid" : "a program to run");
+	if (cli->core && cli->nonblocking)
+		return usage_error("%s does not apply to a core file: a core is never running", "--nonblocking");
+	if (cli->core)
+		return 0;
 	if (cli->function && cli->nolineno)
 		return usage_error("%s and --nolineno can't be used together", "--function");
 	if (cli->pid && cli->spawn_argv)
 		return usage_error("give either --pid or a program to run, not both%s", "");
 	if (!cli->pid && !cli->spawn_argv)
-		return usage_error("a target is required: --pid PID%s", cli->command == CLI_DUMP ? "" :
+		return usage_error("a target is required: --pid PID%s", cli->command == CLI_DUMP ? " or --core FILE" :
 				   ", or a program to run after --");
 	if (cli->command == CLI_DUMP && cli->spawn_argv)
 		return usage_error("dump needs --pid; it does not run programs%s", "");

@@ -28,6 +28,8 @@ struct cli_output {
 struct cli {
 	enum cli_command command;
 	int64_t pid;              /* 0: none */
+	const char *core;         /* dump --core FILE, or NULL */
+	const char *core_root;    /* --core-root DIR, or NULL */
 	char **spawn_argv;        /* NULL-terminated program to run, or NULL */
 	const char *config;       /* --config */
 	double rate;              /* -r, default 100 */

@@ -1,6 +1,7 @@
 /*
  * py-spy dump: attach, take one sample of every thread (pausing the target
- * unless --nonblocking), hand it to the dump output, detach.
+ * unless --nonblocking), hand it to the dump output, detach.  With --core
+ * the sample is read from a core file through the core-file backend.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@ int cmd_dump(struct plugins *pl, const struct cli *cli)
 {
 	struct session_options opt = {
 		.pid = cli->pid,
+		.core = cli->core,
+		.core_root = cli->core_root,
 		.nonblocking = cli->nonblocking,
 		.show_lines = 1,
 		.wait_s = 0,
@@ -37,8 +40,9 @@ int cmd_dump(struct plugins *pl, const struct cli *cli)
 		session_close(s);
 		return 1;
 	}
-	/* A sample taken while the target changes may fail; try a few times. */
-	for (tries = 0; tries < 5; tries++) {
+	/* A sample taken while the target changes may fail; try a few times
+	 * (a core does not change: once). */
+	for (tries = 0; tries < (cli->core ? 1 : 5); tries++) {
 		rc = session_sample(s, &sample);
 		if (rc == 0 || rc == -ESRCH)
 			break;
@@ -55,6 +59,9 @@ int cmd_dump(struct plugins *pl, const struct cli *cli)
 				    sample.thread_list_cut != 0);
 	} else if (rc == -ESRCH) {
 		log_error("process %lld exited while it was being read", (long long)cli->pid);
+	} else if (cli->core) {
+		log_error("could not read the stacks in core file %s (%s)", cli->core,
+			  rc == -ELOOP ? "a frame or thread chain did not end" : "memory missing or unreadable");
 	} else {
 		log_error("could not read the stacks of process %lld (%s)", (long long)cli->pid,
 			  rc == -ELOOP ? "a frame or thread chain did not end" : "memory changed or unreadable");

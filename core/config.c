@@ -193,7 +193,7 @@ static int known_platform(const char *name)
 		if (strcmp(name, known_platforms[i]) == 0)
 			return 1;
 	}
-	return 0;
+	return strcmp(name, CONFIG_CORE_BACKEND) == 0;
 }
 
 /* The module list being built, with its names and paths mapped. */
@@ -252,7 +252,7 @@ static int add_entry(struct build *b, enum pyspy_kind kind, const char *section,
 	struct config_module *m;
 
 	if (kind == PYSPY_KIND_BACKEND && !known_platform(name)) {
-		snprintf(b->err, b->errlen, "%s: [backend] %s: unknown platform (known: linux, macos, windows, freebsd)",
+		snprintf(b->err, b->errlen, "%s: [backend] %s: unknown platform (known: linux, macos, windows, freebsd; core for core files)",
 			 origin, name);
 		goto out_free_origin;
 	}
@@ -274,7 +274,8 @@ static int add_entry(struct build *b, enum pyspy_kind kind, const char *section,
 	module_add(b, kind, name, path_join(b->cfg->dir, value), origin,
 		   xasprintf("[%s] %s", section, name));
 	m = &b->cfg->modules[b->cfg->nmodules - 1];
-	m->other_platform = kind == PYSPY_KIND_BACKEND && strcmp(name, host_platform()) != 0;
+	m->other_platform = kind == PYSPY_KIND_BACKEND && strcmp(name, host_platform()) != 0 &&
+			    strcmp(name, CONFIG_CORE_BACKEND) != 0;
 	return 0;
 
 out_free_origin:

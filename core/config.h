@@ -5,6 +5,7 @@
  *
  * Sections:
  *   [backend]  platform = path        one backend per platform
+ *              core = path            the backend that reads core files
  *   [layouts]  scan = dir[,dir...]    every *.so in those folders
  *              name = path            one layout module
  *   [outputs]  name = path            one output module
@@ -29,6 +30,10 @@ struct config_module {
 	char *where;    /* "[outputs] flamegraph", for messages */
 	int other_platform; /* a [backend] entry for a platform we are not on */
 };
+
+/* The [backend] key of the backend that reads core files (dump --core). */
+#define CONFIG_CORE_BACKEND "core"
+
 
 /* One folder of a [layouts] scan entry; error is set if it cannot be read. */
 struct config_scan {

@@ -207,17 +207,26 @@ static int find_runtime_binary(struct remote *r, const char *exe, struct python_
 {
 	struct candidates c;
 	struct strbuf tried;
+	char first_fail[512];
+	int likely_opened = 0;
 	size_t i;
 	int rc = -ENOENT;
 
 	collect_candidates(r, exe, &c);
 	sb_init(&tried);
+	first_fail[0] = '\0';
 	for (i = 0; i < c.n; i++) {
 		struct pyspy_binary *bin;
-		char berr[256];
+		char berr[512];
 
-		if (remote_binary_open(r, c.path[i], &bin, berr, sizeof(berr)) != 0)
+		if (remote_binary_open(r, c.path[i], &bin, berr, sizeof(berr)) != 0) {
+			/* a likely runtime that cannot be read: why, if nothing else is found */
+			if (!first_fail[0] && c.rank[i] < 3)
+				snprintf(first_fail, sizeof(first_fail), "%s", berr);
 			continue;
+		}
+		if (c.rank[i] < 3)
+			likely_opened = 1;
 		if (looks_like_python(r, bin)) {
 			t->bin = bin;
 			t->bin_path = xstrdup(c.path[i]);
@@ -228,10 +237,16 @@ static int find_runtime_binary(struct remote *r, const char *exe, struct python_
 		if (i < 6)
 			sb_printf(&tried, "%s%s", tried.len ? ", " : "", basename_of(c.path[i]));
 	}
-	if (rc)
+	if (rc && first_fail[0] && !likely_opened) {
+		/* none of the likely runtimes could be read (a core's binary
+		 * missing or not the one that ran): that is the error */
+		snprintf(err, errlen, "%s", first_fail);
+		rc = -ENOEXEC;
+	} else if (rc) {
 		snprintf(err, errlen, "no Python runtime found in its memory: none of the %zu mapped files "
 			 "(%s%s) defines Py_GetVersion or _PyRuntime", c.n, tried.len ? tried.buf : "none",
 			 c.n > 6 ? ", ..." : "");
+	}
 	sb_free(&tried);
 	free_candidates(&c);
 	return rc;
@@ -596,6 +611,13 @@ int discover_python(struct remote *r, struct plugins *pl, struct python_target *
 	if (rc)
 		return rc;
 
+	{
+		struct pyspy_binary_info bi = { .size = sizeof(bi) };
+
+		/* the backend's word on this file (a core's unverified binary) */
+		if (remote_binary_info(r, t->bin, &bi) == 0 && bi.notice && bi.notice[0])
+			log_warn("%s", bi.notice);
+	}
 	find_version(r, t);
 	t->flavour = find_flavour(r, t);
 

@@ -33,8 +33,9 @@ struct python_target {
 
 /* Find the interpreter of the attached process.  Returns 0, -ENOENT when
  * the process does not (yet) look like Python, -ENOTSUP for a version with
- * no layout, another negative errno otherwise; err says what was found and
- * tried. */
+ * no layout, -ENOEXEC when no file that may hold the runtime could be read
+ * (err: why the first could not), another negative errno otherwise; err
+ * says what was found and tried. */
 int discover_python(struct remote *r, struct plugins *pl, struct python_target *t,
 		    char *err, size_t errlen);
 void discover_free(struct remote *r, struct python_target *t);

@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "log.h"
 #include "plugins.h"
+#include "remote.h"
 #include "util.h"
 
 struct plugin_entry {
@@ -201,7 +202,15 @@ static int entry_load(const struct plugins *pl, struct plugin_entry *e, char *er
 		rc = -EEXIST;
 		goto out_close;
 	}
-	if (e->cm->kind == PYSPY_KIND_BACKEND &&
+	/* [backend] core: any platform's backend that reads core files */
+	if (e->cm->kind == PYSPY_KIND_BACKEND && strcmp(e->cm->name, CONFIG_CORE_BACKEND) == 0 &&
+	    !remote_ops_read_files(m->ops)) {
+		snprintf(msg, sizeof(msg), "%s: backend for %.32s that reads no core files (no open_file op), listed as %s",
+			 e->cm->path, ((const struct pyspy_backend_ops *)m->ops)->platform, e->cm->name);
+		rc = -ENOEXEC;
+		goto out_close;
+	}
+	if (e->cm->kind == PYSPY_KIND_BACKEND && strcmp(e->cm->name, CONFIG_CORE_BACKEND) != 0 &&
 	    strcmp(((const struct pyspy_backend_ops *)m->ops)->platform, e->cm->name) != 0) {
 		snprintf(msg, sizeof(msg), "%s: backend for %.32s, listed as %s",
 			 e->cm->path, ((const struct pyspy_backend_ops *)m->ops)->platform, e->cm->name);
@@ -227,9 +236,10 @@ out_fail:
 
 /* --- lookups ------------------------------------------------------------------ */
 
-int plugins_backend(struct plugins *pl, const struct plugin **out, char *err, size_t errlen)
+/* The [backend] entry `key` (a platform, or "core"), loaded and checked. */
+static int backend_named(struct plugins *pl, const char *key, const char *module,
+			 const struct plugin **out, char *err, size_t errlen)
 {
-	const char *platform = host_platform();
 	size_t i;
 	int rc;
 
@@ -237,7 +247,7 @@ int plugins_backend(struct plugins *pl, const struct plugin **out, char *err, si
 	for (i = 0; i < pl->n; i++) {
 		struct plugin_entry *e = &pl->entries[i];
 
-		if (e->cm->kind != PYSPY_KIND_BACKEND || strcmp(e->cm->name, platform) != 0)
+		if (e->cm->kind != PYSPY_KIND_BACKEND || strcmp(e->cm->name, key) != 0)
 			continue;
 		rc = entry_load(pl, e, err, errlen);
 		if (rc)
@@ -246,8 +256,18 @@ int plugins_backend(struct plugins *pl, const struct plugin **out, char *err, si
 		return 0;
 	}
 	snprintf(err, errlen, "%s: [backend] has no entry for %s (add: %s = modules/backends/%s%s)",
-		 pl->cfg->path, platform, platform, platform, host_module_suffix());
+		 pl->cfg->path, key, key, module, host_module_suffix());
 	return -ENOENT;
+}
+
+int plugins_backend(struct plugins *pl, const struct plugin **out, char *err, size_t errlen)
+{
+	return backend_named(pl, host_platform(), host_platform(), out, err, errlen);
+}
+
+int plugins_core_backend(struct plugins *pl, const struct plugin **out, char *err, size_t errlen)
+{
+	return backend_named(pl, CONFIG_CORE_BACKEND, "elfcore", out, err, errlen);
 }
 
 int plugins_layouts(struct plugins *pl, const struct plugin *const **out, size_t *n)

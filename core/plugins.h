@@ -39,6 +39,8 @@ const char *plugins_config_path(const struct plugins *pl);
 
 /* The backend for this platform, loaded and checked. */
 int plugins_backend(struct plugins *pl, const struct plugin **out, char *err, size_t errlen);
+/* The backend that reads core files ([backend] core), loaded and checked. */
+int plugins_core_backend(struct plugins *pl, const struct plugin **out, char *err, size_t errlen);
 
 /* Every layout module, loaded and checked.  Modules that fail to load are
  * skipped here (plugins_list shows why).  The array is owned by pl. */

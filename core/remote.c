@@ -40,6 +40,7 @@ static const struct backend_op backend_ops[] = {
 	BACKEND_OP(terminate, 0), /* goes with spawn */
 	BACKEND_OP(thread_state, 0), /* without it threads answers */
 	BACKEND_OP(pause_threads, 0), /* without it pause stops every thread */
+	BACKEND_OP(open_file, 0), /* without it dump --core says the backend reads no files */
 };
 
 /* A function pointer at offset of a table of `size` bytes, or NULL when the
@@ -253,6 +254,22 @@ int remote_pause_threads(struct remote *r, const int64_t *tids, size_t n, struct
 		return -ENOSYS;
 	}
 	return r->ops->pause_threads(r->proc, tids, n, hold, err, errlen);
+}
+
+int remote_ops_read_files(const struct pyspy_backend_ops *ops)
+{
+	return has_op(ops, offsetof(struct pyspy_backend_ops, open_file));
+}
+
+int remote_open_file(struct remote *r, const char *path, const char *root, char *err, size_t errlen)
+{
+	struct pyspy_open_options opt = { .size = sizeof(opt), .root = root };
+
+	if (!has_op(r->ops, offsetof(struct pyspy_backend_ops, open_file))) {
+		snprintf(err, errlen, "the %s backend reads no core files", r->ops->platform);
+		return -ENOSYS;
+	}
+	return r->ops->open_file(r->host, path, &opt, &r->proc, err, errlen);
 }
 
 /* ---- the memory map and typed reads ----------------------------------------- */

@@ -71,6 +71,11 @@ int remote_spawn(struct remote *r, const struct pyspy_spawn *spawn, int64_t *pid
 /* 1 while the process runs, 0 once it has exited. */
 int remote_alive(struct remote *r, int *status);
 int remote_terminate(struct remote *r);
+/* 1 if the ops table has open_file (the backend reads core files). */
+int remote_ops_read_files(const struct pyspy_backend_ops *ops);
+/* Open a core file (the open_file op) in place of attaching: r->proc is
+ * set here; r->pid is left to the caller (from remote_info). */
+int remote_open_file(struct remote *r, const char *path, const char *root, char *err, size_t errlen);
 
 /* Refresh the copy of the memory map. */
 int remote_refresh_maps(struct remote *r, char *err, size_t errlen);

@@ -213,6 +213,32 @@ static void plan_reads(struct session *s)
 	s->frame_read = n;
 }
 
+/*
+ * A core file through the core-file backend: what it says of the process
+ * stands in for what --pid would give (pid, signal).
+ */
+static int open_core(struct session *s, struct remote *r, char *err, size_t errlen)
+{
+	struct pyspy_proc_info info = { .size = sizeof(info) };
+	const struct plugin *backend;
+	int rc;
+
+	rc = plugins_core_backend(s->pl, &backend, err, errlen);
+	if (rc)
+		return rc;
+	remote_init(r, plugin_backend_ops(backend), backend->host);
+	rc = remote_open_file(r, s->opt.core, s->opt.core_root, err, errlen);
+	if (rc)
+		return rc;
+	rc = remote_info(r, &info, err, errlen);
+	if (rc)
+		return rc;
+	s->opt.pid = info.pid;
+	r->pid = info.pid;
+	s->info.signal = info.signal;
+	return 0;
+}
+
 /* Attach a handle of its own to the process into r and find its
  * interpreter into t, trying again until wait_s has passed while the
  * process does not look like Python yet. */
@@ -223,11 +249,15 @@ static int attach_and_discover(struct session *s, struct remote *r, struct pytho
 	uint64_t deadline = host_now_ns() + (uint64_t)(wait_s * 1e9);
 	int rc;
 
-	rc = plugins_backend(s->pl, &backend, err, errlen);
-	if (rc)
-		return rc;
-	remote_init(r, plugin_backend_ops(backend), backend->host);
-	rc = remote_attach(r, s->opt.pid, err, errlen);
+	if (s->opt.core) {
+		rc = open_core(s, r, err, errlen);
+	} else {
+		rc = plugins_backend(s->pl, &backend, err, errlen);
+		if (rc)
+			return rc;
+		remote_init(r, plugin_backend_ops(backend), backend->host);
+		rc = remote_attach(r, s->opt.pid, err, errlen);
+	}
 	if (rc)
 		return rc;
 	for (;;) {
@@ -247,7 +277,10 @@ static int attach_and_discover(struct session *s, struct remote *r, struct pytho
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", err);
-		if (remote_info(r, &info, err, errlen) == 0)
+		if (s->opt.core)
+			snprintf(err, errlen, "core file %s (process %lld) is not of a Python program: %s",
+				 s->opt.core, (long long)s->opt.pid, why);
+		else if (remote_info(r, &info, err, errlen) == 0)
 			snprintf(err, errlen, "process %lld (%s) is not a Python program: %s",
 				 (long long)s->opt.pid, info.comm ? info.comm : "?", why);
 		else
@@ -307,6 +340,7 @@ int session_open(struct plugins *pl, const struct session_options *opt, struct s
 	if (rc)
 		goto out_close;
 	bind_target(s);
+	s->info.core_path = opt->core ? intern(&s->strings, opt->core) : NULL;
 	*out = s;
 	return 0;
 
@@ -1335,7 +1369,8 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 			state = thread_os_state(s, tw->native_id, now);
 		else
 			state = os_state(os, nos, s->nthreads - 1 - k, tw->native_id);
-		st->active = state == PYSPY_THREAD_RUNNING;
+		/* a core tells no OS states: active is "unknown" there */
+		st->active = !s->opt.core && state == PYSPY_THREAD_RUNNING;
 		st->truncated = (uint8_t)tw->truncated;
 		st->thread_name = thread_names_get(&s->names, tw->thread_id);
 		st->frames = &s->frames[f];

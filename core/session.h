@@ -16,6 +16,8 @@
 
 struct session_options {
 	int64_t pid;
+	const char *core;    /* read this core file in place of attaching to pid */
+	const char *core_root; /* the core's binaries are under this folder */
 	int nonblocking;     /* never pause the target */
 	int show_lines;      /* 0: every frame's line is 0 (--nolineno) */
 	int by_function;     /* line = co_firstlineno (-F) */

@@ -10,7 +10,11 @@
  *       longsleep (longsleep.py:5)
  *       <module> (longsleep.py:9)
  *
- * or, with --json, a pretty-printed JSON array of the threads with py-spy's
+ * A core file (dump --core) tells no OS thread states: its header starts
+ * with the signal that ended the process and the core's name, and only the
+ * GIL holder is marked, "(gil)"; JSON says "active": null.
+ *
+ * Or, with --json, a pretty-printed JSON array of the threads with py-spy's
  * field names.  Names come from the target and are untrusted: they go
  * through outputs/common's escaper (terminal or JSON policy), so control
  * and bidirectional characters are escaped and invalid UTF-8 becomes
@@ -33,6 +37,8 @@ struct dump_state {
 	const struct pyspy_process_info *process;
 	int full_filenames;
 	int json;
+	const char *core;     /* the core file read, or NULL for a live process */
+	int32_t signal;       /* core: the signal that ended the process */
 };
 
 /* Terminal text. */
@@ -55,8 +61,10 @@ static void dump_put_json(FILE *f, const char *str)
 	fputc('"', f);
 }
 
-static const char *dump_status(const struct pyspy_stack *st)
+static const char *dump_status(const struct dump_state *ds, const struct pyspy_stack *st)
 {
+	if (ds->core)
+		return st->owns_gil ? "gil" : NULL;
 	if (!st->active)
 		return "idle";
 	return st->owns_gil ? "active+gil" : "active";
@@ -76,6 +84,14 @@ static void dump_text_header(struct dump_state *ds)
 
 	if (!p)
 		return;
+	if (ds->core && ds->signal)
+		fprintf(f, "Signal %" PRId32 ": ", ds->signal);
+	else if (ds->core)
+		fputs("Core file: ", f);
+	if (ds->core) {
+		dump_put_text(f, ds->core);
+		fputc('\n', f);
+	}
 	fprintf(f, "Process %" PRId64 ": ", p->pid);
 	dump_put_text(f, p->cmdline);
 	fputs("\nPython v", f);
@@ -87,6 +103,7 @@ static void dump_text_header(struct dump_state *ds)
 
 static void dump_text_stack(struct dump_state *ds, const struct pyspy_stack *st)
 {
+	const char *status = dump_status(ds, st);
 	FILE *f = ds->stream;
 	uint32_t i;
 
@@ -94,7 +111,8 @@ static void dump_text_stack(struct dump_state *ds, const struct pyspy_stack *st)
 		fprintf(f, "Thread %" PRId64, st->os_thread_id);
 	else
 		fprintf(f, "Thread 0x%" PRIX64, st->thread_id);
-	fprintf(f, " (%s)", dump_status(st));
+	if (status)
+		fprintf(f, " (%s)", status);
 	if (st->thread_name) {
 		fputs(": \"", f);
 		dump_put_text(f, st->thread_name);
@@ -134,7 +152,7 @@ static void dump_json_frame(FILE *f, const struct pyspy_frame *fr)
 	      "        \"is_shim_entry\": false\n      }", f);
 }
 
-static void dump_json_stack(FILE *f, const struct pyspy_stack *st)
+static void dump_json_stack(const struct dump_state *ds, FILE *f, const struct pyspy_stack *st)
 {
 	uint32_t i;
 	int first = 1;
@@ -147,8 +165,9 @@ static void dump_json_stack(FILE *f, const struct pyspy_stack *st)
 		fprintf(f, "%" PRId64, st->os_thread_id);
 	else
 		fputs("null", f);
+	/* a core cannot tell whether a thread was active */
 	fprintf(f, ",\n    \"active\": %s,\n    \"owns_gil\": %s,\n    \"frames\": [",
-		st->active ? "true" : "false", st->owns_gil ? "true" : "false");
+		ds->core ? "null" : st->active ? "true" : "false", st->owns_gil ? "true" : "false");
 	/* Pseudo frames are not frames of the program: JSON leaves them out. */
 	for (i = 0; st->frames && i < st->nframes; i++) {
 		struct pyspy_frame local;
@@ -184,6 +203,10 @@ static int dump_open(const struct pyspy_host *host, const struct pyspy_output_co
 	ds->process = cfg->process;
 	ds->full_filenames = cfg->full_filenames;
 	ds->json = cfg->json;
+	if (ds->process && PYSPY_HAS(ds->process->size, struct pyspy_process_info, signal)) {
+		ds->core = ds->process->core_path;
+		ds->signal = ds->process->signal;
+	}
 	*state = ds;
 	return 0;
 }
@@ -211,8 +234,8 @@ static int dump_snapshot(void *state, const struct pyspy_sample *sample, char *e
 	if (ds->json) {
 		fputs(n ? "[\n" : "[]\n", f);
 		for (i = 0; i < n; i++) {
-			dump_json_stack(f, pyspy_elem_view(&local, sizeof(local), smp.stacks, i,
-							   smp.stack_size));
+			dump_json_stack(ds, f, pyspy_elem_view(&local, sizeof(local), smp.stacks, i,
+							       smp.stack_size));
 			fputs(i + 1 < n ? ",\n" : "\n]\n", f);
 		}
 		return dump_flush(ds, err, errlen);

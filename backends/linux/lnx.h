@@ -4,7 +4,7 @@
  *   proc.c    read, maps, threads, /proc helpers
  *   attach.c  attach/detach, info
  *   ptrace.c  pause/resume (PTRACE_SEIZE + PTRACE_INTERRUPT, PTRACE_DETACH)
- *   elf.c     binary_open/close/info/symbol/section (libelf)
+ *   elf.c     binary_open (the rest of binary_*: ../common/elfbin.c, libelf)
  *   spawn.c   spawn, alive, terminate
  *   files.c   opening the target's files, why the kernel refuses access
  *   module.c  the ops table and the exported descriptor
@@ -196,12 +196,6 @@ void lnx_held_note_stop(struct pyspy_proc *proc, pid_t tid, int status);
 
 int lnx_binary_open(struct pyspy_proc *proc, const char *path, struct pyspy_binary **out,
 		    char *err, size_t errlen);
-void lnx_binary_close(struct pyspy_binary *bin);
-int lnx_binary_info(struct pyspy_binary *bin, struct pyspy_binary_info *out);
-int lnx_binary_symbol(struct pyspy_binary *bin, const char *name, uint64_t *addr,
-		      uint64_t *size);
-int lnx_binary_section(struct pyspy_binary *bin, const char *name, uint64_t *addr,
-		       uint64_t *size);
 
 int lnx_spawn(const struct pyspy_host *host, const struct pyspy_spawn *spawn,
 	      int64_t *pid, char *err, size_t errlen);

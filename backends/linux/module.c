@@ -4,6 +4,7 @@
  * Options (section [linux] of plugins.ini):
  *   read = proc-mem   read through /proc/PID/mem, never process_vm_readv
  */
+#include "../common/elfbin.h"
 #include "lnx.h"
 
 static const struct pyspy_backend_ops lnx_ops = {
@@ -18,10 +19,10 @@ static const struct pyspy_backend_ops lnx_ops = {
 	.pause = lnx_pause,
 	.resume = lnx_resume,
 	.binary_open = lnx_binary_open,
-	.binary_close = lnx_binary_close,
-	.binary_info = lnx_binary_info,
-	.binary_symbol = lnx_binary_symbol,
-	.binary_section = lnx_binary_section,
+	.binary_close = elfbin_close,
+	.binary_info = elfbin_info,
+	.binary_symbol = elfbin_symbol,
+	.binary_section = elfbin_section,
 	.spawn = lnx_spawn,
 	.alive = lnx_alive,
 	.terminate = lnx_terminate,

@@ -77,6 +77,9 @@ struct pyspy_proc_info {
 	const char *cmdline; /* arguments joined by single spaces */
 	const char *comm;    /* short process name */
 	/* Members above are valid for ABI version 2.  Append only. */
+	int32_t signal;      /* the signal that ended it (a core file), else 0 */
+	uint32_t reserved2;
+	/* Members above are valid for ABI version 2 with open_file.  Append only. */
 };
 
 struct pyspy_binary_info {
@@ -92,6 +95,9 @@ struct pyspy_binary_info {
 	uint32_t reserved2;
 	/* Members above are valid for ABI version 2 (since layouts are checked
 	 * against the binary).  Append only. */
+	const char *notice;  /* one line to show the user about this file, or NULL
+			      * (a core file's binary whose match is unverified) */
+	/* Members above are valid for ABI version 2 with open_file and notice.  Append only. */
 };
 
 struct pyspy_spawn {
@@ -115,10 +121,20 @@ struct pyspy_hold {
 			       * was let go (*hold must live until resume) */
 };
 
+/* How open_file reads a file that describes a process (a core file). */
+struct pyspy_open_options {
+	uint32_t size;        /* set by the caller */
+	uint32_t reserved;
+	const char *root;     /* look the files the process mapped up under this
+			       * folder (NULL or "": where they are named) */
+};
+
 struct pyspy_backend_ops {
 	uint32_t size;        /* sizeof(struct pyspy_backend_ops) of the module */
 	uint32_t reserved;
-	const char *platform; /* "linux", "macos", "windows", "freebsd" */
+	const char *platform; /* "linux", "macos", "windows", "freebsd"; for a
+			       * backend that reads core files (open_file), the
+			       * OS of the processes whose cores it reads */
 
 	/* Attach to a running process for reading.  Does not pause it.  Fails
 	 * with -ESRCH (no such process) or -EPERM (no permission; err says
@@ -203,6 +219,16 @@ struct pyspy_backend_ops {
 			     struct pyspy_hold *hold, char *err, size_t errlen);
 	/* Members above: ABI version 2 with pause_threads appended (optional:
 	 * the core checks the table's size).  Append only. */
+
+	/* Open a file that holds a stopped process (a core file) in place of
+	 * attach: read, maps, threads, info and binary_* then answer from it;
+	 * pause and resume do nothing, alive says 1, and threads report every
+	 * state as PYSPY_THREAD_UNKNOWN.  Optional: NULL or beyond a shorter
+	 * table means "this backend reads no files". */
+	int (*open_file)(const struct pyspy_host *host, const char *path,
+			 const struct pyspy_open_options *options,
+			 struct pyspy_proc **out, char *err, size_t errlen);
+	/* Members above are valid for ABI version 2 with open_file.  Append only. */
 };
 
 #endif /* PYSPY_BACKEND_H */

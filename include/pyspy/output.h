@@ -83,6 +83,13 @@ struct pyspy_process_info {
 	const char *python_version; /* "3.11.2" */
 	const char *python_path;    /* executable (or library) the version came from */
 	/* Members above are valid for ABI version 2.  Append only. */
+	const char *core_path;      /* the core file read (dump --core), or NULL for a
+				     * live process.  A core tells no OS thread
+				     * states: every stack's `active` is 0 and means
+				     * "unknown", not "idle". */
+	int32_t signal;             /* core: the signal that ended the process, or 0 */
+	uint32_t reserved2;
+	/* Members above are valid for ABI version 2 with core_path.  Append only. */
 };
 
 /* All threads at one sampling instant (dump's snapshot is one too). */

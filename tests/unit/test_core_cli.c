@@ -199,6 +199,19 @@ static void test_top_dump_plugins(void)
 	CU_ASSERT_EQUAL_FATAL(PARSE(&c, "du", "-p", "5"), 0);
 	CU_ASSERT_EQUAL(c.command, CLI_DUMP);
 	check_defaults_except_target(&c);
+	CU_ASSERT_PTR_NULL(c.core);
+	cli_free(&c);
+	CU_ASSERT_EQUAL_FATAL(PARSE(&c, "dump", "--core", "core.1", "--core-root=/r", "-j"), 0);
+	CU_ASSERT_EQUAL(c.command, CLI_DUMP);
+	CU_ASSERT_EQUAL(c.pid, 0);
+	CU_ASSERT_STRING_EQUAL(c.core, "core.1");
+	CU_ASSERT_STRING_EQUAL(c.core_root, "/r");
+	CU_ASSERT_TRUE(c.json);
+	cli_free(&c);
+	CU_ASSERT_EQUAL_FATAL(PARSE(&c, "dump", "-c", "core.gz"), 0);
+	CU_ASSERT_STRING_EQUAL(c.core, "core.gz");
+	CU_ASSERT_PTR_NULL(c.core_root);
+	check_defaults_except_target(&c);
 	cli_free(&c);
 
 	CU_ASSERT_EQUAL_FATAL(PARSE(&c, "plugins"), 0);
@@ -366,7 +379,17 @@ static void test_errors(void)
 	EXPECT_ERROR("either --pid or a program to run, not both", "--flame", "x", "-p", "1", "--", "x");
 	EXPECT_ERROR("a target is required: --pid PID, or a program to run after --", "record");
 	EXPECT_ERROR("a target is required: --pid PID, or a program to run after --", "top", "-r", "5");
-	EXPECT_ERROR("a target is required: --pid PID\n", "dump");
+	EXPECT_ERROR("a target is required: --pid PID or --core FILE\n", "dump");
+	/* dump --core */
+	EXPECT_ERROR("give either --pid or --core, not both", "dump", "--core", "c", "-p", "1");
+	EXPECT_ERROR("give either a program to run or --core", "dump", "--core", "c", "--", "python");
+	EXPECT_ERROR("--nonblocking does not apply to a core file", "dump", "--core", "c", "--nonblocking");
+	EXPECT_ERROR("--subprocesses is not supported", "dump", "--core", "c", "-s");
+	EXPECT_ERROR("unknown option '-r'", "dump", "--core", "c", "-r", "5");
+	EXPECT_ERROR("--core-root needs --core FILE", "dump", "-p", "1", "--core-root", "/x");
+	EXPECT_ERROR("empty --core value", "dump", "--core", "");
+	EXPECT_ERROR("unknown option '--core'", "record", "--core", "c");
+	EXPECT_ERROR("unknown option '--core'", "--core", "c");
 	EXPECT_ERROR("a target is required", "-v");
 	EXPECT_ERROR("dump needs --pid; it does not run programs", "dump", "--", "python", "x.py");
 }

@@ -1,0 +1,272 @@
+/*
+ * Core-file backend: the process as the core holds it.
+ *
+ * Memory comes from the PT_LOAD segments.  Read-only file-backed pages
+ * (program text, constants) are mostly left out: the kernel writes their
+ * segment with p_filesz below p_memsz (often 0), gcore writes no segment
+ * at all.  Those bytes come from the file NT_FILE names for the range, at
+ * the matching offset, when files.c found that file to match the core.
+ * Anything else is unreadable, as unmapped memory of a live process is.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ecore.h"
+
+/* The segment that holds addr, or NULL; *next is where the next segment
+ * starts (UINT64_MAX if none does). */
+static const struct ec_segment *ec_segment_at(const struct pyspy_proc *proc, uint64_t addr,
+					      uint64_t *next)
+{
+	size_t lo = 0, hi = proc->nsegs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (proc->segs[mid].vaddr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*next = lo < proc->nsegs ? proc->segs[lo].vaddr : UINT64_MAX;
+	if (lo == 0)
+		return NULL;
+	if (addr - proc->segs[lo - 1].vaddr >= proc->segs[lo - 1].memsz)
+		return NULL;
+	return &proc->segs[lo - 1];
+}
+
+const struct ec_mapping *ec_mapping_at(const struct pyspy_proc *proc, uint64_t addr)
+{
+	size_t lo = 0, hi = proc->nmappings, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (proc->mappings[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || addr >= proc->mappings[lo - 1].end)
+		return NULL;
+	return &proc->mappings[lo - 1];
+}
+
+/* Bytes at addr that the mapped file on disk holds: how many were copied
+ * (up to len, within one mapping), or 0. */
+static size_t ec_read_from_file(struct pyspy_proc *proc, uint64_t addr, uint8_t *buf, size_t len)
+{
+	const struct ec_mapping *m = ec_mapping_at(proc, addr);
+	uint64_t off;
+	ssize_t n;
+	int fd;
+
+	if (!m)
+		return 0;
+	if (len > m->end - addr)
+		len = (size_t)(m->end - addr);
+	fd = ec_file_fd(proc, m->file);
+	if (fd < 0)
+		return 0;
+	off = m->offset + (addr - m->start);
+	if (off > (uint64_t)INT64_MAX - len)
+		return 0;
+	do
+		n = pread(fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* One range, piece by piece across segments; with_files: the files on
+ * disk fill what the core left out. */
+static int ec_read_range(struct pyspy_proc *proc, uint64_t addr, uint8_t *buf, size_t len,
+			 int with_files)
+{
+	const struct ec_segment *s;
+	uint64_t in, next;
+	size_t piece, got;
+
+	if (addr > UINT64_MAX - len)
+		return -EFAULT;
+	while (len > 0) {
+		s = ec_segment_at(proc, addr, &next);
+		if (!s) {
+			/* a mapping with no segment (gcore): the file only */
+			piece = next - addr < len ? (size_t)(next - addr) : len;
+			got = with_files ? ec_read_from_file(proc, addr, buf, piece) : 0;
+			if (got == 0)
+				return -EFAULT;
+			addr += got;
+			buf += got;
+			len -= got;
+			continue;
+		}
+		if (!(s->prot & PYSPY_PROT_READ))
+			return -EFAULT;
+		in = addr - s->vaddr;
+		piece = s->memsz - in < len ? (size_t)(s->memsz - in) : len;
+		if (in < s->filesz) {
+			if (piece > s->filesz - in)
+				piece = (size_t)(s->filesz - in);
+			if (ec_source_read(&proc->src, s->offset + in, buf, piece))
+				return -EFAULT;
+		} else {
+			got = with_files ? ec_read_from_file(proc, addr, buf, piece) : 0;
+			if (got == 0)
+				return -EFAULT;
+			piece = got;
+		}
+		addr += piece;
+		buf += piece;
+		len -= piece;
+	}
+	return 0;
+}
+
+int ec_read_core(struct pyspy_proc *proc, uint64_t addr, void *buf, size_t len)
+{
+	return ec_read_range(proc, addr, buf, len, 0);
+}
+
+int ec_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n, size_t iov_size)
+{
+	struct pyspy_iov v;
+	size_t i;
+
+	if (n > INT_MAX)
+		n = INT_MAX;
+	for (i = 0; i < n; i++) {
+		/* the caller's element size may differ from ours (module.h) */
+		pyspy_copy_elem(&v, sizeof(v), iov, i, iov_size);
+		if (ec_read_range(proc, v.remote, v.local, v.len, 1))
+			break;
+	}
+	return (int)i;
+}
+
+static void ec_add_map(struct pyspy_proc *proc, uint64_t start, uint64_t end, uint32_t prot)
+{
+	const struct ec_mapping *m = ec_mapping_at(proc, start);
+	struct pyspy_map *pm = &proc->maps[proc->nmaps++];
+
+	pm->start = start;
+	pm->end = end;
+	pm->prot = prot;
+	pm->path = m ? proc->files[m->file].path : "";
+	pm->offset = m ? m->offset + (start - m->start) : 0;
+}
+
+static int ec_map_cmp(const void *a, const void *b)
+{
+	const struct pyspy_map *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * One map per PT_LOAD segment, named after the NT_FILE mapping that holds
+ * its start (the kernel and gcore write one segment per mapping), and one
+ * per stretch of an NT_FILE mapping that no segment covers (what gcore left
+ * out), readable from its file.
+ */
+int ec_maps(struct pyspy_proc *proc, const struct pyspy_map **maps, size_t *n,
+	    size_t *map_size, char *err, size_t errlen)
+{
+	const struct ec_segment *s;
+	uint64_t addr, next;
+	size_t i, cap;
+
+	if (!proc->maps) {
+		/* each gap ends at a segment or at the end of its mapping */
+		cap = 2 * proc->nsegs + proc->nmappings + 1;
+		proc->maps = ec_alloc(proc->host, cap * sizeof(*proc->maps));
+		if (!proc->maps) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		for (i = 0; i < proc->nsegs; i++)
+			ec_add_map(proc, proc->segs[i].vaddr, proc->segs[i].vaddr + proc->segs[i].memsz,
+				   proc->segs[i].prot);
+		for (i = 0; i < proc->nmappings && proc->nmaps < cap; i++) {
+			const struct ec_mapping *m = &proc->mappings[i];
+
+			for (addr = m->start; addr < m->end && proc->nmaps < cap;) {
+				s = ec_segment_at(proc, addr, &next);
+				if (s) {
+					addr = s->vaddr + s->memsz;
+					continue;
+				}
+				next = next < m->end ? next : m->end;
+				ec_add_map(proc, addr, next, PYSPY_PROT_READ);
+				addr = next;
+			}
+		}
+		qsort(proc->maps, proc->nmaps, sizeof(*proc->maps), ec_map_cmp);
+	}
+	*maps = proc->maps;
+	*n = proc->nmaps;
+	*map_size = sizeof(struct pyspy_map);
+	return 0;
+}
+
+int ec_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
+	       size_t *n, size_t *thread_size, char *err, size_t errlen)
+{
+	*threads = proc->threads;
+	*n = proc->nthreads;
+	*thread_size = sizeof(struct pyspy_os_thread);
+	return 0;
+}
+
+int ec_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, size_t errlen)
+{
+	struct pyspy_proc_info info = { 0 };
+	const struct ec_mapping *m;
+
+	if (!out || out->size < sizeof(out->size)) {
+		snprintf(err, errlen, "proc_info struct too small");
+		return -EINVAL;
+	}
+	/* The executable: the file whose program headers AT_PHDR points at,
+	 * else the lowest mapped file. */
+	m = proc->at_phdr ? ec_mapping_at(proc, proc->at_phdr) : NULL;
+	if (!m && proc->nmappings)
+		m = &proc->mappings[0];
+	info.size = out->size;
+	info.pid = proc->pid;
+	info.exe = m ? proc->files[m->file].path : "";
+	info.cmdline = proc->psargs[0] ? proc->psargs : proc->comm;
+	info.comm = proc->comm;
+	info.signal = proc->signal;
+	/* as much as the caller's struct holds (module.h) */
+	memcpy(out, &info, out->size < sizeof(info) ? out->size : sizeof(info));
+	return 0;
+}
+
+/* A core is a process stopped for good: nothing to attach to, pause or
+ * resume, and it stays "alive" (readable) until detach. */
+int ec_attach(const struct pyspy_host *host, int64_t pid, struct pyspy_proc **out,
+	      char *err, size_t errlen)
+{
+	snprintf(err, errlen, "the core-file backend reads core files (dump --core FILE), "
+		 "not running processes");
+	return -ENOTSUP;
+}
+
+int ec_pause(struct pyspy_proc *proc, char *err, size_t errlen)
+{
+	return 0;
+}
+
+int ec_resume(struct pyspy_proc *proc)
+{
+	return 0;
+}
+
+int ec_alive(struct pyspy_proc *proc, int *status)
+{
+	return 1;
+}
