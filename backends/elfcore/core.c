@@ -277,11 +277,16 @@ static int ec_check_ehdr(const Elf64_Ehdr *eh, ssize_t got, const char *path, ch
 	return 0;
 }
 
-/* Bytes the headers say the core holds: the end of its furthest part. */
+/* Bytes the headers say the core holds: the end of its furthest part
+ * (segments, or the section headers gdb writes last). */
 static uint64_t ec_declared(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, size_t n)
 {
 	uint64_t end = eh->e_phoff + (uint64_t)n * sizeof(*ph);
 	size_t i;
+
+	if (eh->e_shoff && eh->e_shoff < UINT64_MAX / 2 &&
+	    eh->e_shoff + (uint64_t)eh->e_shnum * eh->e_shentsize > end)
+		end = eh->e_shoff + (uint64_t)eh->e_shnum * eh->e_shentsize;
 
 	for (i = 0; i < n; i++) {
 		if ((ph[i].p_type == PT_LOAD || ph[i].p_type == PT_NOTE) &&
