@@ -8,7 +8,7 @@ set -eu
 PKGS="make gcc libc6-dev pkg-config libelf-dev libcunit1-dev
 libncurses-dev python3 python3-pytest python3.11 python3.11-dev tmux binutils
 patchelf xz-utils ca-certificates austin python3.11-venv nodejs libxml2-utils
-zlib1g-dev golang-go chromium clang libclang-rt-14-dev"
+zlib1g-dev golang-go chromium clang libclang-rt-14-dev gdb"
 
 missing=""
 for p in $PKGS; do

@@ -141,8 +141,11 @@ int ec_read(struct pyspy_proc *proc, const struct pyspy_iov *iov, size_t n, size
 	for (i = 0; i < n; i++) {
 		/* the caller's element size may differ from ours (module.h) */
 		pyspy_copy_elem(&v, sizeof(v), iov, i, iov_size);
-		if (ec_read_range(proc, v.remote, v.local, v.len, 1))
+		if (ec_read_range(proc, v.remote, v.local, v.len, 1)) {
+			proc->host->log(proc->host, PYSPY_LOG_DEBUG, "%zu bytes at 0x%llx: not in the core "
+					"nor in a matching file", v.len, (unsigned long long)v.remote);
 			break;
+		}
 	}
 	return (int)i;
 }

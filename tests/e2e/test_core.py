@@ -37,6 +37,7 @@ import test_dump_exact as dx
 
 GCORE = shutil.which("gcore")
 CRASH = dx.ROOT / "tests" / "e2e" / "programs_core" / "crash.py"
+GCORE_UNREAD_RE = re.compile(r"Memory read failed for corefile section, (\d+) bytes at (0x[0-9a-f]+)")
 THREAD_RE = re.compile(r'^Thread (0x[0-9A-F]+|\d+)(?: \((gil)\))?(?:: "(.*)")?$')
 HEAVY = [i.name for i in interpreters.heavy_interpreters()]
 
@@ -92,7 +93,11 @@ class Cores:
                                                              r.stderr.decode("utf-8", "replace")[-800:]))
         finally:
             prog.kill()
-        self.made[interp.name] = (rep, core, workdir)
+        # gcore writes zeros where it could not read (stack guard pages that
+        # are not mappings of their own, glibc >= 2.41): the core lacks them
+        unread = [int(n) for n, addr in GCORE_UNREAD_RE.findall(r.stderr.decode("utf-8", "replace"))
+                  if not addr.startswith("0xffffffffff")]  # [vsyscall]
+        self.made[interp.name] = (rep, core, workdir, sum(unread))
         return self.made[interp.name]
 
     def done(self, interp):
@@ -144,7 +149,18 @@ def check_core_header(rep, core, header, problems, signal_no=None):
         problems.append("header line 3 is %r, wanted 'Python v%s (...)'" % (header[2:3], version))
 
 
-def check_core_text(rep, core, out, full, problems, gil_idents=(), signal_no=None):
+def same_or_cut(want, got, cut, label):
+    """Whether got equals want; with cut (a list) given, got may also be
+    want without its outermost frames (noted in cut)."""
+    if got == want:
+        return True
+    if cut is not None and got and got == want[:len(got)]:
+        cut.append("%s: %d of %d frames" % (label, len(got), len(want)))
+        return True
+    return False
+
+
+def check_core_text(rep, core, out, full, problems, gil_idents=(), signal_no=None, cut=None):
     """Every reported thread, frame by frame; only the GIL holder marked."""
     header, blocks = parse_core_text(out)
     check_core_header(rep, core, header, problems, signal_no)
@@ -179,20 +195,42 @@ def check_core_text(rep, core, out, full, problems, gil_idents=(), signal_no=Non
         if mark != want_mark:
             problems.append("%s: marked %r, wanted %r" % (label, mark, want_mark))
         want = [dx.frame_text(f, full) for f in t["frames"]]
-        if lines != want:
+        if not same_or_cut(want, lines, cut, label):
             problems.append("%s: frames differ:\n%s" % (label, dx.diff(want, lines)))
 
 
-def check_core_json(rep, out, problems):
-    dx.check_json(rep, out, problems)
+def check_core_json(rep, out, problems, cut=None):
+    """py-spy's JSON fields; a core tells no OS state: active is null."""
     try:
         doc = json.loads(out)
-    except ValueError:
+    except ValueError as e:
+        problems.append("--json: not valid JSON: %s" % e)
         return
+    by_ident = dict((st.get("thread_id"), st) for st in doc if isinstance(st, dict))
     for st in doc:
-        if isinstance(st, dict) and st.get("active", 0) is not None:
-            problems.append("--json: thread %s has active %r: a core tells no OS state"
-                            % (st.get("thread_id"), st.get("active")))
+        if set(st) != dx.JSON_THREAD_KEYS or st["active"] is not None or st["pid"] != rep["pid"]:
+            problems.append("--json: thread %r: keys %s, active %r, pid %r"
+                            % (st.get("thread_id"), sorted(st), st.get("active"), st.get("pid")))
+    for t in rep["threads"]:
+        label = "--json: thread %r" % t["name"]
+        st = by_ident.get(t["ident"])
+        if st is None:
+            problems.append("%s: missing" % label)
+            continue
+        if st["thread_name"] != t["name"] and \
+                (st["thread_name"] is not None or tuple(rep["version"]) >= (3, 6)):
+            problems.append("%s: thread_name %r" % (label, st["thread_name"]))
+        if dx.cpython_native_ids(rep) and st["os_thread_id"] != t["native_id"]:
+            problems.append("%s: os_thread_id %r, native id %r" % (label, st["os_thread_id"],
+                                                                 t["native_id"]))
+        if st["owns_gil"]:
+            problems.append("%s: owns_gil while blocked" % label)
+        want = ["%s (%s:%s) short=%s" % (f[0], f[1], f[2], dx.short_filename(f[1]))
+                for f in t["frames"]]
+        got = ["%s (%s:%s) short=%s" % (f.get("name"), f.get("filename"), f.get("line"),
+                                        f.get("short_filename")) for f in st["frames"]]
+        if not same_or_cut(want, got, cut, label):
+            problems.append("%s: frames differ:\n%s" % (label, dx.diff(want, got)))
 
 
 def decode(problems, what, r):
@@ -206,26 +244,34 @@ def decode(problems, what, r):
 
 def test_gcore_exact(interp, cores, pyspy):
     interp.require()
-    rep, core, _ = cores.gcore(interp)
+    rep, core, _, unread = cores.gcore(interp)
     before = (sha256(core), os.stat(core).st_mtime_ns)
+    # Where gcore could not read part of the memory, a thread's outermost
+    # frames may be missing from the core: the frames it holds must match.
+    cut = [] if unread else None
     problems = []
     first = decode(problems, "--full-filenames", dump_core(core, "--full-filenames"))
     if first is not None:
-        check_core_text(rep, core, first, True, problems)
+        check_core_text(rep, core, first, True, problems, cut=cut)
         again = decode(problems, "again", dump_core(core, "--full-filenames"))
         if again is not None and again != first:
             problems.append("a second read of the same core differs:\n%s"
                             % dx.diff(first.split("\n"), again.split("\n")))
     out = decode(problems, "short names", dump_core(core))
     if out is not None:
-        check_core_text(rep, core, out, False, problems)
+        check_core_text(rep, core, out, False, problems, cut=cut)
     out = decode(problems, "--json", dump_core(core, "--json"))
     if out is not None:
-        check_core_json(rep, out, problems)
+        check_core_json(rep, out, problems, cut=cut)
     if (sha256(core), os.stat(core).st_mtime_ns) != before:
         problems.append("the core file was modified")
     cores.done(interp)
     assert not problems, "%s:\n%s" % (interp.name, "\n".join(problems))
+    if cut:
+        pytest.skip("gcore of %s could not read %d KiB of the process (stack guard pages "
+                    "inside a mapping) and wrote zeros there: outermost frames are not in the "
+                    "core (%s); every frame the core holds matched"
+                    % (interp.name, unread >> 10, "; ".join(cut[:3])))
 
 
 # --- a kernel core, heavy interpreters --------------------------------------------
@@ -331,7 +377,7 @@ def check_binary_lookups(interp, core, rep, workdir):
 
 def test_core_bad_input(heavy_interp, cores, pyspy, tmp_path):
     interp = heavy_interp.require()
-    rep, core, _ = cores.gcore(interp)
+    rep, core, _, _ = cores.gcore(interp)
     size = os.path.getsize(core)
     plain = dump_core(core)
     assert plain.returncode == 0, plain.stderr
