@@ -14,6 +14,7 @@ backend module (build/modules/backends/elfcore.so).
   marked.  Then the bad inputs: truncated, not a core, a FIFO, gzip (same
   stacks), a gzip bomb, a truncated gzip stream, a core of a program that
   is not Python, binaries missing or of another build under --core-root,
+  a core that holds no build id for the runtime (used, said unverified),
   a symlink that would lead out of --core-root.
 """
 import gzip
@@ -25,6 +26,7 @@ import resource
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import tempfile
 import time
@@ -340,6 +342,37 @@ def runtime_path(core):
     return m.group(1)
 
 
+def without_build_id(core, runtime, out):
+    """A copy of the kernel core in which the ELF header page of `runtime`
+    no longer reads as ELF: a core that holds no build id for it."""
+    data = bytearray(open(core, "rb").read())
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phnum, = struct.unpack_from("<H", data, 56)
+    phdrs = [struct.unpack_from("<IIQQQQQQ", data, phoff + 56 * i) for i in range(phnum)]
+    start = None
+    for ptype, _, off, _, _, filesz, _, _ in phdrs:
+        at = off
+        while ptype == 4 and at + 12 <= off + filesz:      # PT_NOTE: every note
+            namesz, descsz, ntype = struct.unpack_from("<III", data, at)
+            desc = at + 12 + ((namesz + 3) & ~3)
+            if ntype == 0x46494C45:                         # NT_FILE
+                count, _ = struct.unpack_from("<QQ", data, desc)
+                names = bytes(data[desc + 16 + 24 * count:desc + descsz]).split(b"\0")
+                for k in range(count):
+                    s, _, pgoff = struct.unpack_from("<QQQ", data, desc + 16 + 24 * k)
+                    if names[k].decode() == runtime and pgoff == 0:
+                        start = s
+            at = desc + ((descsz + 3) & ~3)
+    assert start is not None, "no NT_FILE mapping of %s at offset 0" % runtime
+    for ptype, _, off, vaddr, _, filesz, _, _ in phdrs:
+        if ptype == 1 and vaddr <= start < vaddr + filesz:
+            data[off + start - vaddr:off + start - vaddr + 4] = b"\0\0\0\0"
+            with open(out, "wb") as f:
+                f.write(data)
+            return out
+    pytest.fail("the kernel core holds no page of %s at 0x%x" % (runtime, start))
+
+
 def check_binary_lookups(interp, core, rep, workdir):
     """--core-root: the right copies work; none, another build, or a
     symlink out of the root are refused in one line each."""
@@ -364,6 +397,13 @@ def check_binary_lookups(interp, core, rep, workdir):
     shutil.copy(os.path.realpath(shutil.which("true")), other + runtime)
     line = one_error_line(dump_core(core, "--core-root", other))
     assert "%s on disk (build id" % runtime in line and "is not the file the core's process" in line, line
+
+    # no build id in the core: the file is used, and the match said unverified
+    r = dump_core(without_build_id(core, runtime, os.path.join(workdir, "core.no-build-id")))
+    assert r.returncode == 0, r.stderr
+    assert 'Thread %d (gil): "MainThread"' % rep["pid"] in r.stdout
+    assert "%s: the core holds no build id for it" % runtime in r.stderr
+    assert "unverified" in r.stderr
 
     # an absolute symlink resolves inside the root, not to the real file
     link = os.path.join(workdir, "link")
