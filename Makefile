@@ -127,7 +127,7 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c
 UNIT_OUTC_OBJ := $(BUILD)/obj/outputs/common/escape.o $(BUILD)/obj/outputs/common/strmap.o
 $(BUILD)/tests/unit_tests: $(UNIT_OBJ) $(UNIT_OUTC_OBJ) $(filter-out $(BUILD)/obj/core/main.o,$(CORE_OBJ))
 	@mkdir -p $(@D)
-	$(CC) $(SAN) -rdynamic -o $@ $^ $(CORE_LIBS) -lcunit -lelf
+	$(CC) $(SAN) -rdynamic -o $@ $^ $(CORE_LIBS) -lcunit -lelf -lz
 
 unit: all $(BUILD)/tests/unit_tests $(FIXTURE_SO) $(HELPER_BIN)
 

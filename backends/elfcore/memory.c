@@ -17,20 +17,33 @@
 
 #include "ecore.h"
 
+/* How many of n sorted elements (size bytes each, their uint64_t start
+ * at offset `at`) start at or below addr: the one that may hold addr is
+ * the one before. */
+static size_t ec_count_at_or_below(const void *base, size_t n, size_t size, size_t at, uint64_t addr)
+{
+	size_t lo = 0, hi = n, mid;
+	uint64_t start;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		memcpy(&start, (const char *)base + mid * size + at, sizeof(start));
+		if (start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The segment that holds addr, or NULL; *next is where the next segment
  * starts (UINT64_MAX if none does). */
 static const struct ec_segment *ec_segment_at(const struct pyspy_proc *proc, uint64_t addr,
 					      uint64_t *next)
 {
-	size_t lo = 0, hi = proc->nsegs, mid;
+	size_t lo = ec_count_at_or_below(proc->segs, proc->nsegs, sizeof(*proc->segs),
+					 offsetof(struct ec_segment, vaddr), addr);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (proc->segs[mid].vaddr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	*next = lo < proc->nsegs ? proc->segs[lo].vaddr : UINT64_MAX;
 	if (lo == 0)
 		return NULL;
@@ -41,15 +54,9 @@ static const struct ec_segment *ec_segment_at(const struct pyspy_proc *proc, uin
 
 const struct ec_mapping *ec_mapping_at(const struct pyspy_proc *proc, uint64_t addr)
 {
-	size_t lo = 0, hi = proc->nmappings, mid;
+	size_t lo = ec_count_at_or_below(proc->mappings, proc->nmappings, sizeof(*proc->mappings),
+					 offsetof(struct ec_mapping, start), addr);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (proc->mappings[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0 || addr >= proc->mappings[lo - 1].end)
 		return NULL;
 	return &proc->mappings[lo - 1];
