@@ -19,7 +19,7 @@
 
 #include "ecore.h"
 
-#define EC_CHUNK (256u << 10) /* compressed bytes read at a time */
+#define EC_GZIP_RATIO 1032u /* the most one deflate byte can inflate to */
 
 void *ec_alloc(const struct pyspy_host *host, size_t n)
 {
@@ -90,14 +90,41 @@ void ec_source_close(const struct pyspy_host *host, struct ec_source *src)
 	src->fd = -1;
 }
 
+/* Where inflated bytes go: buf[0, cap), grown up to max bytes through
+ * host (NULL: never grown). */
+struct ec_out {
+	const struct pyspy_host *host;
+	uint8_t *buf;
+	size_t cap, max;
+};
+
+/* Grow o->buf (doubling, at most o->max): 0, or -ENOMEM. */
+static int ec_out_grow(struct ec_out *o)
+{
+	size_t ncap = o->cap < (1u << 20) ? (1u << 20) : o->cap * 2;
+	uint8_t *nbuf;
+
+	if (ncap > o->max)
+		ncap = o->max;
+	nbuf = ec_realloc(o->host, o->buf, ncap);
+	if (!nbuf)
+		return -ENOMEM;
+	o->buf = nbuf;
+	o->cap = ncap;
+	return 0;
+}
+
 /*
- * Inflate from the start of the file into out[0, cap): how many bytes came
- * out (cap at most), with *more set when the stream holds more than cap,
- * *ended when it ended properly; or a negative errno (-EBADMSG: corrupt).
+ * Inflate from the start of the file into o: how many bytes came out (max
+ * at most), with *more set when the stream holds more than max, *ended
+ * when it ended properly; or a negative errno (-EBADMSG: corrupt).  The
+ * buffer grows only as bytes arrive, so a stream that declares much and
+ * holds little costs little.
  */
-static ssize_t ec_inflate(int fd, uint8_t *out, size_t cap, int *more, int *ended)
+static ssize_t ec_inflate(int fd, struct ec_out *o, int *more, int *ended)
 {
 	uint8_t in[4096], spill[1];
+	size_t done = 0;
 	z_stream zs;
 	off_t at = 0;
 	ssize_t n;
@@ -107,8 +134,6 @@ static ssize_t ec_inflate(int fd, uint8_t *out, size_t cap, int *more, int *ende
 	memset(&zs, 0, sizeof(zs));
 	if (inflateInit2(&zs, 15 + 16) != Z_OK) /* gzip wrapper */
 		return -ENOMEM;
-	zs.next_out = out;
-	zs.avail_out = (uInt)(cap < UINT32_MAX ? cap : UINT32_MAX);
 	while (zrc != Z_STREAM_END) {
 		if (zs.avail_in == 0) {
 			do
@@ -124,44 +149,40 @@ static ssize_t ec_inflate(int fd, uint8_t *out, size_t cap, int *more, int *ende
 			zs.next_in = in;
 			zs.avail_in = (uInt)n;
 		}
-		if (zs.avail_out == 0) {
-			size_t done = (size_t)(zs.next_out - out);
-
-			if (done >= cap) {
-				/* full: does the stream hold even one byte more? */
-				zs.next_out = spill;
-				zs.avail_out = sizeof(spill);
-				zrc = inflate(&zs, Z_NO_FLUSH);
-				if (zs.avail_out == 0) {
-					*more = 1;
-					zs.next_out = out + cap;
-					break;
-				}
-				zs.next_out = out + cap;
-				zs.avail_out = 0;
-				if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR) {
-					rc = -EBADMSG;
-					break;
-				}
-				continue;
-			}
-			zs.avail_out = (uInt)(cap - done < UINT32_MAX ? cap - done : UINT32_MAX);
+		if (done == o->cap && o->host && o->cap < o->max) {
+			rc = ec_out_grow(o);
+			if (rc)
+				break;
 		}
-		zrc = inflate(&zs, Z_NO_FLUSH);
-		if (zrc == Z_NEED_DICT || zrc == Z_DATA_ERROR || zrc == Z_MEM_ERROR) {
+		if (done == o->cap) {
+			/* full: does the stream hold even one byte more? */
+			zs.next_out = spill;
+			zs.avail_out = sizeof(spill);
+			zrc = inflate(&zs, Z_NO_FLUSH);
+			if (zs.avail_out == 0) {
+				*more = 1;
+				break;
+			}
+		} else {
+			zs.next_out = o->buf + done;
+			zs.avail_out = (uInt)(o->cap - done < UINT32_MAX ? o->cap - done : UINT32_MAX);
+			zrc = inflate(&zs, Z_NO_FLUSH);
+			done = (size_t)(zs.next_out - o->buf);
+		}
+		if (zrc == Z_NEED_DICT || zrc == Z_DATA_ERROR || zrc == Z_MEM_ERROR || zrc == Z_STREAM_ERROR) {
 			rc = zrc == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
 			break;
 		}
 	}
 	if (zrc == Z_STREAM_END)
 		*ended = 1;
-	n = (ssize_t)(zs.next_out - out);
 	inflateEnd(&zs);
-	return rc ? rc : n;
+	return rc ? rc : (ssize_t)done;
 }
 
 ssize_t ec_source_peek(const struct ec_source *src, void *buf, size_t len)
 {
+	struct ec_out out = { 0 };
 	int more, ended;
 
 	if (!src->compressed) {
@@ -172,7 +193,9 @@ ssize_t ec_source_peek(const struct ec_source *src, void *buf, size_t len)
 		while (n < 0 && errno == EINTR);
 		return n < 0 ? -errno : n;
 	}
-	return ec_inflate(src->fd, buf, len, &more, &ended);
+	out.buf = buf;
+	out.cap = out.max = len;
+	return ec_inflate(src->fd, &out, &more, &ended);
 }
 
 /* Half the machine's memory: a bigger image is refused before inflating. */
@@ -188,6 +211,7 @@ static uint64_t ec_memory_cap(void)
 int ec_source_inflate(const struct pyspy_host *host, const char *path, struct ec_source *src,
 		      uint64_t declared, char *err, size_t errlen)
 {
+	struct ec_out out = { .host = host };
 	int more, ended;
 	ssize_t n;
 
@@ -206,13 +230,21 @@ int ec_source_inflate(const struct pyspy_host *host, const char *path, struct ec
 			 (unsigned long long)(declared >> 20));
 		return -EFBIG;
 	}
-	src->image = ec_alloc(host, (size_t)declared);
-	if (!src->image) {
+	/* deflate cannot inflate beyond 1032 times its size */
+	if (declared / EC_GZIP_RATIO > src->size) {
+		snprintf(err, errlen, "%s is truncated: its headers describe %llu bytes, more than its "
+			 "%llu compressed bytes can hold (copy the whole core again)", path,
+			 (unsigned long long)declared, (unsigned long long)src->size);
+		return -EINVAL;
+	}
+	out.max = (size_t)declared;
+	n = ec_inflate(src->fd, &out, &more, &ended);
+	src->image = out.buf;
+	if (n == -ENOMEM) {
 		snprintf(err, errlen, "%s: out of memory inflating %llu MiB", path,
 			 (unsigned long long)(declared >> 20));
 		return -ENOMEM;
 	}
-	n = ec_inflate(src->fd, src->image, (size_t)declared, &more, &ended);
 	if (n == -EBADMSG) {
 		snprintf(err, errlen, "%s: the gzip stream is corrupt", path);
 		return -EINVAL;

@@ -265,6 +265,7 @@ static void check_valid(const char *path)
 
 static void test_valid_and_gzip(void)
 {
+	Elf64_Phdr *phdr;
 	struct buf b;
 
 	if (!ops)
@@ -274,6 +275,10 @@ static void test_valid_and_gzip(void)
 	check_valid(write_gzip("core.gz", b.p, b.len, 0));
 	/* more data than the headers declare: refused before it is all inflated */
 	expect_refused(write_gzip("bomb.gz", b.p, b.len, 8u << 20), "gzip bomb");
+	/* headers that declare 6 GiB in a few compressed bytes: refused at once */
+	phdr = (Elf64_Phdr *)(b.p + sizeof(Elf64_Ehdr));
+	phdr[1].p_filesz = phdr[1].p_memsz = 6ull << 30;
+	expect_refused(write_gzip("huge.gz", b.p, b.len, 0), "more than its");
 	free(b.p);
 }
 
