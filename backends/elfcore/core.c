@@ -77,10 +77,15 @@ static int ec_note_prstatus(struct pyspy_proc *proc, const uint8_t *d, size_t le
 	memcpy(&sig, d + PRSTATUS_CURSIG, 2);
 	if (pid <= 0)
 		return 0;
-	t = ec_realloc(proc->host, proc->threads, (proc->nthreads + 1) * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	proc->threads = t;
+	if (proc->nthreads == proc->threads_cap) {
+		size_t cap = proc->threads_cap ? proc->threads_cap * 2 : 16;
+
+		t = ec_realloc(proc->host, proc->threads, cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		proc->threads = t;
+		proc->threads_cap = cap;
+	}
 	t = &proc->threads[proc->nthreads++];
 	memset(t, 0, sizeof(*t));
 	t->tid = pid;
@@ -128,17 +133,23 @@ static int ec_file_index(struct pyspy_proc *proc, size_t name_at, uint32_t *inde
 	struct ec_file *f;
 	size_t i;
 
-	/* files are few and repeat in runs: look back from the newest */
-	for (i = proc->nfiles; i-- > 0;) {
+	/* a file's mappings follow each other: look back a few files only (a
+	 * file met again later gets a second entry, which does no harm) */
+	for (i = proc->nfiles; i-- > 0 && proc->nfiles - i <= EC_FILE_LOOKBACK;) {
 		if (strcmp(proc->files[i].path, name) == 0) {
 			*index = (uint32_t)i;
 			return 0;
 		}
 	}
-	f = ec_realloc(proc->host, proc->files, (proc->nfiles + 1) * sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	proc->files = f;
+	if (proc->nfiles == proc->files_cap) {
+		size_t cap = proc->files_cap ? proc->files_cap * 2 : 16;
+
+		f = ec_realloc(proc->host, proc->files, cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		proc->files = f;
+		proc->files_cap = cap;
+	}
 	f = &proc->files[proc->nfiles];
 	memset(f, 0, sizeof(*f));
 	f->path = name;
@@ -191,6 +202,10 @@ static int ec_note_file(struct pyspy_proc *proc, const uint8_t *d, size_t len)
 			rc = ec_file_index(proc, at, &m->file);
 			if (rc)
 				return rc;
+			if (m->offset == 0 && !proc->files[m->file].head_end) {
+				proc->files[m->file].head = m->start;
+				proc->files[m->file].head_end = m->end;
+			}
 			proc->nmappings++;
 		}
 		at += nlen + 1;

@@ -31,6 +31,7 @@
 #define EC_MAX_FILES     (1u << 16)   /* NT_FILE entries kept */
 #define EC_MAX_PATHS     (16u << 20)  /* bytes of NT_FILE names */
 #define EC_MAX_PATH      4096
+#define EC_FILE_LOOKBACK 8            /* NT_FILE files compared with a new name */
 #define EC_PAGE          4096u
 
 /* The bytes of the core file. */
@@ -59,6 +60,8 @@ enum ec_file_state {
 
 struct ec_file {
 	const char *path;     /* into proc->paths */
+	uint64_t head, head_end; /* its first mapping from file offset 0 (its
+				  * ELF header page), or head_end 0 */
 	enum ec_file_state state;
 	int fd;               /* open while MATCHES or UNVERIFIED, else -1 */
 	char *why;            /* REFUSED: one line; UNVERIFIED: the notice */
@@ -81,11 +84,11 @@ struct pyspy_proc {
 	struct ec_mapping *mappings;      /* sorted by start */
 	size_t nmappings;
 	struct ec_file *files;
-	size_t nfiles;
+	size_t nfiles, files_cap;
 	char *paths;                      /* NT_FILE names, NUL-terminated */
 
 	struct pyspy_os_thread *threads;  /* from NT_PRSTATUS, in note order */
-	size_t nthreads;
+	size_t nthreads, threads_cap;
 	int64_t pid;
 	int32_t signal;
 	uint64_t at_phdr;                 /* AT_PHDR from NT_AUXV, or 0 */

@@ -149,48 +149,42 @@ static void ec_hex(char *buf, size_t len, const uint8_t *id, size_t n)
 		snprintf(buf + 2 * i, 3, "%02x", id[i]);
 }
 
-/* The build id the core holds for file `file`: from the ELF header page of
- * its mapping at offset 0.  Its length, or 0. */
-static size_t ec_core_build_id(struct pyspy_proc *proc, uint32_t file, uint8_t *id, size_t cap)
+/* The build id the core holds for file f: from the ELF header page of its
+ * mapping at file offset 0, if the core holds that page.  Its length, or 0. */
+static size_t ec_core_build_id(struct pyspy_proc *proc, const struct ec_file *f, uint8_t *id,
+			       size_t cap)
 {
 	uint8_t ehdr[64], phdr[56], notes[EC_NOTES_MAX];
-	uint64_t phoff, off, size;
+	uint64_t phoff, off, size, span = f->head_end - f->head;
 	uint16_t phnum, phentsize;
-	size_t i, k, got;
+	uint32_t type;
+	size_t k, got;
 
-	for (i = 0; i < proc->nmappings; i++) {
-		const struct ec_mapping *m = &proc->mappings[i];
-
-		if (m->file != file || m->offset != 0)
+	if (!f->head_end || ec_read_core(proc, f->head, ehdr, sizeof(ehdr)) ||
+	    memcmp(ehdr, "\177ELF", 4) != 0 || ehdr[4] != 2 /* 64-bit */)
+		return 0;
+	memcpy(&phoff, ehdr + 32, 8);
+	memcpy(&phentsize, ehdr + 54, 2);
+	memcpy(&phnum, ehdr + 56, 2);
+	if (phentsize != sizeof(phdr) || phoff >= span)
+		return 0;
+	for (k = 0; k < phnum && k < 256; k++) {
+		if (ec_read_core(proc, f->head + phoff + k * sizeof(phdr), phdr, sizeof(phdr)))
+			break;
+		memcpy(&type, phdr, 4);
+		memcpy(&off, phdr + 8, 8);
+		memcpy(&size, phdr + 32, 8); /* p_filesz */
+		if (type != 4 /* PT_NOTE */ || size == 0 || off >= span)
 			continue;
-		if (ec_read_core(proc, m->start, ehdr, sizeof(ehdr)) ||
-		    memcmp(ehdr, "\177ELF", 4) != 0 || ehdr[4] != 2 /* 64-bit */)
+		if (size > sizeof(notes))
+			size = sizeof(notes);
+		if (size > span - off)
+			size = span - off;
+		if (ec_read_core(proc, f->head + off, notes, (size_t)size))
 			continue;
-		memcpy(&phoff, ehdr + 32, 8);
-		memcpy(&phentsize, ehdr + 54, 2);
-		memcpy(&phnum, ehdr + 56, 2);
-		if (phentsize != sizeof(phdr) || phoff >= m->end - m->start)
-			continue;
-		for (k = 0; k < phnum && k < 256; k++) {
-			uint32_t type;
-
-			if (ec_read_core(proc, m->start + phoff + k * sizeof(phdr), phdr, sizeof(phdr)))
-				break;
-			memcpy(&type, phdr, 4);
-			memcpy(&off, phdr + 8, 8);
-			memcpy(&size, phdr + 32, 8); /* p_filesz */
-			if (type != 4 /* PT_NOTE */ || size == 0 || off >= m->end - m->start)
-				continue;
-			if (size > sizeof(notes))
-				size = sizeof(notes);
-			if (size > m->end - m->start - off)
-				size = m->end - m->start - off;
-			if (ec_read_core(proc, m->start + off, notes, (size_t)size))
-				continue;
-			got = elfbin_notes_build_id(notes, (size_t)size, id, cap);
-			if (got)
-				return got;
-		}
+		got = elfbin_notes_build_id(notes, (size_t)size, id, cap);
+		if (got)
+			return got;
 	}
 	return 0;
 }
@@ -204,8 +198,8 @@ static void ec_refuse(struct pyspy_proc *proc, struct ec_file *f, const char *li
 	f->fd = -1;
 }
 
-/* Open file `file` and decide whether it may stand in for the core. */
-static void ec_file_check(struct pyspy_proc *proc, struct ec_file *f, uint32_t file)
+/* Open file f and decide whether it may stand in for the core. */
+static void ec_file_check(struct pyspy_proc *proc, struct ec_file *f)
 {
 	uint8_t core_id[ELFBIN_MAX_BUILD_ID], disk_id[ELFBIN_MAX_BUILD_ID];
 	char hex_core[2 * ELFBIN_MAX_BUILD_ID + 1], hex_disk[2 * ELFBIN_MAX_BUILD_ID + 1];
@@ -228,7 +222,7 @@ static void ec_file_check(struct pyspy_proc *proc, struct ec_file *f, uint32_t f
 		return;
 	}
 	f->fd = fd;
-	ncore = ec_core_build_id(proc, file, core_id, sizeof(core_id));
+	ncore = ec_core_build_id(proc, f, core_id, sizeof(core_id));
 	ndisk = elfbin_file_build_id(fd, disk_id, sizeof(disk_id));
 	if (ncore == 0) {
 		snprintf(line, sizeof(line), "%s: the core holds no build id for it, so its match with "
@@ -263,7 +257,7 @@ int ec_file_fd(struct pyspy_proc *proc, uint32_t file)
 		return -1;
 	f = &proc->files[file];
 	if (f->state == EC_FILE_UNTRIED)
-		ec_file_check(proc, f, file);
+		ec_file_check(proc, f);
 	return f->state == EC_FILE_REFUSED ? -1 : f->fd;
 }
 
