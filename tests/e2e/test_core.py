@@ -478,3 +478,27 @@ def test_core_not_python(pyspy, tmp_path):
     line = one_error_line(dump_core(core))
     assert "is not of a Python program" in line and "no Python runtime found" in line, line
     assert stat.S_ISREG(os.stat(core).st_mode)
+
+
+def test_core_backend_entry(pyspy, tmp_path):
+    """[backend] core must name a backend that reads core files; without the
+    entry, dump --core says what to add."""
+    build = dx.ROOT / "build"
+    text = (build / "plugins.ini").read_text()
+    assert "core = modules/backends/elfcore.so" in text
+    core = str(tmp_path / "core")
+    with open(core, "w") as f:
+        f.write("the backend is refused before the file is read\n")
+
+    wrong = tmp_path / "wrong.ini"
+    wrong.write_text(text.replace("modules/", str(build / "modules") + "/")
+                     .replace("core = " + str(build / "modules") + "/backends/elfcore.so",
+                              "core = " + str(build / "modules") + "/backends/linux.so"))
+    line = one_error_line(run_pyspy(["--config", wrong, "dump", "--core", core]))
+    assert "reads no core files (no open_file op), listed as core" in line, line
+
+    missing = tmp_path / "missing.ini"
+    missing.write_text("\n".join(l for l in wrong.read_text().split("\n")
+                                 if not l.startswith("core =")))
+    line = one_error_line(run_pyspy(["--config", missing, "dump", "--core", core]))
+    assert "[backend] has no entry for core (add: core = modules/backends/elfcore.so)" in line, line
