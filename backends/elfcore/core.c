@@ -118,11 +118,13 @@ static void ec_note_auxv(struct pyspy_proc *proc, const uint8_t *d, size_t len)
 {
 	size_t i;
 
+	proc->auxv_len = len < EC_AUXV_KEEP ? len : EC_AUXV_KEEP;
+	memcpy(proc->auxv, d, proc->auxv_len);
 	for (i = 0; i + 16 <= len; i += 16) {
-		if (ec_u64(d + i) == 3 /* AT_PHDR */) {
+		if (ec_u64(d + i) == 3 /* AT_PHDR */)
 			proc->at_phdr = ec_u64(d + i + 8);
-			return;
-		}
+		if (ec_u64(d + i) == 31 /* AT_EXECFN */)
+			proc->at_execfn = ec_u64(d + i + 8);
 	}
 }
 
@@ -433,6 +435,7 @@ void ec_detach(struct pyspy_proc *proc)
 	ec_free(host, proc->paths);
 	ec_free(host, proc->threads);
 	ec_free(host, proc->maps);
+	ec_free(host, proc->cmdline);
 	ec_free(host, proc);
 }
 
@@ -477,6 +480,7 @@ int ec_open_file(const struct pyspy_host *host, const char *path,
 	}
 	if (!proc->have_psinfo)
 		proc->pid = proc->threads[0].tid;
+	ec_find_cmdline(proc);
 	*out = proc;
 	return 0;
 

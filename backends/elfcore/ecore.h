@@ -32,6 +32,10 @@
 #define EC_MAX_PATHS     (16u << 20)  /* bytes of NT_FILE names */
 #define EC_MAX_PATH      4096
 #define EC_FILE_LOOKBACK 8            /* NT_FILE files compared with a new name */
+#define EC_AUXV_KEEP     64           /* bytes of NT_AUXV searched for on the stack */
+#define EC_MAX_STACK     (16u << 20)  /* bytes of the initial stack searched */
+#define EC_MAX_ARGS      4096         /* argv entries read */
+#define EC_MAX_CMDLINE   (32u << 10)  /* bytes of the command line kept */
 #define EC_PAGE          4096u
 
 /* The bytes of the core file. */
@@ -92,6 +96,10 @@ struct pyspy_proc {
 	int64_t pid;
 	int32_t signal;
 	uint64_t at_phdr;                 /* AT_PHDR from NT_AUXV, or 0 */
+	uint64_t at_execfn;               /* AT_EXECFN: on the initial stack, or 0 */
+	uint8_t auxv[EC_AUXV_KEEP];       /* the start of NT_AUXV, to find it in memory */
+	size_t auxv_len;
+	char *cmdline;                    /* argv from the initial stack, or NULL */
 	char comm[17];                    /* NT_PRPSINFO pr_fname */
 	char psargs[81];                  /* NT_PRPSINFO pr_psargs */
 	int have_psinfo;
@@ -142,6 +150,9 @@ int ec_threads(struct pyspy_proc *proc, const struct pyspy_os_thread **threads,
 int ec_pause(struct pyspy_proc *proc, char *err, size_t errlen);
 int ec_resume(struct pyspy_proc *proc);
 int ec_alive(struct pyspy_proc *proc, int *status);
+/* The command line from argv on the process's initial stack, when the
+ * core holds it (NT_PRPSINFO keeps only 80 bytes): into proc->cmdline. */
+void ec_find_cmdline(struct pyspy_proc *proc);
 /* The NT_FILE mapping that holds addr, or NULL. */
 const struct ec_mapping *ec_mapping_at(const struct pyspy_proc *proc, uint64_t addr);
 

@@ -248,12 +248,94 @@ int ec_info(struct pyspy_proc *proc, struct pyspy_proc_info *out, char *err, siz
 	info.size = out->size;
 	info.pid = proc->pid;
 	info.exe = m ? proc->files[m->file].path : "";
-	info.cmdline = proc->psargs[0] ? proc->psargs : proc->comm;
+	info.cmdline = proc->cmdline ? proc->cmdline : proc->psargs[0] ? proc->psargs : proc->comm;
 	info.comm = proc->comm;
 	info.signal = proc->signal;
 	/* as much as the caller's struct holds (module.h) */
 	memcpy(out, &info, out->size < sizeof(info) ? out->size : sizeof(info));
 	return 0;
+}
+
+/* --- the command line ------------------------------------------------------ */
+
+/*
+ * The kernel starts a process with, from the stack pointer up: argc, the
+ * argv pointers and a NULL, the envp pointers and a NULL, then the auxv
+ * that NT_AUXV copies.  So: find the auxv's bytes in the stack segment
+ * (the one AT_EXECFN points into), walk back over envp to argv, and accept
+ * it only if the word before argv[0] counts them.
+ */
+static uint64_t ec_find_argv(struct pyspy_proc *proc, uint64_t *argc)
+{
+	const struct ec_segment *s;
+	uint64_t next, len, at, word, k, p;
+	uint8_t *stack, *hit;
+
+	s = proc->at_execfn ? ec_segment_at(proc, proc->at_execfn, &next) : NULL;
+	if (!s || proc->auxv_len < 32 || s->filesz == 0)
+		return 0;
+	len = s->filesz < EC_MAX_STACK ? s->filesz : EC_MAX_STACK;
+	at = s->filesz - len; /* the top of the stack holds what we look for */
+	stack = ec_alloc(proc->host, (size_t)len);
+	if (!stack)
+		return 0;
+	hit = NULL;
+	if (ec_source_read(&proc->src, s->offset + at, stack, (size_t)len) == 0)
+		hit = memmem(stack, (size_t)len, proc->auxv, proc->auxv_len);
+	ec_free(proc->host, stack);
+	if (!hit)
+		return 0;
+	p = s->vaddr + at + (uint64_t)(hit - stack);
+	/* back over envp's NULL and its pointers, to argv's NULL */
+	p -= 8;
+	if (ec_read_core(proc, p, &word, 8) || word != 0)
+		return 0;
+	for (k = 0; k < (1u << 16); k++) {
+		p -= 8;
+		if (ec_read_core(proc, p, &word, 8))
+			return 0;
+		if (word == 0)
+			break;
+	}
+	/* back over argv to argc */
+	for (k = 0; k <= EC_MAX_ARGS; k++) {
+		p -= 8;
+		if (ec_read_core(proc, p, &word, 8))
+			return 0;
+		if (word == k && k > 0) {
+			*argc = k;
+			return p + 8;
+		}
+	}
+	return 0;
+}
+
+void ec_find_cmdline(struct pyspy_proc *proc)
+{
+	uint64_t argv, argc = 0, i, str;
+	size_t used = 0, n;
+	char *line;
+
+	argv = ec_find_argv(proc, &argc);
+	if (!argv)
+		return;
+	line = ec_alloc(proc->host, EC_MAX_CMDLINE);
+	if (!line)
+		return;
+	for (i = 0; i < argc && used + 2 < EC_MAX_CMDLINE; i++) {
+		if (ec_read_core(proc, argv + 8 * i, &str, 8))
+			break;
+		if (i)
+			line[used++] = ' ';
+		/* byte by byte up to its NUL: argument strings are short */
+		for (n = 0; used + 1 < EC_MAX_CMDLINE; n++) {
+			if (ec_read_core(proc, str + n, line + used, 1) || line[used] == '\0')
+				break;
+			used++;
+		}
+	}
+	line[used] = '\0';
+	proc->cmdline = line;
 }
 
 /* A core is a process stopped for good: nothing to attach to, pause or

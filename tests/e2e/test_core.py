@@ -304,7 +304,8 @@ def test_kernel_core(heavy_interp, pyspy):
     workdir = tempfile.mkdtemp(prefix="pyspy-kcore-")
     try:
         report = os.path.join(workdir, "account.json")
-        p = subprocess.run(dx.launch_argv(interp, CRASH, report), cwd=workdir,
+        argv = dx.launch_argv(interp, CRASH, report)
+        p = subprocess.run(argv, cwd=workdir,
                            env=dx.launch_env(interp), capture_output=True, timeout=60,
                            preexec_fn=raise_core_limit)
         assert p.returncode == -signal.SIGABRT, p.stderr.decode("utf-8", "replace")
@@ -321,6 +322,10 @@ def test_kernel_core(heavy_interp, pyspy):
         if out is not None:
             check_core_text(rep, core, out, True, problems, gil_idents=(main_ident,),
                             signal_no=signal.SIGABRT)
+            # the whole command line, from argv on the core's stack
+            want = "Process %d: %s" % (rep["pid"], " ".join(argv))
+            if out.split("\n")[1] != want:
+                problems.append("header line 2 is %r, wanted %r" % (out.split("\n")[1], want))
         out = decode(problems, "--json", dump_core(core, "--json"))
         if out is not None:
             doc = json.loads(out)
