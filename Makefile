@@ -145,9 +145,11 @@ FUZZ_SRC_fuzz_ini := core/ini.c core/strmap.c core/util.c
 FUZZ_DEPS_fuzz_ini := core/ini.h core/strmap.h core/util.h
 FUZZ_SRC_fuzz_elf_image := host/linux_elf.c
 FUZZ_DEPS_fuzz_elf_image := host/linux_elf.h
-FUZZ_SRC_fuzz_elf_backend := $(filter-out backends/linux/elf.c,$(wildcard backends/linux/*.c))
-FUZZ_DEPS_fuzz_elf_backend := backends/linux/elf.c backends/linux/lnx.h
+FUZZ_SRC_fuzz_elf_backend :=
+FUZZ_DEPS_fuzz_elf_backend := backends/common/elfbin.c backends/common/elfbin.h
 FUZZ_LIBS_fuzz_elf_backend := -lelf
+FUZZ_SRC_fuzz_elfcore := $(wildcard backends/elfcore/*.c) backends/common/elfbin.c
+FUZZ_LIBS_fuzz_elfcore := -lelf -lz
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(FUZZ_SRC_$$*) $$(FUZZ_DEPS_$$*)
 	@mkdir -p $(@D)

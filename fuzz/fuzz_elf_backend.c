@@ -1,11 +1,12 @@
 /*
- * Fuzz target: the Linux backend's ELF reader (backends/linux/elf.c), which
- * reads every binary mapped into a target: the symbol and section tables
- * are built from the input as binary_open builds them from a file, then
- * looked up as discovery does.  elf.c is included so that its static
- * table builders are reachable without a process to read.
+ * Fuzz target: the backends' ELF reader (backends/common/elfbin.c, built
+ * into the Linux and core-file backends), which reads every binary mapped
+ * into a target: the symbol and section tables are built from the input as
+ * binary_open builds them from a file, then looked up as discovery does.
+ * elfbin.c is included so that its static table builders are reachable
+ * without a process to read.
  */
-#include "../backends/linux/elf.c"
+#include "../backends/common/elfbin.c"
 
 static void *fz_alloc(size_t n)
 {
@@ -36,17 +37,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	elf_version(EV_CURRENT);
 	elf = elf_memory(copy, size);
 	if (elf && elf_kind(elf) == ELF_K_ELF && gelf_getehdr(elf, &eh) &&
-	    lnx_load_sections(bin, elf) == 0) {
+	    elfbin_load_sections(bin, elf) == 0) {
 		if (bin->nsyms)
-			qsort_r(bin->syms, bin->nsyms, sizeof(*bin->syms), lnx_sym_cmp, bin->names);
+			qsort_r(bin->syms, bin->nsyms, sizeof(*bin->syms), elfbin_sym_cmp, bin->names);
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			lnx_binary_symbol(bin, names[i], &addr, &len);
-			lnx_binary_section(bin, names[i], &addr, &len);
+			elfbin_symbol(bin, names[i], &addr, &len);
+			elfbin_section(bin, names[i], &addr, &len);
 		}
 	}
 	if (elf)
 		elf_end(elf);
-	lnx_binary_close(bin);
+	elfbin_close(bin);
 	free(copy);
 	return 0;
 }

@@ -12,8 +12,7 @@
  * machine is read.  Malformed notes, overlapping segments and huge counts
  * must end in an error, never a crash, a hang or unbounded memory.
  *
- * The fuzz/ infrastructure (engineer `loader`) was not on main when this
- * was written; build it alone with:
+ * Built by `make fuzz-build` like the other targets; by hand:
  *
  *   clang -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
  *       fuzz/fuzz_elfcore.c backends/elfcore/[a-z]*.c backends/common/elfbin.c \
