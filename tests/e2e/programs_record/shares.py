@@ -2,12 +2,19 @@
 
 One loop calls a(), b() and c() 5, 3 and 2 times per round; the three have
 the same body, so they take 50%, 30% and 20% of the time spent in them.
-The program also measures the wall time it spends in each (on a busy
-machine, time waiting for a CPU lands in whichever function was running,
-for the program's clock and for a sampling profiler alike).
+The program also measures the wall time it spends in each, which is what a
+sampling profiler estimates: on a busy machine the time the thread waits
+for a CPU, or is held stopped by a profiler, lands in whichever function
+it was in, for the program's clock and for the profiler alike.  (The
+thread's CPU time would be free of that, but reading it is a system call,
+and under load the scheduler takes the CPU away at system calls far more
+often than elsewhere: timing each call that way moves most waiting out of
+a, b and c.)
 
 Usage: shares.py [SECONDS [REPORT]]: run that long (0: until SIGTERM), then
-write {"a": s, "b": s, "c": s} (seconds in each) as JSON to REPORT.
+write {"a": s, "b": s, "c": s, "seq": n} (seconds in each so far) as
+JSON to REPORT.  SIGUSR1 writes the same report at once with seq counting
+the requests, so that a test can read the time spent in each over a window.
 Prints "ready <pid>" once running.
 """
 import json
@@ -41,14 +48,29 @@ def c(n):
 
 
 stop = []
+spent = [0.0, 0.0, 0.0]
+requests = [0]
+
+
+def write_report(path):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"a": spent[0], "b": spent[1], "c": spent[2], "seq": requests[0]}, f)
+    os.rename(tmp, path)
 
 
 def main():
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
     report = sys.argv[2] if len(sys.argv) > 2 else None
+
+    def on_usr1(signum, frame):
+        requests[0] += 1
+        if report:
+            write_report(report)
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
+    signal.signal(signal.SIGUSR1, on_usr1)
     clock = time.perf_counter
-    spent = [0.0, 0.0, 0.0]
     end = time.time() + seconds
     sys.stdout.write("ready %d\n" % os.getpid())
     sys.stdout.flush()
@@ -66,8 +88,7 @@ def main():
             c(N)
             spent[2] += clock() - t
     if report:
-        with open(report, "w") as f:
-            json.dump({"a": spent[0], "b": spent[1], "c": spent[2]}, f)
+        write_report(report)
 
 
 main()
