@@ -1,5 +1,6 @@
 /*
- * CUnit runner: runs every suite registered with UNIT_SUITE.
+ * CUnit runner: runs every suite registered with UNIT_SUITE, then names the
+ * tests that were skipped (unit_skip) and counts them: "Skipped: N".
  */
 #include <CUnit/Basic.h>
 #include <limits.h>
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
 	CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed();
+	unit_report_skips();
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
 }

@@ -1,15 +1,17 @@
 /*
- * Shared test scaffolding: a host table for modules, a module loader and
- * temporary folders.
+ * Shared test scaffolding: a host table for modules, a module loader,
+ * temporary folders and skipped tests.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <CUnit/TestRun.h>
 #include <pyspy/module.h>
 
 #include "unit.h"
@@ -119,4 +121,68 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 int unit_remove_tree(const char *dir)
 {
 	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) ? -EIO : 0;
+}
+
+/* --- skipped tests ----------------------------------------------------- */
+
+#define UNIT_MAX_SKIPS 64
+
+struct unit_skipped {
+	const CU_Test *test;
+	const CU_Suite *suite;
+	char why[160];
+};
+
+static struct unit_skipped skipped[UNIT_MAX_SKIPS];
+static unsigned nskipped;
+
+void unit_skip(const char *fmt, ...)
+{
+	const CU_Test *test = CU_get_current_test();
+	struct unit_skipped *sk;
+	va_list ap;
+
+	if (nskipped && skipped[nskipped - 1].test == test)
+		return; /* one reason per test is enough */
+	if (nskipped == UNIT_MAX_SKIPS) {
+		/* Not recorded, so not counted as skipped: it must not pass. */
+		CU_FAIL("more than UNIT_MAX_SKIPS tests skipped");
+		return;
+	}
+	sk = &skipped[nskipped++];
+	sk->test = test;
+	sk->suite = CU_get_current_suite();
+	va_start(ap, fmt);
+	vsnprintf(sk->why, sizeof(sk->why), fmt, ap);
+	va_end(ap);
+	printf("\n  skip: %s\n", sk->why);
+}
+
+static int unit_test_failed(const CU_Test *test)
+{
+	const struct CU_FailureRecord *f;
+
+	for (f = CU_get_failure_list(); f; f = f->pNext) {
+		if (f->pTest == test)
+			return 1;
+	}
+	return 0;
+}
+
+unsigned unit_report_skips(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < nskipped; i++) {
+		const struct unit_skipped *sk = &skipped[i];
+
+		if (unit_test_failed(sk->test))
+			continue; /* CUnit counts it as failed */
+		if (n++ == 0)
+			printf("\nSkipped tests (CUnit counts them as passed above):\n");
+		printf("  SKIPPED %s: %s: %s\n", sk->suite && sk->suite->pName ? sk->suite->pName : "?",
+		       sk->test && sk->test->pName ? sk->test->pName : "?", sk->why);
+	}
+	printf("Skipped: %u\n", n);
+	return n;
 }

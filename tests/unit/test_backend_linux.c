@@ -799,8 +799,7 @@ static void test_pause_traced_elsewhere(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	if (access("/usr/bin/strace", X_OK)) {
-		printf("\n  skip: /usr/bin/strace is absent\n");
-		CU_PASS("strace absent");
+		unit_skip("/usr/bin/strace is absent");
 		return;
 	}
 	CU_ASSERT_EQUAL_FATAL(tbl_start(&p, argv, "ready"), 0);
@@ -1066,8 +1065,7 @@ static void test_attach_no_permission(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	if (geteuid() != 0) {
-		printf("\n  skip: attach without permission needs root to drop it\n");
-		CU_PASS("not root");
+		unit_skip("attach without permission needs root to drop it");
 		return;
 	}
 	c = fork();
@@ -1312,8 +1310,7 @@ static void test_elf_mount_namespace(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	if (access("/usr/bin/unshare", X_OK) || geteuid() != 0) {
-		printf("\n  skip: needs root and /usr/bin/unshare\n");
-		CU_PASS("no unshare");
+		unit_skip("needs root and /usr/bin/unshare");
 		return;
 	}
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
@@ -1330,7 +1327,7 @@ static void test_elf_mount_namespace(void)
 			tbl_check_memtarget_elf(proc, &p, file, mt_path);
 		tbl_end(&p, proc);
 	} else {
-		printf("\n  skip: cannot make a mount namespace here\n");
+		unit_skip("cannot make a mount namespace here");
 	}
 	unlink(file);
 	rmdir(dir);
@@ -1595,8 +1592,7 @@ static void test_elf_pyenv_libpython(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	if (tbl_pyenv_python("3.11.7", python, sizeof(python))) {
-		printf("\n  skip: pyenv 3.11.7 (%s) is absent\n", python);
-		CU_PASS("pyenv 3.11.7 absent");
+		unit_skip("pyenv 3.11.7 (%s) is absent", python);
 		return;
 	}
 	tbl_check_python(python, "/libpython3.11.so", 1, 0x030b07f0);
@@ -1611,8 +1607,7 @@ static void test_elf_debian_python(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	if (access(python, X_OK)) {
-		printf("\n  skip: Debian %s is absent\n", python);
-		CU_PASS("Debian python3.11 absent");
+		unit_skip("Debian %s is absent", python);
 		return;
 	}
 	snprintf(cmd, sizeof(cmd), "%s -c 'import sys; print(sys.hexversion)'", python);
@@ -1650,8 +1645,7 @@ static void test_spawn_user(void)
 
 	CU_ASSERT_FATAL(tbl_ready());
 	if (geteuid() != 0) {
-		printf("\n  skip: spawn as another user needs root\n");
-		CU_PASS("not root");
+		unit_skip("spawn as another user needs root");
 		return;
 	}
 	{

@@ -42,6 +42,15 @@ void unit_host_options(const char *const *key_value_pairs);
 const struct pyspy_module *unit_load_module(const char *relpath, uint32_t kind,
 					    void **handle);
 
+/* Skip the running test because a prerequisite is missing: prints
+ * "skip: <why>" now, and the runner counts the test as skipped (not passed)
+ * and names it at the end.  The test returns right after.  A test that
+ * also failed an assertion counts as failed. */
+void unit_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The tests unit_skip was called in that did not fail (main.c): prints each
+ * by suite and name with its reason, then the line "Skipped: N"; returns N. */
+unsigned unit_report_skips(void);
+
 /* Make the folder /tmp/pyspy-test-<name>-XXXXXX in dir[len]: 0 or -errno. */
 int unit_make_tmpdir(char *dir, size_t len, const char *name);
 /* Remove the folder dir and all below it: 0 or -EIO. */
