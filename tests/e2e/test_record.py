@@ -28,10 +28,13 @@ def raise_priority():
         pass
 
 
-def start(interp, prog, *args, preexec_fn=None):
-    """Start PROG under INTERP; returns the Popen once it printed ready."""
+def start(interp, prog, *args, preexec_fn=None, env=None):
+    """Start PROG under INTERP (with ENV added to its environment); returns
+    the Popen once it printed ready."""
     interp.require()
-    p = subprocess.Popen(interp.command(PROGS / prog, *args), env=interp.environ(),
+    environ = interp.environ()
+    environ.update(env or {})
+    p = subprocess.Popen(interp.command(PROGS / prog, *args), env=environ,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          preexec_fn=preexec_fn)
     line = p.stdout.readline()
@@ -82,9 +85,33 @@ def reported_samples(stderr):
 
 # --- accuracy -----------------------------------------------------------
 
-def clock_report(p, path, seq):
-    """Ask shares.py (SIGUSR1) for the seconds it spent in a, b and c so far."""
-    os.kill(p.pid, signal.SIGUSR1)
+def record_between(args, snapshot):
+    """Run py-spy ARGS (at raised priority); call snapshot() when it starts
+    sampling and when it stops, so that what the target measured itself
+    covers the very time py-spy sampled (not its start-up and exit).
+    Returns (exit status, stderr, (first snapshot, second))."""
+    rec = subprocess.Popen([str(PYSPY)] + [str(a) for a in args], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, preexec_fn=raise_priority)
+    lines, snaps = [], []
+    try:
+        for line in rec.stderr:
+            lines.append(line)
+            if "Sampling process" in line or "Stopped sampling" in line:
+                snaps.append(snapshot())
+        rc = rec.wait(timeout=60)
+    finally:
+        if rec.poll() is None:
+            rec.kill()
+        rec.stderr.close()
+    stderr = "".join(lines)
+    assert len(snaps) == 2, stderr
+    return rc, stderr, tuple(snaps)
+
+
+def clock_report(p, path, seq, sig=signal.SIGUSR1):
+    """Ask the program (shares.py: SIGUSR1, _snooze.py: SIGUSR2) for its
+    report number SEQ, written to PATH."""
+    os.kill(p.pid, sig)
 
     def written():
         try:
@@ -92,7 +119,7 @@ def clock_report(p, path, seq):
         except (OSError, ValueError):
             return False
 
-    wait_for(written, 30, f"report {seq} of shares.py")
+    wait_for(written, 30, f"report {seq} of the program")
     return json.loads(path.read_text())
 
 
@@ -149,29 +176,14 @@ def test_shares_are_accurate(heavy_interp, mode, tmp_path):
     counts = {}
     windows = []          # ({f: samples}, {f: seconds clocked}) of each recording
     try:
-        seq = 0
+        seq = [0]
+
+        def snap():
+            seq[0] += 1
+            return clock_report(p, report, seq[0])
+
         for i in range(15):
-            # The program's clock is read when py-spy starts and stops
-            # sampling, not around its start-up and exit.
-            rec = subprocess.Popen([str(PYSPY)] + [str(a) for a in args], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True, preexec_fn=raise_priority)
-            lines = []
-            try:
-                for line in rec.stderr:
-                    lines.append(line)
-                    if "Sampling process" in line or "Stopped sampling" in line:
-                        seq += 1
-                        snap = clock_report(p, report, seq)
-                        if "Sampling process" in line:
-                            before = snap
-                        else:
-                            after = snap
-                rc = rec.wait(timeout=60)
-            finally:
-                if rec.poll() is None:
-                    rec.kill()
-                rec.stderr.close()
-            stderr = "".join(lines)
+            rc, stderr, (before, after) = record_between(args, snap)
             assert rc == 0, stderr
             assert "Stopped sampling because the duration elapsed" in stderr
             part = parse_collapsed(out.read_text())
@@ -230,49 +242,92 @@ def test_signal_reaches_paused_target(heavy_interp, tmp_path):
     assert p.returncode is not None
 
 
+def sampling_instants(stderr, rate, secs):
+    """(fewest, most) sampling instants of a recording of SECS at RATE.
+    py-spy keeps a cumulative schedule (a late sample is caught up with)
+    and says when it is 1 s or more behind: short of that, it took every
+    instant due until 1 s before the end.  None for the fewest when it
+    said it fell behind (it then calls its results inaccurate)."""
+    most = int(rate * secs) + 1
+    if "behind in sampling" in stderr:
+        return None, most
+    return int(rate * (secs - 1)), most
+
+
 def record_for_3s(interp, prog, extra, tmp_path):
-    """Record PROG for 3 s at 100 Hz with EXTRA options; its collapsed counts.
-    Raised priority: on a busy machine a thread that py-spy has just let go
-    waits for a CPU in state R, and would be seen as running."""
-    p = start(interp, prog, preexec_fn=raise_priority)
+    """Record PROG for 3 s at 100 Hz with EXTRA options.  Returns its
+    collapsed counts, py-spy's stderr and the share of the recording the
+    main thread was awake (PROG uses _snooze.py; it says so on SIGUSR2).
+    Raised priority (when allowed): on a busy machine a thread that py-spy
+    has just let go waits for a CPU in state R, and is seen as running."""
+    report = tmp_path / "awake.json"
+    p = start(interp, prog, preexec_fn=raise_priority, env={"SNOOZE_REPORT": str(report)})
     out = tmp_path / "x.txt"
     args = ["record", "-p", p.pid, "-r", 100, "-d", 3, "-o", f"collapsed:{out}"] + extra
+    seq = [0]
+
+    def snap():
+        seq[0] += 1
+        return clock_report(p, report, seq[0], signal.SIGUSR2)
+
     try:
-        r = run_pyspy(args, timeout=60, preexec_fn=raise_priority)
+        rc, stderr, (before, after) = record_between(args, snap)
     finally:
         end(p)
-    assert r.returncode == 0, r.stderr
-    return parse_collapsed(out.read_text())
+    assert rc == 0, stderr
+    awake = (after["awake"] - before["awake"]) / (after["elapsed"] - before["elapsed"])
+    return parse_collapsed(out.read_text()), stderr, awake
+
+
+def awake_allowance(instants, awake):
+    """The most samples that may find a thread active that was awake for
+    the share AWAKE of INSTANTS sampling instants: the expected count, 4
+    standard errors, and 2 for instants at the edges of a wake-up."""
+    expected = instants * awake
+    return expected + 4 * expected ** 0.5 + 2
 
 
 @pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
 @pytest.mark.parametrize("flag", ["--gil", "--idle", "none"])
 def test_idle_and_gil_filters(heavy_interp, flag, mode, tmp_path):
     extra = ([flag] if flag != "none" else []) + (["--nonblocking"] if mode == "nonblocking" else [])
-    counts = record_for_3s(heavy_interp, "sleeper.py", extra, tmp_path)
+    counts, stderr, awake = record_for_3s(heavy_interp, "sleeper.py", extra, tmp_path)
     total = sum(counts.values())
-    ticks = 300
+    fewest, most = sampling_instants(stderr, 100, 3)
+    assert reported_samples(stderr) == [total], stderr
     if flag == "--idle":
-        # The sleeping stack is kept in (almost) every sample.
+        # The sleeping stack is kept in every sample: the program has one
+        # thread, and it is always somewhere in snooze.
         sleeping = sum(n for s, n in counts.items() if has_frame(s, "snooze"))
-        assert sleeping >= 0.85 * ticks, f"{sleeping} of ~{ticks}: {counts}"
-        assert sleeping >= 0.95 * total
+        assert sleeping == total, counts
+        assert fewest is not None, f"py-spy fell behind: {stderr}"
+        assert fewest <= total <= most, f"{total} samples, not {fewest} to {most}: {stderr}"
     else:
-        # Sleeping neither holds the GIL nor runs.
-        assert total <= 0.05 * ticks, f"{total} samples of a sleeping program: {counts}"
+        # Sleeping neither holds the GIL nor runs: only the time the
+        # program says it was awake may show.
+        allowed = awake_allowance(most, awake)
+        assert total <= allowed, (f"{total} samples of a program asleep but {100 * awake:.1f}%"
+                                  f" of the time (at most {allowed:.0f}): {counts}")
 
 
 @pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
 def test_active_is_per_thread(heavy_interp, mode, tmp_path):
     """A thread that runs C code without the GIL is active; threads that
-    sleep or wait for a lock are idle, whatever holds the GIL."""
+    sleep or wait for a lock are idle, whatever holds the GIL.  The thread
+    waiting for the lock never wakes; the sleeping one may show only for
+    the time the program says it was awake."""
     extra = ["--nonblocking"] if mode == "nonblocking" else []
-    counts = record_for_3s(heavy_interp, "mixed_threads.py", extra, tmp_path)
-    ticks = 300
+    counts, stderr, awake = record_for_3s(heavy_interp, "mixed_threads.py", extra, tmp_path)
+    fewest, most = sampling_instants(stderr, 100, 3)
     hashing = sum(n for s, n in counts.items() if leaf(s) == "hash_loop")
-    idle = sum(n for s, n in counts.items() if has_frame(s, "snooze") or has_frame(s, "wait_loop"))
-    assert hashing >= 0.6 * ticks, f"{hashing} of ~{ticks}: {counts}"
-    assert idle <= 0.05 * ticks, f"{idle} idle samples: {counts}"
+    sleeping = sum(n for s, n in counts.items() if has_frame(s, "snooze"))
+    waiting = sum(n for s, n in counts.items() if has_frame(s, "wait_loop"))
+    assert fewest is not None, f"py-spy fell behind: {stderr}"
+    assert hashing >= 0.9 * fewest, f"{hashing} of {fewest} or more: {counts}"
+    allowed = awake_allowance(most, awake)
+    assert sleeping <= allowed, (f"{sleeping} active samples of a thread asleep but"
+                                 f" {100 * awake:.1f}% of the time (at most {allowed:.0f}): {counts}")
+    assert waiting <= 2, f"{waiting} active samples of a thread blocked on a lock: {counts}"
 
 
 @pytest.mark.parametrize("mode", ["blocking", "nonblocking"])
@@ -280,9 +335,19 @@ def test_gil_holder_is_active(heavy_interp, mode, tmp_path):
     """A thread that sleeps without letting go of the GIL stops every other
     thread: it counts as active (py-spy would call it idle)."""
     extra = ["--nonblocking"] if mode == "nonblocking" else []
-    counts = record_for_3s(heavy_interp, "gil_sleeper.py", extra, tmp_path)
+    p = start(heavy_interp, "gil_sleeper.py", preexec_fn=raise_priority)
+    out = tmp_path / "x.txt"
+    try:
+        r = run_pyspy(["record", "-p", p.pid, "-r", 100, "-d", 3, "-o", f"collapsed:{out}"] + extra,
+                      timeout=60, preexec_fn=raise_priority)
+    finally:
+        end(p)
+    assert r.returncode == 0, r.stderr
+    counts = parse_collapsed(out.read_text())
+    fewest, _ = sampling_instants(r.stderr, 100, 3)
     holding = sum(n for s, n in counts.items() if leaf(s) == "hold")
-    assert holding >= 0.85 * 300, f"{holding} of ~300: {counts}"
+    assert fewest is not None, f"py-spy fell behind: {r.stderr}"
+    assert holding >= 0.9 * fewest, f"{holding} of {fewest} or more: {counts}"
 
 
 # --- every way out writes every output whole -------------------------------

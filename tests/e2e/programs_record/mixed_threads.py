@@ -1,11 +1,12 @@
 """Three threads: the main one sleeps in snooze(); one hashes in
 hash_loop(), in C code that has let go of the GIL; one waits for a lock in
-wait_loop().  Prints "ready <pid>" once running."""
+wait_loop().  SIGUSR2 reports how long the main thread was awake
+(_snooze.py).  Prints "ready <pid>" once running."""
 import hashlib
 import os
 import sys
 import threading
-import time
+from _snooze import snooze
 
 DATA = b"x" * (1 << 20)
 never = threading.Lock()
@@ -20,11 +21,6 @@ def hash_loop():
 def wait_loop():
     while True:
         never.acquire()
-
-
-def snooze():
-    while True:
-        time.sleep(0.5)
 
 
 for target in (hash_loop, wait_loop):
