@@ -78,6 +78,24 @@ def wait_for(pred, timeout, what):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def children(pid):
+    """The process ids of PID's children."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def running(pid):
+    """Whether PID exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
 def reported_samples(stderr):
     """The N of every "Wrote ... Samples: N Errors: E" line."""
     return [int(n) for n in re.findall(r"Wrote .* to '.*'\. Samples: (\d+) Errors: \d+", stderr)]
@@ -402,9 +420,15 @@ def test_spawn_raw_file(heavy_interp, tmp_path):
     heavy_interp.require()
     out = tmp_path / "x.txt"
     cmd = heavy_interp.command(PROGS / "shares.py")
-    r = run_pyspy(["record", "-o", out, "--format", "raw", "-d", 2, "--"] + cmd,
-                  env=heavy_interp.env, timeout=60)
-    assert r.returncode == 0, r.stderr
+    # The duration counts from the start of the program: on a busy machine
+    # it may end before the program is under way; then twice as long.
+    for seconds in (2, 4, 8, 16):
+        r = run_pyspy(["record", "-o", out, "--format", "raw", "-d", seconds, "--"] + cmd,
+                      env=heavy_interp.env, timeout=60)
+        assert r.returncode == 0, r.stderr
+        if re.search(r"ready (\d+)", r.stdout) and out.exists() and any(
+                leaf(s) in "abc" for s in parse_collapsed(out.read_text())):
+            break
     # The program kept our stdout; py-spy ended it when the recording did.
     m = re.search(r"ready (\d+)", r.stdout)
     assert m, r.stdout
@@ -426,9 +450,16 @@ def test_spawn_ended_by_sigint_ends_program(heavy_interp, tmp_path):
         line = rec.stdout.readline()
         m = re.match(r"ready (\d+)", line)
         assert m, line
+        # py-spy says when it samples (it may still be finding the
+        # interpreter when the program is ready)
+        first = [rec.stderr.readline()]
+        while first[-1] and "Sampling process" not in first[-1]:
+            first.append(rec.stderr.readline())
+        assert first[-1], f"py-spy never started sampling: {''.join(first)}"
         time.sleep(1.5)
         rec.send_signal(signal.SIGINT)  # to py-spy alone, not to the program
         _, stderr = rec.communicate(timeout=60)
+        stderr = "".join(first) + stderr
     finally:
         if rec.poll() is None:
             rec.kill()
@@ -532,8 +563,15 @@ def test_top_keeps_last_view_until_key(heavy_interp):
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        # the program runs 2 s; then top says so and waits for a key
-        wait_for(lambda: b"press any key to quit" in screen, 60, "top's exit line")
+        # the program runs 2 s once started; then top waits for a key
+        kids = []
+
+        def child():
+            kids[:] = children(top.pid)
+            return kids
+
+        wait_for(child, 60, "top to start the program")
+        wait_for(lambda: not running(kids[0]), 60, "the program to end")
         time.sleep(0.5)
         assert top.poll() is None, "top ended without a key: " + screen.decode(errors="replace")
         os.write(master, b"q")
