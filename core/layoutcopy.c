@@ -53,6 +53,15 @@ static const struct pyspy_layout absent = {
 	.ob_refcnt = NO,
 	.chunk = { NO },
 	.debug_fields = NULL,
+	.locals = {
+		.present = 0, .frame_localsplus = NO, .iframe_localsplus = NO,
+		.localsplus_tag_mask = 0, .co_argcount = NO, .co_kwonlyargcount = NO,
+		.co_nlocals = NO, .co_nlocalsplus = NO, .co_flags = NO, .co_varnames = NO,
+		.co_cellvars = NO, .co_freevars = NO, .co_localsplusnames = NO,
+		.flag_varargs = 0, .flag_varkeywords = 0, .cell_ref = NO, .float_fval = NO,
+		.list_ob_item = NO, .set_used = NO, .set_mask = NO, .set_table = NO,
+		.set_entry_size = NO, .set_entry_key = NO, .long_digit_size = NO,
+	},
 };
 
 void layout_copy(struct pyspy_layout *dst, const struct pyspy_layout *src)
@@ -95,6 +104,13 @@ static const struct {
 	M(tuple.ob_item), M(names.long_size), M(names.long_digits), M(names.int_ival),
 	M(names.module_dict), M(names.managed_dict), M(names.managed_values),
 	M(names.values_valid), M(ob_refcnt), M(chunk.size),
+	M(locals.frame_localsplus), M(locals.iframe_localsplus), M(locals.co_argcount),
+	M(locals.co_kwonlyargcount), M(locals.co_nlocals), M(locals.co_nlocalsplus),
+	M(locals.co_flags), M(locals.co_varnames), M(locals.co_cellvars),
+	M(locals.co_freevars), M(locals.co_localsplusnames), M(locals.cell_ref),
+	M(locals.float_fval), M(locals.list_ob_item), M(locals.set_used),
+	M(locals.set_mask), M(locals.set_table), M(locals.set_entry_size),
+	M(locals.set_entry_key), M(locals.long_digit_size),
 };
 #undef M
 

@@ -256,6 +256,34 @@ struct pyspy_layout {
 	const char *debug_fields;
 	/* Members above are valid for ABI version 2 (since the layouts of
 	 * CPython facts moved out of the core).  Append only. */
+
+	struct {                      /* dump --locals: a frame's variables and their values */
+		uint32_t present;         /* 1: the generator filled this group */
+		int32_t frame_localsplus; /* PyFrameObject.f_localsplus (<= 3.10) */
+		int32_t iframe_localsplus; /* _PyInterpreterFrame.localsplus (3.11+) */
+		uint64_t localsplus_tag_mask; /* _PyStackRef tag bits to clear (3.14+), else 0 */
+		int32_t co_argcount;      /* int */
+		int32_t co_kwonlyargcount; /* int, 3.x */
+		int32_t co_nlocals;       /* int */
+		int32_t co_nlocalsplus;   /* int, 3.11+ */
+		int32_t co_flags;         /* int */
+		int32_t co_varnames;      /* tuple of str (<= 3.10) */
+		int32_t co_cellvars;      /* tuple of str (<= 3.10) */
+		int32_t co_freevars;      /* tuple of str (<= 3.10) */
+		int32_t co_localsplusnames; /* tuple of str (3.11+) */
+		uint32_t flag_varargs;    /* CO_VARARGS */
+		uint32_t flag_varkeywords; /* CO_VARKEYWORDS */
+		int32_t cell_ref;         /* PyCellObject.ob_ref */
+		int32_t float_fval;       /* PyFloatObject.ob_fval (double) */
+		int32_t list_ob_item;     /* PyListObject.ob_item (PyObject **) */
+		int32_t set_used;         /* PySetObject.used */
+		int32_t set_mask;         /* PySetObject.mask */
+		int32_t set_table;        /* PySetObject.table */
+		int32_t set_entry_size;   /* sizeof(setentry): {key, hash} */
+		int32_t set_entry_key;    /* setentry.key */
+		int32_t long_digit_size;  /* sizeof(digit) */
+	} locals;
+	/* Members above are valid for ABI version 2 with locals.  Append only. */
 };
 
 #endif /* PYSPY_LAYOUT_H */

@@ -521,6 +521,18 @@ def decide(facts):
     for m in ("long_size", "long_digits", "int_ival", "module_dict", "managed_dict",
               "managed_values", "values_valid"):
         L["names." + m] = off(f, "names." + m)
+
+    L["locals.present"] = num(f, "locals.present") or 0
+    L["locals.localsplus_tag_mask"] = (num(f, "const.Py_TAG_BITS")
+                                       if num(f, "has.localsplus_stackref") else 0)
+    L["locals.flag_varargs"] = num(f, "locals.flag_varargs") or 0
+    L["locals.flag_varkeywords"] = num(f, "locals.flag_varkeywords") or 0
+    for m in ("frame_localsplus", "iframe_localsplus", "co_argcount", "co_kwonlyargcount",
+              "co_nlocals", "co_nlocalsplus", "co_flags", "co_varnames", "co_cellvars",
+              "co_freevars", "co_localsplusnames", "cell_ref", "float_fval",
+              "list_ob_item", "set_used", "set_mask", "set_table", "set_entry_size",
+              "set_entry_key", "long_digit_size"):
+        L["locals." + m] = off(f, "locals." + m)
     return L
 
 

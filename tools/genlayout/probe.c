@@ -394,6 +394,48 @@ static void probe_names(void)
 #endif
 }
 
+/* dump --locals: where a frame's variables are, their names and counts in
+ * the code object, and the value objects whose reprs are read. */
+static void probe_locals(void)
+{
+	C("locals.present", 1);
+#if PY_VERSION_HEX < 0x030B0000
+	O("locals.frame_localsplus", PyFrameObject, f_localsplus);
+	O("locals.co_varnames", PyCodeObject, co_varnames);
+	O("locals.co_cellvars", PyCodeObject, co_cellvars);
+	O("locals.co_freevars", PyCodeObject, co_freevars);
+#else
+	O("locals.iframe_localsplus", _PyInterpreterFrame, localsplus);
+	O("locals.co_nlocalsplus", PyCodeObject, co_nlocalsplus);
+	O("locals.co_localsplusnames", PyCodeObject, co_localsplusnames);
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+	{
+		_PyInterpreterFrame f_;
+		C("has.localsplus_stackref",
+		  __builtin_types_compatible_p(__typeof__(f_.localsplus[0]), _PyStackRef));
+		(void)f_;
+	}
+#endif
+	O("locals.co_argcount", PyCodeObject, co_argcount);
+#if PY_VERSION_HEX >= 0x03000000
+	O("locals.co_kwonlyargcount", PyCodeObject, co_kwonlyargcount);
+#endif
+	O("locals.co_nlocals", PyCodeObject, co_nlocals);
+	O("locals.co_flags", PyCodeObject, co_flags);
+	C("locals.flag_varargs", CO_VARARGS);
+	C("locals.flag_varkeywords", CO_VARKEYWORDS);
+	O("locals.cell_ref", PyCellObject, ob_ref);
+	O("locals.float_fval", PyFloatObject, ob_fval);
+	O("locals.list_ob_item", PyListObject, ob_item);
+	O("locals.set_used", PySetObject, used);
+	O("locals.set_mask", PySetObject, mask);
+	O("locals.set_table", PySetObject, table);
+	S("locals.set_entry_size", setentry);
+	O("locals.set_entry_key", setentry, key);
+	S("locals.long_digit_size", digit);
+}
+
 int main(void)
 {
 	probe_config();
@@ -406,5 +448,6 @@ int main(void)
 	probe_strings();
 	probe_dict();
 	probe_names();
+	probe_locals();
 	return 0;
 }
