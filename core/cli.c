@@ -62,7 +62,7 @@ static const struct opt_spec record_opts[] = {
 	{ OPT_DELAY, 0, "delay", 1, IN_TOP | IN_OLD, "top: seconds between refreshes (default 1)" },
 	{ OPT_SUBPROCESSES, 's', "subprocesses", 0, IN_ANY & ~IN_PLUGINS, "profile subprocesses (not supported yet)" },
 	{ OPT_NATIVE, 'n', "native", 0, IN_ANY & ~IN_PLUGINS, "native frames (not supported yet)" },
-	{ OPT_LOCALS, 'l', "locals", 0, IN_DUMP, "show local variables (not supported yet)" },
+	{ OPT_LOCALS, 'l', "locals", 0, IN_DUMP, "show each frame's arguments and local variables (-ll: longer values)" },
 	{ OPT_FLAME, 'f', "flame", 1, IN_OLD, "old grammar: write a flamegraph to FILE" },
 	{ OPT_DUMP, 0, "dump", 0, IN_OLD, "old grammar: dump the stacks and exit" },
 	{ OPT_CONFIG, 0, "config", 1, IN_ANY, "plugins.ini to use" },
@@ -241,8 +241,7 @@ static int apply(struct cli *cli, const struct opt_spec *o, const char *value, i
 		return usage_error("%s is not supported by this py-spy yet", "--subprocesses");
 	case OPT_NATIVE:
 		return usage_error("%s is not supported by this py-spy yet", "--native");
-	case OPT_LOCALS:
-		return usage_error("%s is not supported by this py-spy yet", "--locals");
+	case OPT_LOCALS: cli->locals++; return 0;
 	}
 	return usage_error("internal: unknown option %s", o->long_name);
 }
@@ -398,6 +397,10 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		return 0;
 	if (cli->function && cli->nolineno)
 		return usage_error("%s and --nolineno can't be used together", "--function");
+	/* Values read while the program runs could mix two moments of it:
+	 * reading them needs the pause --nonblocking gives up. */
+	if (cli->locals && cli->nonblocking)
+		return usage_error("%s needs the target paused: drop --nonblocking to read locals", "--locals");
 	if (cli->pid && cli->spawn_argv)
 		return usage_error("give either --pid or a program to run, not both%s", "");
 	if (!cli->pid && !cli->spawn_argv)

@@ -46,6 +46,7 @@ struct cli {
 	int idle;                 /* -i */
 	int full_filenames;
 	int nonblocking;
+	int locals;               /* dump -l (repeatable: -ll gives longer reprs) */
 	int json;                 /* dump -j */
 	int verbose;              /* -v (repeatable) */
 	int old_grammar;          /* no subcommand was given */

@@ -20,6 +20,7 @@ int cmd_dump(struct plugins *pl, const struct cli *cli)
 		.nonblocking = cli->nonblocking,
 		.show_lines = 1,
 		.wait_s = 0,
+		.locals = cli->locals,
 	};
 	struct pyspy_run_summary summary = { .size = sizeof(summary), .stop_reason = "dump" };
 	struct session_sample sample;

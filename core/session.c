@@ -30,6 +30,7 @@
 #include "intern.h"
 #include "log.h"
 #include "remote.h"
+#include "locals.h"
 #include "session.h"
 #include "threadnames.h"
 #include "util.h"
@@ -123,6 +124,12 @@ struct session {
 	 * the current instruction (< 0: not started) */
 	uint64_t *raw_code;
 	int64_t *raw_addr;
+	uint64_t *raw_frame;   /* the frame's address (for --locals) */
+	struct pyspy_local **raw_vars; /* --locals: each frame's variables */
+	uint32_t *raw_nvars;
+	size_t nraw_vars;      /* raw frames of this walk whose variables were read */
+	int locals_ok;         /* struct locals below was initialised */
+	struct locals locals;
 	size_t nraw, cap_raw;
 	struct pyspy_frame *frames;
 	size_t cap_frames;
@@ -316,6 +323,16 @@ static void bind_target(struct session *s)
 	plan_reads(s);
 	codecache_init(&s->cc, &s->t.layout, &s->r, &s->strings, s->opt.pid, code_type);
 	thread_names_init(&s->names, &s->t.layout, &s->r, &s->strings, s->t.interp, s->t.bin);
+	if (opt->locals) {
+		rc = locals_init(&s->locals, &s->t.layout, &s->r, s->t.bin, opt->locals);
+		if (rc) {
+			snprintf(err, errlen, "--locals: the layout of Python %s does not say where a "
+				 "frame's variables are (regenerate it with `make layouts`)",
+				 s->t.version_str);
+			goto out_close;
+		}
+		s->locals_ok = 1;
+	}
 
 	s->cmdline = "";
 	if (remote_info(&s->r, &info, err, sizeof(err)) == 0 && info.cmdline)
@@ -417,6 +434,11 @@ void session_close(struct session *s)
 	free(s->threads);
 	free(s->raw_code);
 	free(s->raw_addr);
+	free(s->raw_frame);
+	free(s->raw_vars);
+	free(s->raw_nvars);
+	if (s->locals_ok)
+		locals_fini(&s->locals);
 	free(s->frames);
 	free(s->stacks);
 	free(s->chunk);
@@ -488,15 +510,17 @@ static int over_budget(struct session *s)
 	return ++s->visits > MAX_SAMPLE_VISITS;
 }
 
-static void push_raw(struct session *s, uint64_t code, int64_t addr)
+static void push_raw(struct session *s, uint64_t code, int64_t addr, uint64_t frame)
 {
 	if (s->nraw == s->cap_raw) {
 		s->cap_raw = s->cap_raw ? s->cap_raw * 2 : 256;
 		s->raw_code = xrealloc(s->raw_code, s->cap_raw * sizeof(*s->raw_code));
 		s->raw_addr = xrealloc(s->raw_addr, s->cap_raw * sizeof(*s->raw_addr));
+		s->raw_frame = xrealloc(s->raw_frame, s->cap_raw * sizeof(*s->raw_frame));
 	}
 	s->raw_code[s->nraw] = code;
 	s->raw_addr[s->nraw] = addr;
+	s->raw_frame[s->nraw] = frame;
 	s->nraw++;
 }
 
@@ -504,31 +528,35 @@ static void push_raw(struct session *s, uint64_t code, int64_t addr)
  * frames, the ones after the first KEEP_LEAF go round a ring of KEEP_ROOT
  * slots, so that the outermost are kept whatever the depth (end_frames puts
  * the ring in order). */
-static void keep_frame(struct session *s, struct thread_walk *tw, uint64_t code, int64_t addr)
+static void keep_frame(struct session *s, struct thread_walk *tw, uint64_t code, int64_t addr,
+		       uint64_t frame)
 {
 	size_t at;
 
 	if (tw->depth++ < KEEP_LEAF + KEEP_ROOT) {
-		push_raw(s, code, addr);
+		push_raw(s, code, addr, frame);
 		tw->count++;
 		return;
 	}
 	at = tw->first + KEEP_LEAF + (tw->depth - 1 - KEEP_LEAF) % KEEP_ROOT;
 	s->raw_code[at] = code;
 	s->raw_addr[at] = addr;
+	s->raw_frame[at] = frame;
 }
 
 static void reverse_raw(struct session *s, size_t lo, size_t hi)
 {
 	while (lo + 1 < hi) {
-		uint64_t c = s->raw_code[lo];
+		uint64_t c = s->raw_code[lo], f = s->raw_frame[lo];
 		int64_t a = s->raw_addr[lo];
 
 		hi--;
 		s->raw_code[lo] = s->raw_code[hi];
 		s->raw_addr[lo] = s->raw_addr[hi];
+		s->raw_frame[lo] = s->raw_frame[hi];
 		s->raw_code[hi] = c;
 		s->raw_addr[hi] = a;
+		s->raw_frame[hi] = f;
 		lo++;
 	}
 }
@@ -612,7 +640,7 @@ static int walk_frame_objects(struct session *s, uint64_t f, struct thread_walk 
 			return -EAGAIN;
 		lasti = field_i32(buf, n, l->frame.lasti);
 		keep_frame(s, tw, field_ptr(buf, n, l->frame.code),
-			   lasti < 0 ? -1 : (int64_t)lasti * (int64_t)l->lasti_scale);
+			   lasti < 0 ? -1 : (int64_t)lasti * (int64_t)l->lasti_scale, f);
 		f = field_ptr(buf, n, l->frame.back);
 	}
 	return 0;
@@ -671,7 +699,7 @@ static int walk_interpreter_frames(struct session *s, uint64_t fr, const uint8_t
 		if (owner < l->iframe.owner_skip_min) {
 			code = field_ptr(buf, n, l->iframe.executable) & ~l->iframe.executable_tag_mask;
 			ip = field_ptr(buf, n, l->iframe.instr_ptr);
-			keep_frame(s, tw, code, (int64_t)(ip - (code + (uint64_t)l->code.code_adaptive)));
+			keep_frame(s, tw, code, (int64_t)(ip - (code + (uint64_t)l->code.code_adaptive)), fr);
 		}
 		if (base_frame && fr == base_frame)
 			break;
@@ -1023,6 +1051,7 @@ static int walk_all(struct session *s, uint32_t *errors, uint64_t *holder)
 
 	s->nthreads = 0;
 	s->nraw = 0;
+	s->nraw_vars = 0; /* the variables read belong to the last walk only */
 	s->visits = 0;
 	s->list_cut = 0;
 	rc = read_shape(s, &sr, &tstate, holder);
@@ -1403,6 +1432,9 @@ static void build_stacks(struct session *s, const struct pyspy_os_thread *os, si
 			fr->flags = 0;
 			fr->first_line = e->firstlineno > 0 ? e->firstlineno : 0;
 			fr->reserved = 0;
+			fr->locals = r < s->nraw_vars && s->raw_nvars[r] ? s->raw_vars[r] : NULL;
+			fr->nlocals = fr->locals ? s->raw_nvars[r] : 0;
+			fr->local_size = sizeof(struct pyspy_local);
 			f++;
 		}
 		if (s->opt.thread_frames) {
@@ -1437,6 +1469,25 @@ static void remember_codes(struct session *s)
 		if (!dup)
 			s->spec_code[s->nspec_codes++] = code;
 	}
+}
+
+/* --locals: every frame's variables, read while the target is paused (the
+ * frames' memory is what the walk just found). */
+static void read_locals(struct session *s)
+{
+	size_t i;
+
+	locals_reset(&s->locals);
+	s->raw_vars = xrealloc(s->raw_vars, (s->nraw ? s->nraw : 1) * sizeof(*s->raw_vars));
+	s->raw_nvars = xrealloc(s->raw_nvars, (s->nraw ? s->nraw : 1) * sizeof(*s->raw_nvars));
+	for (i = 0; i < s->nraw; i++) {
+		if (locals_read(&s->locals, s->raw_frame[i], s->raw_code[i], &s->raw_vars[i],
+				&s->raw_nvars[i]) != 0) {
+			s->raw_vars[i] = NULL;
+			s->raw_nvars[i] = 0;
+		}
+	}
+	s->nraw_vars = s->nraw;
 }
 
 /* Whether this sample asks the OS about threads one by one, after the walk
@@ -1531,6 +1582,8 @@ static int walk_all_or_none(struct session *s, struct session_sample *out, uint6
 		paused = rc == 0;
 	}
 	rc = walk_all(s, &out->errors, holder);
+	if (rc == 0 && s->locals_ok)
+		read_locals(s);
 	if (paused) {
 		remote_resume(&s->r);
 		out->paused_ns = host_now_ns() - t0;
@@ -1600,6 +1653,8 @@ static int walk_held_once(struct session *s, struct session_sample *out, uint64_
 			log_warn("%s; its stack is read without holding it", err);
 	}
 	rc = walk_all(s, &out->errors, holder);
+	if (rc == 0 && s->locals_ok)
+		read_locals(s);
 	s->gil_last_after = rc == 0 ? gil_last_holder_now(s) : 0;
 	remote_resume(&s->r);
 	/* Until the backend let go: once back at the normal scheduling

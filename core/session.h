@@ -27,6 +27,7 @@ struct session_options {
 	/* Longest time one stopped thread is held while the others are waited
 	 * for (the sample is then given up); 0: 10 ms. */
 	uint64_t hold_timeout_ns;
+	int locals;          /* dump --locals: read each frame's variables (2: longer reprs) */
 };
 
 struct session_sample {

@@ -101,6 +101,33 @@ static void dump_text_header(struct dump_state *ds)
 	fputs(")\n", f);
 }
 
+/* --locals, as py-spy shows them: "Arguments:" then "Locals:", one
+ * "name: repr" line each under the frame. */
+static void dump_text_locals(FILE *f, const struct pyspy_frame *fr)
+{
+	int shown_args = 0, shown_locals = 0;
+	uint32_t i;
+
+	for (i = 0; fr->locals && i < fr->nlocals; i++) {
+		struct pyspy_local local;
+		const struct pyspy_local *v = pyspy_elem_view(&local, sizeof(local), fr->locals, i,
+							      fr->local_size);
+
+		if ((v->flags & PYSPY_LOCAL_ARGUMENT) && !shown_args) {
+			fputs("        Arguments:\n", f);
+			shown_args = 1;
+		} else if (!(v->flags & PYSPY_LOCAL_ARGUMENT) && !shown_locals) {
+			fputs("        Locals:\n", f);
+			shown_locals = 1;
+		}
+		fputs("            ", f);
+		dump_put_text(f, v->name ? v->name : "?");
+		fputs(": ", f);
+		dump_put_text(f, v->repr ? v->repr : "?");
+		fputc('\n', f);
+	}
+}
+
 static void dump_text_stack(struct dump_state *ds, const struct pyspy_stack *st)
 {
 	const char *status = dump_status(ds, st);
@@ -136,6 +163,7 @@ static void dump_text_stack(struct dump_state *ds, const struct pyspy_stack *st)
 		if (fr->line != 0)
 			fprintf(f, ":%" PRId32, fr->line);
 		fputs(")\n", f);
+		dump_text_locals(f, fr);
 	}
 }
 
@@ -148,7 +176,28 @@ static void dump_json_frame(FILE *f, const struct pyspy_frame *fr)
 	fputs(",\n        \"module\": null,\n        \"short_filename\": ", f);
 	dump_put_json(f, fr->short_filename);
 	fprintf(f, ",\n        \"line\": %" PRId32, fr->line);
-	fputs(",\n        \"locals\": null,\n        \"is_entry\": false,\n"
+	fputs(",\n        \"locals\": ", f);
+	if (fr->locals) {
+		uint32_t i;
+
+		fputc('[', f);
+		for (i = 0; i < fr->nlocals; i++) {
+			struct pyspy_local local;
+			const struct pyspy_local *v = pyspy_elem_view(&local, sizeof(local), fr->locals,
+								      i, fr->local_size);
+
+			fputs(i ? ",\n          {\"name\": " : "\n          {\"name\": ", f);
+			dump_put_json(f, v->name ? v->name : "?");
+			fprintf(f, ", \"arg\": %s, \"repr\": ",
+				v->flags & PYSPY_LOCAL_ARGUMENT ? "true" : "false");
+			dump_put_json(f, v->repr ? v->repr : "?");
+			fputc('}', f);
+		}
+		fputs(fr->nlocals ? "\n        ]" : "]", f);
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\n        \"is_entry\": false,\n"
 	      "        \"is_shim_entry\": false\n      }", f);
 }
 

@@ -57,6 +57,23 @@ struct pyspy_frame {
 	int32_t first_line;         /* the function's first line (co_firstlineno); 0: unknown */
 	uint32_t reserved;
 	/* Members above are valid for ABI version 2 with first_line.  Append only. */
+	const struct pyspy_local *locals; /* dump --locals: arguments first; NULL: none read */
+	uint32_t nlocals;
+	uint32_t local_size;        /* bytes from one local to the next */
+	/* Members above are valid for ABI version 2 with locals.  Append only. */
+};
+
+enum pyspy_local_flags {
+	PYSPY_LOCAL_ARGUMENT = 1u << 0, /* an argument of the function (*args and **kwargs too) */
+};
+
+/* One variable of a frame (an element of pyspy_frame.locals). */
+struct pyspy_local {
+	const char *name;           /* UTF-8 */
+	const char *repr;           /* Python's repr, shortened; UTF-8, not escaped for any output */
+	uint32_t flags;             /* enum pyspy_local_flags */
+	uint32_t reserved;
+	/* Members above are valid for ABI version 2 with locals.  Append only. */
 };
 
 /* One thread's stack at one moment (an element of pyspy_sample.stacks). */
