@@ -366,8 +366,9 @@ static void test_errors(void)
 	EXPECT_ERROR("--subprocesses is not supported", "record", "-p", "1", "--subprocesses");
 	EXPECT_ERROR("--native is not supported", "dump", "-p", "1", "-n");
 	EXPECT_ERROR("--native is not supported", "-p", "1", "--native");
-	EXPECT_ERROR("--locals is not supported", "dump", "-p", "1", "--locals");
-	EXPECT_ERROR("--locals is not supported", "dump", "-p", "1", "-jl");
+	EXPECT_ERROR("--locals needs the target paused", "dump", "-p", "1", "--locals", "--nonblocking");
+	EXPECT_ERROR("--locals needs the target paused", "dump", "-p", "1", "--nonblocking", "-jll");
+	EXPECT_ERROR("unknown option '--locals' here", "record", "-p", "1", "--locals");
 	/* targets and combinations */
 	EXPECT_ERROR("-- must be followed by a program", "record", "--");
 	EXPECT_ERROR("-- must be followed by a program", "--");

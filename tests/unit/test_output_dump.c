@@ -37,23 +37,23 @@ static int dump_suite_clean(void)
 
 /* The stacks every test prints. */
 static const struct pyspy_frame main_frames[] = {
-	{ "longsleep", "/srv/app/longsleep.py", "longsleep.py", 5, 0, 0, 0 },
-	{ "<module>", "/srv/app/longsleep.py", "longsleep.py", 9, 0, 0, 0 },
+	{ "longsleep", "/srv/app/longsleep.py", "longsleep.py", 5, 0, 0, 0, NULL, 0, 0 },
+	{ "<module>", "/srv/app/longsleep.py", "longsleep.py", 9, 0, 0, 0, NULL, 0, 0 },
 };
 
 static const struct pyspy_frame worker_frames[] = {
-	{ "функция", "/tmp/файл.py", "файл.py", 12, 0, 0, 0 },
-	{ "函数", "/tmp/文件.py", "文件.py", 0, 0, 0, 0 },
-	{ "f\xf0\x9f\x90\x8d", "/tmp/\xf0\x9f\x90\x8d.py", "\xf0\x9f\x90\x8d.py", 3, 0, 0, 0 },
-	{ "worker", "/srv/app/pkg/mod.py", "pkg/mod.py", 40, 0, 0, 0 },
-	{ "Thread-7", "", "", 0, PYSPY_FRAME_THREAD, 0, 0 },
+	{ "функция", "/tmp/файл.py", "файл.py", 12, 0, 0, 0, NULL, 0, 0 },
+	{ "函数", "/tmp/文件.py", "文件.py", 0, 0, 0, 0, NULL, 0, 0 },
+	{ "f\xf0\x9f\x90\x8d", "/tmp/\xf0\x9f\x90\x8d.py", "\xf0\x9f\x90\x8d.py", 3, 0, 0, 0, NULL, 0, 0 },
+	{ "worker", "/srv/app/pkg/mod.py", "pkg/mod.py", 40, 0, 0, 0, NULL, 0, 0 },
+	{ "Thread-7", "", "", 0, PYSPY_FRAME_THREAD, 0, 0, NULL, 0, 0 },
 };
 
 static const struct pyspy_frame odd_frames[] = {
-	{ "esc\x1b[31mred", "/tmp/a\tb.py", "a\tb.py", 1, 0, 0, 0 },
-	{ "bad\xff\xfe!", "/tmp/x\xe2\x82.py", "x\xe2\x82.py", 2, 0, 0, 0 },
-	{ "q\"uote\\back\x7f", "/tmp/c1\xc2\x9b.py", "c1\xc2\x9b.py", 3, 0, 0, 0 },
-	{ "sur\xed\xa0\x80x", "<made-up-file>.py", "<made-up-file>.py", 4, 0, 0, 0 },
+	{ "esc\x1b[31mred", "/tmp/a\tb.py", "a\tb.py", 1, 0, 0, 0, NULL, 0, 0 },
+	{ "bad\xff\xfe!", "/tmp/x\xe2\x82.py", "x\xe2\x82.py", 2, 0, 0, 0, NULL, 0, 0 },
+	{ "q\"uote\\back\x7f", "/tmp/c1\xc2\x9b.py", "c1\xc2\x9b.py", 3, 0, 0, 0, NULL, 0, 0 },
+	{ "sur\xed\xa0\x80x", "<made-up-file>.py", "<made-up-file>.py", 4, 0, 0, 0, NULL, 0, 0 },
 };
 
 static const struct pyspy_stack stacks[] = {
@@ -348,8 +348,8 @@ static void test_write_error(void)
 static void test_text_invalid_utf8(void)
 {
 	static const struct pyspy_frame fr[] = {
-		{ "end\xf0\x9f", "a\xc0\xaf" "b", "a\xc0\xaf" "b", 7, 0, 0, 0 },
-		{ "big\xf4\x90\x80\x80", "\xe6\x96\x87", "\xe6\x96\x87", 0, 0, 0, 0 },
+		{ "end\xf0\x9f", "a\xc0\xaf" "b", "a\xc0\xaf" "b", 7, 0, 0, 0, NULL, 0, 0 },
+		{ "big\xf4\x90\x80\x80", "\xe6\x96\x87", "\xe6\x96\x87", 0, 0, 0, 0, NULL, 0, 0 },
 	};
 	const struct pyspy_stack st = {
 		.pid = 1, .thread_id = 0xabcull, .os_thread_id = 0, .thread_name = "\xff",

@@ -53,7 +53,7 @@ static const char file_app[] = "/srv/app/hot.py";
 static const char short_app[] = "hot.py";
 static const char thread_label[] = "thread (0x1)";
 
-#define FRAME(n, l) { n, file_app, short_app, l, 0, 0, 0 }
+#define FRAME(n, l) { n, file_app, short_app, l, 0, 0, 0, NULL, 0, 0 }
 
 static const struct pyspy_process_info tt_proc = {
 	.size = sizeof(struct pyspy_process_info),
@@ -417,7 +417,7 @@ static void test_escapes_and_filenames(void)
 {
 	static const struct pyspy_frame bad[] = {
 		FRAME(n_bad, 1),
-		{ thread_label, NULL, NULL, 0, PYSPY_FRAME_THREAD, 0, 0 },
+		{ thread_label, NULL, NULL, 0, PYSPY_FRAME_THREAD, 0, 0, NULL, 0, 0 },
 	};
 	struct tt_run r;
 	const char *t;

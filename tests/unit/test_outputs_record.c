@@ -88,25 +88,25 @@ static const char s_mainthread[] = "MainThread", s_worker[] = "Worker-1";
 
 /* frames[] are innermost first */
 static const struct pyspy_frame fr_a[] = {      /* main: foo line 5 */
-	{ s_foo, s_lib, s_lib_short, 5, 0, 0, 0 },
-	{ s_module, s_main, s_main_short, 9, 0, 0, 0 },
+	{ s_foo, s_lib, s_lib_short, 5, 0, 0, 0, NULL, 0, 0 },
+	{ s_module, s_main, s_main_short, 9, 0, 0, 0, NULL, 0, 0 },
 };
 static const struct pyspy_frame fr_b[] = {      /* main: the odd name */
-	{ s_odd, s_lib, s_lib_short, 7, 0, 0, 0 },
-	{ s_module, s_main, s_main_short, 9, 0, 0, 0 },
+	{ s_odd, s_lib, s_lib_short, 7, 0, 0, 0, NULL, 0, 0 },
+	{ s_module, s_main, s_main_short, 9, 0, 0, 0, NULL, 0, 0 },
 };
 static const struct pyspy_frame fr_c[] = {      /* worker */
-	{ s_uni, s_lib, s_lib_short, 12, 0, 0, 0 },
-	{ s_ctrl, s_lib, s_lib_short, 13, 0, 0, 0 },
-	{ s_thread, s_empty, s_empty, 0, PYSPY_FRAME_THREAD, 0, 0 },
+	{ s_uni, s_lib, s_lib_short, 12, 0, 0, 0, NULL, 0, 0 },
+	{ s_ctrl, s_lib, s_lib_short, 13, 0, 0, 0, NULL, 0, 0 },
+	{ s_thread, s_empty, s_empty, 0, PYSPY_FRAME_THREAD, 0, 0, NULL, 0, 0 },
 };
 static const struct pyspy_frame fr_d[] = {      /* worker: invalid UTF-8 */
-	{ s_bad, s_main, s_main_short, 20, 0, 0, 0 },
-	{ s_thread, s_empty, s_empty, 0, PYSPY_FRAME_THREAD, 0, 0 },
+	{ s_bad, s_main, s_main_short, 20, 0, 0, 0, NULL, 0, 0 },
+	{ s_thread, s_empty, s_empty, 0, PYSPY_FRAME_THREAD, 0, 0, NULL, 0, 0 },
 };
 static const struct pyspy_frame fr_e[] = {      /* main: foo line 6 */
-	{ s_foo, s_lib, s_lib_short, 6, 0, 0, 0 },
-	{ s_module, s_main, s_main_short, 9, 0, 0, 0 },
+	{ s_foo, s_lib, s_lib_short, 6, 0, 0, 0, NULL, 0, 0 },
+	{ s_module, s_main, s_main_short, 9, 0, 0, 0, NULL, 0, 0 },
 };
 
 #define STACK(tid, ostid, tname, fr) \
@@ -321,7 +321,7 @@ static void test_collapsed_deep(void)
 	size_t i;
 
 	for (i = 0; i < 5000; i++)
-		fr[i] = (struct pyspy_frame){ s_foo, s_lib, s_lib_short, 5, 0, 0, 0 };
+		fr[i] = (struct pyspy_frame){ s_foo, s_lib, s_lib_short, 5, 0, 0, 0, NULL, 0, 0 };
 	run_module("collapsed", &cfg, smp, 2, &r);
 	CU_ASSERT_EQUAL(r.finish_rc, 0);
 	CU_ASSERT_EQUAL(count_of(r.out, "foo (pkg/lib.py:5)"), 5000);
@@ -347,11 +347,11 @@ static void test_collapsed_shared_prefixes(void)
 	int i, t;
 
 	for (i = 0; i < 5; i++)
-		L[i] = (struct pyspy_frame){ names[4 - i], s_lib, s_lib_short, 14 - i, 0, 0, 0 };
+		L[i] = (struct pyspy_frame){ names[4 - i], s_lib, s_lib_short, 14 - i, 0, 0, 0, NULL, 0, 0 };
 	for (i = 0; i < 3; i++)
 		P[i] = L[i + 2];
 	memcpy(M, L, sizeof(M));
-	M[2] = (struct pyspy_frame){ names[5], s_lib, s_lib_short, 15, 0, 0, 0 };
+	M[2] = (struct pyspy_frame){ names[5], s_lib, s_lib_short, 15, 0, 0, 0, NULL, 0, 0 };
 	/* sample i: 12 threads, thread t shows plan[(i + t) % 5] */
 	for (i = 0; i < 5; i++) {
 		struct pyspy_stack *st = calloc(12, sizeof(*st));
@@ -387,9 +387,9 @@ static void test_collapsed_too_deep(void)
 	uint32_t i;
 
 	for (i = 0; i < n; i++)
-		fr[i] = (struct pyspy_frame){ s_foo, s_lib, s_lib_short, 5, 0, 0, 0 };
-	fr[n - 1] = (struct pyspy_frame){ s_module, s_main, s_main_short, 9, 0, 0, 0 };
-	fr[0] = (struct pyspy_frame){ s_odd, s_lib, s_lib_short, 7, 0, 0, 0 };
+		fr[i] = (struct pyspy_frame){ s_foo, s_lib, s_lib_short, 5, 0, 0, 0, NULL, 0, 0 };
+	fr[n - 1] = (struct pyspy_frame){ s_module, s_main, s_main_short, 9, 0, 0, 0, NULL, 0, 0 };
+	fr[0] = (struct pyspy_frame){ s_odd, s_lib, s_lib_short, 7, 0, 0, 0, NULL, 0, 0 };
 	run_module("collapsed", &cfg, &smp, 1, &r);
 	CU_ASSERT_EQUAL(r.finish_rc, 0);
 	CU_ASSERT(strncmp(r.out, "<module> (main.py:9);foo", 24) == 0);
