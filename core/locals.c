@@ -55,6 +55,9 @@ int locals_init(struct locals *lc, const struct pyspy_layout *l, struct remote *
 	t->float_ = symbol(r, bin, "PyFloat_Type");
 	t->tuple = symbol(r, bin, "PyTuple_Type");
 	t->list = symbol(r, bin, "PyList_Type");
+	t->dict = symbol(r, bin, "PyDict_Type");
+	t->set = symbol(r, bin, "PySet_Type");
+	t->frozenset = symbol(r, bin, "PyFrozenSet_Type");
 	t->cell = symbol(r, bin, "PyCell_Type");
 	if (l->string_model == PYSPY_STRINGS_BYTES) {
 		t->int_ = symbol(r, bin, "PyInt_Type");

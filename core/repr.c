@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pydict.h"
 #include "pyobject.h"
 #include "repr.h"
 
@@ -408,6 +409,96 @@ static int repr_sequence(struct repr_ctx *c, uint64_t obj, int is_list, struct s
 	return 0;
 }
 
+/* {key: value, ...} in iteration order. */
+static int repr_dict(struct repr_ctx *c, uint64_t obj, struct strbuf *sb, uint32_t depth)
+{
+	struct dict_items it;
+	size_t i, n, cost;
+	int rc;
+
+	if (c->budget < 256)
+		return -E2BIG;
+	rc = pydict_items(c->r, c->l, obj, &it);
+	/* The entries read count against the budget like every other read. */
+	cost = 256 + it.n * 24;
+	c->budget -= cost < c->budget ? cost : c->budget;
+	if (rc) {
+		pydict_items_free(&it);
+		return rc;
+	}
+	n = it.n < c->lim.max_items ? it.n : c->lim.max_items;
+	sb_putc(sb, '{');
+	if (depth >= c->lim.max_depth && it.n > 0) {
+		sb_puts(sb, "...");
+	} else {
+		for (i = 0; i < n; i++) {
+			if (i)
+				sb_puts(sb, ", ");
+			repr_at(c, it.keys[i], sb, depth + 1);
+			sb_puts(sb, ": ");
+			repr_at(c, it.values[i], sb, depth + 1);
+		}
+		if (it.n > n)
+			sb_puts(sb, ", ...");
+	}
+	sb_putc(sb, '}');
+	pydict_items_free(&it);
+	return 0;
+}
+
+/* A set or frozenset: its open table of (mask + 1) entries, in table order
+ * as Python iterates it.  Empty slots have no key; deleted ones hash -1 (no
+ * live key does: Python turns a hash of -1 into -2). */
+static int repr_set(struct repr_ctx *c, uint64_t obj, int frozen, struct strbuf *sb, uint32_t depth)
+{
+	const struct pyspy_layout *l = c->l;
+	int64_t used, mask, hash;
+	uint64_t table, key;
+	size_t esz = l->locals.set_entry_size > 0 ? (size_t)l->locals.set_entry_size : 0, i, shown = 0;
+	int32_t hoff = l->locals.set_entry_key == 0 ? 8 : 0; /* {key, hash} or 2.7's {hash, key} */
+	uint8_t entry[32];
+	/* 2.7 writes set([...]) and set([]); 3.x {...} and set(). */
+	int old = l->string_model == PYSPY_STRINGS_BYTES;
+
+	if (l->locals.set_used < 0 || l->locals.set_mask < 0 || l->locals.set_table < 0 ||
+	    l->locals.set_entry_key < 0 || esz < 16 || esz > sizeof(entry))
+		return -EINVAL;
+	if (rd_ssize(c, obj + (uint64_t)l->locals.set_used, &used) ||
+	    rd_ssize(c, obj + (uint64_t)l->locals.set_mask, &mask) ||
+	    rd_ptr(c, obj + (uint64_t)l->locals.set_table, &table))
+		return -EFAULT;
+	if (used < 0 || mask < 0 || mask >= (1LL << 26) || used > mask + 1 || !table)
+		return -EINVAL;
+	if (used == 0) {
+		sb_puts(sb, frozen ? "frozenset(" : "set(");
+		sb_puts(sb, old ? "[])" : ")");
+		return 0;
+	}
+	sb_puts(sb, frozen ? "frozenset(" : old ? "set(" : "");
+	sb_puts(sb, old ? "[" : "{");
+	if (depth >= c->lim.max_depth) {
+		sb_puts(sb, "...");
+		shown = (size_t)used;
+	}
+	for (i = 0; shown < c->lim.max_items && shown < (size_t)used && i <= (size_t)mask; i++) {
+		if (rd(c, table + i * esz, entry, esz))
+			return -EFAULT;
+		memcpy(&key, entry + l->locals.set_entry_key, 8);
+		memcpy(&hash, entry + hoff, 8);
+		if (!key || hash == -1)
+			continue;
+		if (shown++)
+			sb_puts(sb, ", ");
+		repr_at(c, key, sb, depth + 1);
+	}
+	if ((size_t)used > shown)
+		sb_puts(sb, ", ...");
+	sb_puts(sb, old ? "]" : "}");
+	if (frozen || old)
+		sb_putc(sb, ')');
+	return 0;
+}
+
 /* <TypeName at 0x...> from tp_name (a C string in the target). */
 static int repr_other(struct repr_ctx *c, uint64_t obj, uint64_t type, struct strbuf *sb)
 {
@@ -485,6 +576,12 @@ static int repr_dispatch(struct repr_ctx *c, uint64_t obj, struct strbuf *sb, ui
 		return repr_sequence(c, obj, 0, sb, depth);
 	if (type == t->list)
 		return repr_sequence(c, obj, 1, sb, depth);
+	if (t->dict && type == t->dict && l->dict_model)
+		return repr_dict(c, obj, sb, depth);
+	if (t->set && type == t->set)
+		return repr_set(c, obj, 0, sb, depth);
+	if (t->frozenset && type == t->frozenset)
+		return repr_set(c, obj, 1, sb, depth);
 	return repr_other(c, obj, type, sb);
 }
 

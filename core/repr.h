@@ -29,6 +29,7 @@ struct repr_types {
 	uint64_t str;                   /* 3.x str (PEP 393) */
 	uint64_t bytes;                 /* bytes (2.7 str) */
 	uint64_t tuple, list;
+	uint64_t dict, set, frozenset;
 	uint64_t cell;
 };
 

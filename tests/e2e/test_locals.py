@@ -4,8 +4,8 @@ program's own repr() of each of its variables.
 tests/e2e/programs/locals.py stops in a function whose arguments and locals
 hold every type --locals shows by value (None, bools, small, negative and big
 ints, floats, str with quotes, escapes and non-ASCII text, bytes, nested
-tuples and lists, a cell variable, *args) and some it shows by type and
-address (a dict, an object); it writes repr(), the type name and id() of
+tuples, lists, dicts and sets, a cell variable, *args and **kwargs) and one it shows by type and
+address (an object); it writes repr(), the type name and id() of
 each, and waits.  The JSON and the text output must match it exactly.
 """
 import json
@@ -23,7 +23,8 @@ from test_dump_exact import launch_argv, launch_env
 PROGRAM = ROOT / "tests" / "e2e" / "programs" / "locals.py"
 ARGUMENTS = ["a", "b", "args", "kwargs"]
 # Shown by value; anything else is <TypeName at 0x...>.
-BY_VALUE = {"NoneType", "bool", "int", "long", "float", "str", "bytes", "tuple", "list"}
+BY_VALUE = {"NoneType", "bool", "int", "long", "float", "str", "bytes", "tuple", "list",
+            "dict", "set", "frozenset"}
 
 
 def start(interp, tmp):

@@ -31,14 +31,19 @@ def target(a, b, *args, **kwargs):
     data = b"\x00\xffab'c"
     nested = (1, (2, (3,)), [None, True, False], ())
     lst = [1.5, "x", [], [[1]]]
+    table = {"k": [1, 2], 3: (None,), 2.5: {"in": "ner"}}
+    empty = {}
+    members = set([3, 1, 2])
+    frozen = frozenset(["a"])
+    nothing = set()
     obj = object()
     captured = 42
 
     def inner():
         return captured
     names = ["a", "b", "args", "kwargs", "big", "neg", "small", "zero", "f1", "f2", "f3",
-             "f4", "f5", "f6", "f7", "plain", "text", "data", "nested", "lst", "obj",
-             "captured"]
+             "f4", "f5", "f6", "f7", "plain", "text", "data", "nested", "lst", "table",
+             "empty", "members", "frozen", "nothing", "obj", "captured"]
     here = locals()
     view = [[n, repr(here[n]), n in ("a", "b", "args", "kwargs"), type(here[n]).__name__,
              id(here[n])] for n in names]
