@@ -142,7 +142,7 @@ static const struct pyspy_backend_ops mem_ops = {
 /* Addresses of the fake objects. */
 enum {
 	T_LONG = 0x100, T_FLOAT = 0x200, T_STR = 0x300, T_BYTES = 0x400, T_TUPLE = 0x500,
-	T_LIST = 0x600, T_OTHER = 0x700, NONE = 0x800, TRUE_ = 0x810, FALSE_ = 0x820,
+	T_LIST = 0x600, T_OTHER = 0x700, T_SET = 0x780, NONE = 0x800, TRUE_ = 0x810, FALSE_ = 0x820,
 	OBJ = 0x1000, /* objects from here */
 };
 
@@ -186,6 +186,11 @@ static struct pyspy_layout fake_layout(void)
 	l.locals.float_fval = 16;
 	l.locals.list_ob_item = 24;
 	l.locals.long_digit_size = 4;
+	l.locals.set_used = 24;
+	l.locals.set_mask = 32;
+	l.locals.set_table = 40;
+	l.locals.set_entry_size = 16;
+	l.locals.set_entry_key = 0;
 	return l;
 }
 
@@ -267,7 +272,7 @@ static void test_repr_memory(void)
 	c.t = (struct repr_types){
 		.none = BASE + NONE, .true_ = BASE + TRUE_, .false_ = BASE + FALSE_,
 		.long_ = BASE + T_LONG, .float_ = BASE + T_FLOAT, .str = BASE + T_STR,
-		.bytes = BASE + T_BYTES, .tuple = BASE + T_TUPLE, .list = BASE + T_LIST,
+		.bytes = BASE + T_BYTES, .tuple = BASE + T_TUPLE, .list = BASE + T_LIST, .set = BASE + T_SET,
 	};
 	c.lim = (struct repr_limits){ .max_chars = 8, .max_items = 3, .max_depth = 2, .max_repr = 200 };
 	CU_ASSERT(repr_supported(&l));
@@ -333,6 +338,26 @@ static void test_repr_memory(void)
 	items[0] = bad;
 	items[1] = BASE + NONE;
 	check_repr(&c, mk_seq(T_TUPLE, items, 2), "(<unreadable>, None)");
+
+	/* A set: empty slots and a deleted one (hash -1) are skipped. */
+	{
+		uint64_t set = new_obj(T_SET, 48), table = new_obj(T_OTHER, 8 * 16), one = mk_int(1, 0);
+
+		put64(set + 24, 2);           /* used */
+		put64(set + 32, 7);           /* mask */
+		put64(set + 40, table);
+		put64(table + 1 * 16, mk_int(9, 0));
+		put64(table + 1 * 16 + 8, (uint64_t)-1);   /* deleted */
+		put64(table + 3 * 16, one);
+		put64(table + 3 * 16 + 8, 1);
+		put64(table + 6 * 16, BASE + NONE);
+		put64(table + 6 * 16 + 8, 5);
+		check_repr(&c, set, "{1, None}");
+		put64(set + 24, 0);
+		check_repr(&c, set, "set()");
+		put64(set + 24, 9);           /* more than mask + 1 */
+		check_repr(&c, set, "<unreadable>");
+	}
 
 	other = new_obj(T_OTHER, 16);
 	snprintf(want, sizeof(want), "<Widget at 0x%llx>", (unsigned long long)other);
