@@ -309,11 +309,11 @@ static void detach_target(struct remote *r, struct python_target *t)
 /* Everything that follows from the interpreter found (s->r, s->t): what to
  * read, the caches of code objects and thread names, what outputs are
  * told of the process. */
-static void bind_target(struct session *s)
+static int bind_target(struct session *s, char *err, size_t errlen)
 {
 	struct pyspy_proc_info info = { .size = sizeof(info) };
 	uint64_t code_type = 0, size;
-	char err[256];
+	int rc;
 
 	if (s->t.notice[0])
 		log_warn("%s", s->t.notice);
@@ -323,25 +323,27 @@ static void bind_target(struct session *s)
 	plan_reads(s);
 	codecache_init(&s->cc, &s->t.layout, &s->r, &s->strings, s->opt.pid, code_type);
 	thread_names_init(&s->names, &s->t.layout, &s->r, &s->strings, s->t.interp, s->t.bin);
-	if (opt->locals) {
-		rc = locals_init(&s->locals, &s->t.layout, &s->r, s->t.bin, opt->locals);
+	if (s->opt.locals) {
+		rc = locals_init(&s->locals, &s->t.layout, &s->r, s->t.bin, s->opt.locals);
 		if (rc) {
 			snprintf(err, errlen, "--locals: the layout of Python %s does not say where a "
 				 "frame's variables are (regenerate it with `make layouts`)",
 				 s->t.version_str);
-			goto out_close;
+			return rc;
 		}
 		s->locals_ok = 1;
 	}
 
 	s->cmdline = "";
-	if (remote_info(&s->r, &info, err, sizeof(err)) == 0 && info.cmdline)
+	if (remote_info(&s->r, &info, err, errlen) == 0 && info.cmdline)
 		s->cmdline = intern(&s->strings, info.cmdline);
+	err[0] = '\0';
 	s->info.size = sizeof(s->info);
 	s->info.pid = s->opt.pid;
 	s->info.cmdline = s->cmdline;
 	s->info.python_version = intern(&s->strings, s->t.version_str);
 	s->info.python_path = intern(&s->strings, s->t.bin_path);
+	return 0;
 }
 
 int session_open(struct plugins *pl, const struct session_options *opt, struct session **out,
@@ -356,7 +358,9 @@ int session_open(struct plugins *pl, const struct session_options *opt, struct s
 	rc = attach_and_discover(s, &s->r, &s->t, opt->wait_s, err, errlen);
 	if (rc)
 		goto out_close;
-	bind_target(s);
+	rc = bind_target(s, err, errlen);
+	if (rc)
+		goto out_close;
 	s->info.core_path = opt->core ? intern(&s->strings, opt->core) : NULL;
 	*out = s;
 	return 0;
@@ -387,6 +391,9 @@ static void unbind_target(struct session *s)
 	memset(s->spec_slot, 0, sizeof(s->spec_slot));
 	s->spec_frame_buf = NULL;
 	s->nspec_codes = 0;
+	if (s->locals_ok)
+		locals_fini(&s->locals);
+	s->locals_ok = 0;
 }
 
 static int same_target(const struct python_target *a, const struct python_target *b)
@@ -415,9 +422,8 @@ int session_rediscover(struct session *s, int *changed, char *err, size_t errlen
 	detach_target(&s->r, &s->t);
 	s->r = r;
 	s->t = t;
-	bind_target(s);
 	*changed = 1;
-	return 0;
+	return bind_target(s, err, errlen);
 }
 
 void session_close(struct session *s)
@@ -437,8 +443,6 @@ void session_close(struct session *s)
 	free(s->raw_frame);
 	free(s->raw_vars);
 	free(s->raw_nvars);
-	if (s->locals_ok)
-		locals_fini(&s->locals);
 	free(s->frames);
 	free(s->stacks);
 	free(s->chunk);
