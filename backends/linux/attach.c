@@ -65,6 +65,11 @@ static int lnx_probe(struct pyspy_proc *proc, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	/* A process that ended while it was looked at has no mappings left. */
+	if (tried == 0 && !lnx_pid_running(proc->pid)) {
+		snprintf(err, errlen, "process %d has exited", (int)proc->pid);
+		return -ESRCH;
+	}
 	if (tried == 0) {
 		snprintf(err, errlen, "process %d has no readable memory (a kernel thread?)",
 			 (int)proc->pid);
