@@ -86,25 +86,6 @@ static int find_module(struct plugins *pl, const char *name, const struct plugin
 	return plugins_output(pl, name, out, err, errlen);
 }
 
-/* -f/--format names a format case-insensitively, as in py-spy. */
-static int find_format(struct plugins *pl, const char *name, const struct plugin **out,
-		       char *err, size_t errlen)
-{
-	char *lower = xstrdup(name);
-	size_t i;
-	int rc;
-
-	for (i = 0; lower[i]; i++) {
-		if (lower[i] >= 'A' && lower[i] <= 'Z')
-			lower[i] = (char)(lower[i] - 'A' + 'a');
-	}
-	rc = find_module(pl, lower, out, err, errlen);
-	if (rc == -ENOENT)
-		snprintf(err, errlen, "unknown output format '%s'", name);
-	free(lower);
-	return rc;
-}
-
 /* The output modules plugins.ini lists, loaded, in its order; each call
  * of next() gives one (NULL at the end).  Modules that fail to load are
  * passed over (py-spy plugins shows why). */
@@ -137,6 +118,52 @@ static const struct plugin *module_iter_next(struct module_iter *it)
 			snprintf(it->failed, sizeof(it->failed), "%s", err);
 	}
 	return NULL;
+}
+
+/* "flamegraph, speedscope, raw" (the formats plugins.ini offers for the
+ * command, from the loaded modules) into buf. */
+static void formats_text(struct plugins *pl, uint32_t command, char *buf, size_t len)
+{
+	const struct plugin *p;
+	struct module_iter it;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	module_iter_start(&it, pl);
+	while ((p = module_iter_next(&it)) && used < len) {
+		const struct pyspy_output_ops *ops = plugin_output_ops(p);
+
+		if (!(ops->commands & command) || !ops->format)
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 used ? ", " : "", ops->format);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "none");
+}
+
+/* -f/--format names a format case-insensitively, as in py-spy; an unknown
+ * one is reported with the formats the command can write. */
+static int find_format(struct plugins *pl, const char *name, uint32_t command,
+		       const struct plugin **out, char *err, size_t errlen)
+{
+	char *lower = xstrdup(name);
+	char formats[256];
+	size_t i;
+	int rc;
+
+	for (i = 0; lower[i]; i++) {
+		if (lower[i] >= 'A' && lower[i] <= 'Z')
+			lower[i] = (char)(lower[i] - 'A' + 'a');
+	}
+	rc = find_module(pl, lower, out, err, errlen);
+	if (rc == -ENOENT) {
+		formats_text(pl, command, formats, sizeof(formats));
+		snprintf(err, errlen, "unknown output format '%s' (%s can write: %s)",
+			 name, command_name(command), formats);
+	}
+	free(lower);
+	return rc;
 }
 
 /* Length of the longest ending of `list` ("pb.gz, pprof") that path's file
@@ -255,7 +282,7 @@ static int resolve(struct plugins *pl, const struct cli *cli, uint32_t command,
 	*path = NULL;
 	if (!arg) {
 		if (cli->format)
-			return find_format(pl, cli->format, mod, err, errlen);
+			return find_format(pl, cli->format, command, mod, err, errlen);
 		return default_module(pl, command, mod, err, errlen);
 	}
 
@@ -286,7 +313,7 @@ static int resolve(struct plugins *pl, const struct cli *cli, uint32_t command,
 	/* A path: the format from -f, the extension, or the default. */
 	*path = xstrdup(arg);
 	if (cli->format) {
-		rc = find_format(pl, cli->format, mod, err, errlen);
+		rc = find_format(pl, cli->format, command, mod, err, errlen);
 		goto out_path;
 	}
 	*mod = module_by_extension(pl, arg, command);

@@ -124,3 +124,26 @@ def test_module_with_a_shorter_ops_table(pyspy, tmp_path):
     r = record(tmp_path, p, [])
     assert r.returncode == 0, r.stderr
     assert "Wrote flamegraph data to 'python3.11-" in r.stderr, r.stderr
+
+
+def test_unknown_format_lists_what_plugins_ini_offers(pyspy, tmp_path):
+    """-f nosuch names the formats of the modules this plugins.ini loads
+    for the command (the fixture's "notes" among them), on one line."""
+    r = subprocess.run([str(PYSPY), "--config", str(ini(tmp_path, notes_first=False)),
+                        "record", "-f", "nosuch", "-o", "x", "--pid", "1"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    m = re.fullmatch(r"Error: unknown output format 'nosuch' \(record can write: (.*)\)", lines[0])
+    assert m, r.stderr
+    assert m.group(1).split(", ") == ["flamegraph", "collapsed", "notes"], lines[0]
+    assert not (tmp_path / "x").exists()
+    # The shipped plugins.ini offers its own list, pprof and chrometrace in it.
+    r = subprocess.run([str(PYSPY), "record", "-f", "NoSuch", "-o", "x", "--pid", "1"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0
+    assert "unknown output format 'NoSuch'" in r.stderr
+    listed = r.stderr.strip().split("record can write: ")[1].rstrip(")").split(", ")
+    assert {"flamegraph", "speedscope", "pprof", "chrometrace"} <= set(listed), r.stderr
+    assert "notes" not in listed
