@@ -92,10 +92,28 @@ static int usage_error(const char *fmt, const char *arg)
 	return -EINVAL;
 }
 
-void cli_usage(FILE *out)
+/* The options valid in `where`, one a line, in the table's order. */
+static void print_options(FILE *out, unsigned where)
 {
 	size_t i;
 
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt_spec *o = &record_opts[i];
+		char left[40];
+
+		if (o->id == OPT_FLAME || !(o->where & where))
+			continue;
+		if (o->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s", o->short_name, o->long_name,
+				 o->takes_value ? " X" : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s", o->long_name, o->takes_value ? " X" : "");
+		fprintf(out, "  %-24s %s\n", left, o->help);
+	}
+}
+
+void cli_usage(FILE *out)
+{
 	fprintf(out,
 		"py-spy: a sampling profiler for Python programs\n\n"
 		"Usage:\n"
@@ -105,19 +123,37 @@ void cli_usage(FILE *out)
 		"  py-spy plugins          list the modules plugins.ini names\n"
 		"  py-spy [--flame FILE | --dump] (--pid PID | -- PROGRAM ARGS...)   (original grammar)\n\n"
 		"Options:\n");
-	for (i = 0; i < NOPTS; i++) {
-		const struct opt_spec *o = &record_opts[i];
-		char left[40];
+	print_options(out, IN_ANY);
+}
 
-		if (o->id == OPT_FLAME)
+/* Each command's usage line, beside its grammar bit. */
+static const struct {
+	enum cli_command command;
+	unsigned where;
+	const char *usage;
+} command_usage[] = {
+	{ CLI_RECORD, IN_RECORD, "py-spy record [OPTIONS] (--pid PID | -- PROGRAM ARGS...)\n\n"
+	  "Records samples of a program's stacks and writes them to the outputs." },
+	{ CLI_TOP, IN_TOP, "py-spy top [OPTIONS] (--pid PID | -- PROGRAM ARGS...)\n\n"
+	  "Shows a live, top-like view of the functions the program spends time in." },
+	{ CLI_DUMP, IN_DUMP, "py-spy dump [OPTIONS] --pid PID\n\n"
+	  "Prints the current stack of each thread of a running program." },
+	{ CLI_PLUGINS, IN_PLUGINS, "py-spy plugins [OPTIONS]\n\n"
+	  "Lists the modules plugins.ini names and whether each loads." },
+};
+
+void cli_help(FILE *out, enum cli_command command)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(command_usage) / sizeof(command_usage[0]); i++) {
+		if (command_usage[i].command != command)
 			continue;
-		if (o->short_name)
-			snprintf(left, sizeof(left), "-%c, --%s%s", o->short_name, o->long_name,
-				 o->takes_value ? " X" : "");
-		else
-			snprintf(left, sizeof(left), "    --%s%s", o->long_name, o->takes_value ? " X" : "");
-		fprintf(out, "  %-24s %s\n", left, o->help);
+		fprintf(out, "Usage: %s\n\nOptions:\n", command_usage[i].usage);
+		print_options(out, command_usage[i].where);
+		return;
 	}
+	cli_usage(out);
 }
 
 /* Find the option for "--name" or "-c" valid in `where`.  The old grammar's
@@ -316,6 +352,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 			if (cli->command != CLI_HELP && cli->command != CLI_VERSION)
 				cli->command = commands[c].command;
 			where = commands[c].where;
+			cli->help_for = commands[c].command;
 			continue;
 		}
 		if (arg[1] == '-') {

@@ -51,6 +51,7 @@ struct cli {
 	int verbose;              /* -v (repeatable) */
 	int old_grammar;          /* no subcommand was given */
 	const char *title;        /* the whole py-spy command line */
+	enum cli_command help_for; /* --help: the subcommand named, or CLI_NONE */
 };
 
 /* Parse argv.  On a usage error prints one line (and a hint) to stderr and
@@ -58,5 +59,8 @@ struct cli {
 int cli_parse(int argc, char **argv, struct cli *out);
 void cli_free(struct cli *cli);
 void cli_usage(FILE *out);
+/* --help after a subcommand: that command's usage and only its options
+ * (from the option table); any other command gets cli_usage. */
+void cli_help(FILE *out, enum cli_command command);
 
 #endif /* PYSPY_CORE_CLI_H */

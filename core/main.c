@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 
 	switch (cli.command) {
 	case CLI_HELP:
-		cli_usage(stdout);
+		cli_help(stdout, cli.help_for);
 		rc = 0;
 		goto out_free_cli;
 	case CLI_VERSION:
