@@ -187,6 +187,8 @@ install: all
 	cd $(BUILD) && for f in modules/*/*.so; do \
 		install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/lib/py-spy/$$f || exit 1; done
 	install -m 0644 plugins.ini $(DESTDIR)$(PREFIX)/lib/py-spy/plugins.ini
+	install -D -m 0644 docs/py-spy.1 $(DESTDIR)$(PREFIX)/share/man/man1/py-spy.1
+	install -D -m 0644 completion/py-spy.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/py-spy
 
 clean:
 	rm -rf build build-asan build-fuzz py-spy
