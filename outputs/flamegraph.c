@@ -47,6 +47,7 @@
 #define FG_BOTTOM 30              /* space below the frames, px */
 #define FG_FRAME_H 16             /* one row, px */
 #define FG_CHAR_W 7.3             /* width of a character of the font, px */
+#define FG_TITLE_FONT 17          /* px, the title's font size (12 elsewhere) */
 #define FG_MIN_MIN_WIDTH 0.02     /* px: keeps every drawn frame visible */
 
 struct fg_palette {
@@ -87,7 +88,7 @@ static const struct fg_palette fg_palettes[] = {
 
 static const char fg_css[] =
 	"text { font-family: monospace; font-size: 12px; fill: #000; }\n"
-	"#title { font-size: 17px; text-anchor: middle; }\n"
+	"#title { font-size: 17px; text-anchor: middle; }\n" /* FG_TITLE_FONT */
 	".btn { cursor: pointer; fill: #224; }\n"
 	".btn:hover { text-decoration: underline; }\n"
 	"#frames g { cursor: pointer; }\n"
@@ -363,6 +364,39 @@ static void fg_put_fitted(FILE *out, const char *label, double w)
 	fputs("..", out);
 }
 
+/* The title, centred between "Reset Zoom" and "Reset Search" (the widest
+ * state of the buttons): a long command line is cut with an ellipsis to the
+ * characters that fit there, the whole of it in a <title> tooltip. */
+static void fg_put_title(FILE *out, const struct fg_state *st)
+{
+	double char_w = FG_CHAR_W * FG_TITLE_FONT / 12.0;
+	double half = st->width / 2.0 - FG_PAD - strlen("Reset Search") * FG_CHAR_W - FG_PAD;
+	double fit = floor(2 * half / char_w);
+	const char *t = st->title.p;
+	size_t n = st->title.len, chars = 0, i, cut = 0;
+
+	if (fit < 2)
+		fit = 2;
+	for (i = 0; i < n; i++) {
+		if (((unsigned char)t[i] & 0xc0) == 0x80)
+			continue;
+		if (chars == (size_t)fit - 1)
+			cut = i;
+		chars++;
+	}
+	fprintf(out, "<text id=\"title\" x=\"%.1f\" y=\"24\">", st->width / 2.0);
+	if (chars <= (size_t)fit) {
+		fg_put_xml(out, t, n);
+	} else {
+		fputs("<title>", out);
+		fg_put_xml(out, t, n);
+		fputs("</title>", out);
+		fg_put_xml(out, t, cut);
+		fputs("\xe2\x80\xa6", out); /* U+2026 HORIZONTAL ELLIPSIS */
+	}
+	fputs("</text>\n", out);
+}
+
 static double fg_round2(double v)
 {
 	return floor(v * 100.0 + 0.5) / 100.0;
@@ -412,9 +446,7 @@ static void fg_write_svg(struct fg_state *st)
 		st->width, height, st->width, height);
 	fprintf(out, "<style type=\"text/css\"><![CDATA[\n%s]]></style>\n", fg_css);
 	fputs("<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"#f4f4ee\"/>\n", out);
-	fprintf(out, "<text id=\"title\" x=\"%.1f\" y=\"24\">", st->width / 2.0);
-	fg_put_xml(out, st->title.p, st->title.len);
-	fputs("</text>\n", out);
+	fg_put_title(out, st);
 	fprintf(out, "<text id=\"reset\" class=\"btn\" x=\"%d\" y=\"24\" "
 		"style=\"display:none\">Reset Zoom</text>\n", FG_PAD);
 	fprintf(out, "<text id=\"search\" class=\"btn\" x=\"%d\" y=\"24\" "
