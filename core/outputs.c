@@ -631,7 +631,10 @@ int outputs_finish(struct outputs *o, const struct pyspy_run_summary *summary)
 			continue;
 		what = written_what(out);
 		if (o->command == PYSPY_CMD_RECORD)
-			log_status("Wrote %s%s to '%s'. Samples: %llu Errors: %llu",
+			/* py-spy's words, then what a sample is here: one
+			 * thread's stack at one tick (a tick of 3 threads is 3). */
+			log_status("Wrote %s%s to '%s'. Samples: %llu Errors: %llu "
+				   "(samples count stacks: one per thread per tick)",
 				   what ? what : out->ops->format, what ? "" : " data",
 				   out->path, (unsigned long long)summary->samples,
 				   (unsigned long long)summary->errors);

@@ -588,3 +588,30 @@ def test_top_keeps_last_view_until_key(heavy_interp):
     # after top gave the screen back (rmcup: ESC [ ? 1049 l).
     assert "\x1b[?1049l" in text
     assert re.search(r"ready \d+", text.split("\x1b[?1049l")[-1]), text[-500:]
+
+
+def test_samples_line_says_it_counts_stacks(tmp_path, pyspy):
+    """"Samples: N" counts stacks, one per thread per tick: with the main
+    thread and a second one both busy, N is the collapsed file's total and
+    the line says so after py-spy's own "Samples: N Errors: E"."""
+    prog = tmp_path / "two.py"
+    prog.write_text("import threading, time\n"
+                    "def spin():\n"
+                    "    t = time.time()\n"
+                    "    while time.time() - t < 0.8:\n"
+                    "        pass\n"
+                    "th = threading.Thread(target=spin)\n"
+                    "th.start()\n"
+                    "spin()\n"
+                    "th.join()\n")
+    r = subprocess.run([str(pyspy), "record", "-r", "100", "-f", "raw", "-o", "out.txt", "--",
+                        "/usr/bin/python3.11", "two.py"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"Wrote .* to 'out\.txt'\. Samples: (\d+) Errors: \d+ "
+                  r"\(samples count stacks: one per thread per tick\)$", r.stderr, re.M)
+    assert m, r.stderr
+    total = sum(int(l.rsplit(" ", 1)[1]) for l in (tmp_path / "out.txt").read_text().splitlines())
+    assert int(m.group(1)) == total and total > 0
+    spins = [l for l in (tmp_path / "out.txt").read_text().splitlines() if "spin (two.py:" in l]
+    assert any("run (" in l for l in spins) and any("run (" not in l for l in spins), spins
