@@ -18,7 +18,7 @@ _py_spy()
 		formats=$(py-spy record -f '?' -o /dev/null --pid 1 2>&1 | sed -n 's/.*can write: \(.*\))$/\1/p' | tr -d ,)
 		COMPREPLY=($(compgen -W "${formats:-flamegraph speedscope raw}" -- "$cur"))
 		return 0 ;;
-	-o|--output|--config|--flame)
+	-o|--output|--config|--flame|--core|--core-root)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0 ;;
 	-p|--pid|-r|--rate|-d|--duration|--delay)
@@ -28,7 +28,7 @@ _py_spy()
 	case $cmd in
 	record) opts="--pid --output --format --duration --rate --function --nolineno --threads --gil --idle $common" ;;
 	top) opts="--pid --output --rate --threads --gil --idle --delay $common" ;;
-	dump) opts="--pid --output --json --locals $common" ;;
+	dump) opts="--pid --core --core-root --output --json --locals $common" ;;
 	plugins) opts="--config --verbose --help --version" ;;
 	*)
 		if [[ $cur != -* ]]; then
