@@ -39,7 +39,8 @@ CORE_LIBS := -ldl -lm
 # another OS's sources (and includes its headers), never built here.  On
 # Linux the core-file reader (backends/elfcore) is built too.
 BACKENDS_linux := linux elfcore
-BACKEND_DIRS := $(addprefix backends/,$(or $(BACKENDS_$(HOST)),$(HOST)))
+BACKEND_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard $(addsuffix /*.c,$(addprefix \
+		backends/,$(or $(BACKENDS_$(HOST)),$(HOST))))))))
 BACKEND_SO   := $(BACKEND_DIRS:backends/%=$(BUILD)/modules/backends/%.so)
 # backends/common/: the ELF symbol reader, compiled into every backend module
 BACKEND_COMMON_OBJ := $(patsubst %.c,$(BUILD)/modobj/%.o,$(wildcard backends/common/*.c))

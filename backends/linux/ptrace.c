@@ -22,10 +22,10 @@
  * stop is seen (at the next pause, resume or alive check; if py-spy exits
  * first, the kernel drops the pending stop).
  *
- * While it holds threads, py-spy runs under SCHED_FIFO when it may
- * (CAP_SYS_NICE; silently not otherwise, or with "hold-priority = normal"
- * in plugins.ini): on a loaded machine it is then not descheduled while
- * the target waits for it.  RLIMIT_RTTIME bounds the CPU time it may take
+ * While it holds threads, py-spy can run under SCHED_FIFO ("hold-priority
+ * = realtime" in plugins.ini, and CAP_SYS_NICE; silently not otherwise): on
+ * a loaded machine it is then not descheduled while the target waits for
+ * it.  RLIMIT_RTTIME bounds the CPU time it may take
  * under that policy without blocking (LNX_RTTIME_US; past it the kernel
  * kills py-spy, and with it every hold), and the normal policy is restored
  * with every release, on every path.
@@ -179,10 +179,10 @@ static int lnx_boost_allowed(struct pyspy_proc *proc)
 	struct rlimit rl;
 
 	if (proc->boost_state == 0) {
+		/* Opt-in: a hold whose walk takes more CPU than RLIMIT_RTTIME
+		 * (a very deep stack, thousands of threads) gets py-spy killed. */
 		opt = proc->host->option ? proc->host->option(proc->host, "hold-priority") : NULL;
-		proc->boost_state = 1;
-		if (opt && strcmp(opt, "normal") == 0)
-			proc->boost_state = -1;
+		proc->boost_state = opt && strcmp(opt, "realtime") == 0 ? 1 : -1;
 		/* Only ever lower the limit; without one, no real-time policy. */
 		if (proc->boost_state > 0 && getrlimit(RLIMIT_RTTIME, &rl) == 0) {
 			if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > LNX_RTTIME_US)
@@ -351,6 +351,18 @@ static void lnx_keep_late(struct pyspy_proc *proc, const struct lnx_held *h)
 	proc->late[proc->nlate++] = *h;
 }
 
+/* One of tids that is still late (seized, its stop not reached), or 0. */
+static pid_t lnx_late_among(struct pyspy_proc *proc, const int64_t *tids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (tids[i] > 0 && tids[i] <= INT_MAX && lnx_late_find(proc, (pid_t)tids[i]))
+			return (pid_t)tids[i];
+	}
+	return 0;
+}
+
 /* Detach the late threads that have stopped since; forget the gone ones. */
 void lnx_settle_late(struct pyspy_proc *proc)
 {
@@ -375,6 +387,30 @@ void lnx_settle_late(struct pyspy_proc *proc)
 		}
 		proc->late[i] = proc->late[--proc->nlate];
 	}
+}
+
+/* Wait (SIGCHLD blocked by the caller) until none of tids is late or the
+ * deadline passes; the late thread left, or 0. */
+static pid_t lnx_wait_late(struct pyspy_proc *proc, const int64_t *tids, size_t n,
+			   uint64_t deadline)
+{
+	struct timespec ts;
+	sigset_t chld;
+	uint64_t now, left;
+	pid_t late;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while ((late = lnx_late_among(proc, tids, n)) && (now = lnx_now_ns()) < deadline) {
+		left = deadline - now;
+		if (!proc->chld_notifies && left > LNX_TICK_NS)
+			left = LNX_TICK_NS;
+		ts.tv_sec = (time_t)(left / 1000000000ull);
+		ts.tv_nsec = (long)(left % 1000000000ull);
+		sigtimedwait(&chld, NULL, &ts);
+		lnx_settle_late(proc);
+	}
+	return late;
 }
 
 /* Let every held thread go, the main thread last (it can only be reaped
@@ -520,13 +556,18 @@ int lnx_pause_threads(struct pyspy_proc *proc, const int64_t *tids, size_t n,
 		return -E2BIG;
 	}
 	lnx_settle_late(proc);
-	for (i = 0; i < n; i++) {
-		if (tids[i] > 0 && tids[i] <= INT_MAX && lnx_late_find(proc, (pid_t)tids[i])) {
-			snprintf(err, errlen, "thread %d of process %d has not yet reached the "
-				 "stop an earlier sample asked for; sample given up",
-				 (int)tids[i], (int)proc->pid);
-			return -ETIMEDOUT;
-		}
+	late = lnx_late_among(proc, tids, n);
+	if (late) {
+		/* It was asked again (lnx_settle_late): give it until the
+		 * deadline of this sample's first stop, waiting in the kernel. */
+		lnx_chld_block(proc, &old);
+		late = lnx_wait_late(proc, tids, n, wait_deadline);
+		lnx_chld_restore(&old);
+	}
+	if (late) {
+		snprintf(err, errlen, "thread %d of process %d has not yet reached the "
+			 "stop an earlier sample asked for; sample given up", (int)late, (int)proc->pid);
+		return -ETIMEDOUT;
 	}
 	proc->nheld = 0;
 	proc->paused = 1; /* detach() resumes whatever is held from here on */

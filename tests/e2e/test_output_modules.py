@@ -16,10 +16,12 @@ PYSPY = BUILD / "py-spy"
 MODULES = BUILD / "modules"
 NOTES = BUILD / "tests" / "fixtures" / "fx_notes_output.so"
 DEBIAN_PY = "/usr/bin/python3.11"
+# Busy for 2 s of its own CPU time (not wall time: on a busy machine py-spy
+# may start sampling late, and the program must still be working then).
 PROG = ("import time\n"
         "def work():\n"
-        "    t = time.time()\n"
-        "    while time.time() - t < 0.6:\n"
+        "    t = time.process_time()\n"
+        "    while time.process_time() - t < 2.0:\n"
         "        pass\n"
         "work()\n")
 
