@@ -26,6 +26,8 @@
  * huge attribute dicts, as garbage can claim, must not stall a sample. */
 #define MAX_REFRESH_COMPARES 65536u
 #define MAX_REFRESH_NS (32 * REFRESH_NS)
+/* Reads of threading._active while it is being changed under us. */
+#define ACTIVE_READ_ATTEMPTS 16
 
 void thread_names_init(struct thread_names *tn, const struct pyspy_layout *l, struct remote *r,
 		       struct interner *strings, uint64_t interp, struct pyspy_binary *bin)
@@ -273,6 +275,30 @@ static void store(struct thread_names *tn, uint64_t id, const char *name)
 	tn->n++;
 }
 
+/* The items of threading._active, read again while they disagree with the
+ * dict's own count: the target runs while names are read, and a thread
+ * starting or ending may be resizing the dict (3.6-3.10 fill the new table
+ * after pointing the dict at it), which reads as an empty registry. */
+static int read_active(struct thread_names *tn, uint64_t active, struct dict_items *it)
+{
+	const struct pyspy_layout *l = tn->layout;
+	int attempt, rc = -EFAULT;
+
+	for (attempt = 0; attempt < ACTIVE_READ_ATTEMPTS; attempt++) {
+		int64_t used = -1;
+
+		rc = pydict_items(tn->remote, l, active, it);
+		if (rc == 0 && (l->dict.ma_used < 0 ||
+				remote_read(tn->remote, active + (uint64_t)l->dict.ma_used, &used, sizeof(used)) ||
+				used == (int64_t)it->n))
+			return 0;
+		pydict_items_free(it);
+		if (rc == 0)
+			rc = -EAGAIN;
+	}
+	return rc;
+}
+
 static void refresh(struct thread_names *tn)
 {
 	const struct pyspy_layout *l = tn->layout;
@@ -310,7 +336,7 @@ static void refresh(struct thread_names *tn)
 		tn->active = active;
 		tn->active_type = type;
 	}
-	if (pydict_items(tn->remote, tn->layout, active, &it) != 0) {
+	if (read_active(tn, active, &it) != 0) {
 		log_debug("thread names: no readable threading._active");
 		tn->active = 0;
 		return;

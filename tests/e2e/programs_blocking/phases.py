@@ -1,6 +1,9 @@
 """Three phases, one after the other, again and again: phase_a does 5
 units of work, phase_b 3 and phase_c 2 (the same loop), so they take about
-50/30/20% of the program's CPU time.  The program measures its own thread
+50/30/20% of the program's CPU time.  Each call's length is drawn at random
+(0.5 to 1.5 times its share): a round of fixed length could keep step with
+the sampling period (a round of 10 units takes about 10 ms, as long as the
+period at 100 Hz) and show one phase far more often than its share.  The program measures its own thread
 CPU time in each phase (time.thread_time, read once at each phase change:
 few clock reads, since a busy machine tends to take the CPU away at a
 system call).
@@ -10,6 +13,7 @@ Usage: phases.py REPORT: run until SIGTERM, then write {"a": s, "b": s,
 running.
 """
 import json
+import random
 import signal
 import sys
 import time
@@ -24,16 +28,20 @@ def work(n):
     return x
 
 
+def units(n):
+    return int(n * UNIT * (0.5 + random.random()))
+
+
 def phase_a():
-    return work(5 * UNIT)
+    return work(units(5))
 
 
 def phase_b():
-    return work(3 * UNIT)
+    return work(units(3))
 
 
 def phase_c():
-    return work(2 * UNIT)
+    return work(units(2))
 
 
 stop = []
