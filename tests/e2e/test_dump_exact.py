@@ -64,7 +64,7 @@ def launch_env(interp):
 class Program:
     """One target program started by one interpreter."""
 
-    def __init__(self, interp, name, workdir):
+    def __init__(self, interp, name, workdir, cwd=None, preexec_fn=None):
         self.name = name
         self.report_path = os.path.join(workdir, name + ".json")
         self.stderr_path = os.path.join(workdir, name + ".stderr")
@@ -73,7 +73,7 @@ class Program:
             self.proc = subprocess.Popen(
                 launch_argv(interp, PROGRAMS_DIR / (name + ".py"), self.report_path),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                env=launch_env(interp), cwd=str(PROGRAMS_DIR))
+                env=launch_env(interp), cwd=str(cwd or PROGRAMS_DIR), preexec_fn=preexec_fn)
         self.started = time.monotonic()
 
     def stderr(self):
