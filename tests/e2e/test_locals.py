@@ -6,11 +6,14 @@ hold every type --locals shows by value (None, bools, small, negative and big
 ints, floats, str with quotes, escapes and non-ASCII text, bytes, nested
 tuples, lists, dicts and sets, a cell variable, *args and **kwargs) and one it shows by type and
 address (an object); it writes repr(), the type name and id() of
-each, and waits.  The JSON and the text output must match it exactly.
+each, and waits.  The JSON and the text output must match it exactly, read
+from the live process (every interpreter) and from a gcore core of it (the
+heavy interpreters).
 """
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -65,6 +68,11 @@ def test_locals_match_the_programs_repr(interp):
             text = run_pyspy(["dump", "--pid", proc.pid, "--locals"])
         finally:
             stop(proc)
+    check_json(interp, js, view)
+    check_text(text, view)
+
+
+def check_json(interp, js, view):
     want = expected(view)
     assert js.returncode == 0, js.stderr
     frames = [fr for th in json.loads(js.stdout) for fr in th["frames"] if fr["name"] == "target"]
@@ -79,8 +87,12 @@ def test_locals_match_the_programs_repr(interp):
     for name, value in want.items():
         assert shown.get(name) == value, (name, shown.get(name), value)
 
-    # The text output: "Arguments:" then "Locals:" under the frame, one
-    # "name: repr" line each, the same values.
+
+
+def check_text(text, view):
+    """The text output: "Arguments:" then "Locals:" under the frame, one
+    "name: repr" line each, the same values."""
+    want = expected(view)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     at = next(i for i, l in enumerate(lines) if re.match(r"^    target \(locals\.py:\d+\)$", l))
@@ -95,6 +107,28 @@ def test_locals_match_the_programs_repr(interp):
         seen[m.group(1)] = m.group(2)
     for name, (rep, _) in want.items():
         assert seen.get(name) == rep, (name, seen.get(name), rep)
+
+
+def test_locals_from_a_core(heavy_interp):
+    """A gcore core holds the frames' locals: `dump --core --locals` shows the
+    same values as the program's own repr()."""
+    interp = heavy_interp.require()
+    gcore = shutil.which("gcore")
+    if not gcore:
+        pytest.skip("gcore not installed (Debian package gdb; scripts/deps.sh)")
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, view = start(interp, tmp)
+        try:
+            r = subprocess.run([gcore, "-o", os.path.join(tmp, "core"), str(proc.pid)],
+                               capture_output=True, timeout=180)
+        finally:
+            stop(proc)
+        core = os.path.join(tmp, "core.%d" % proc.pid)
+        assert r.returncode == 0 and os.path.exists(core), r.stderr.decode(errors="replace")
+        js = run_pyspy(["dump", "--core", core, "--locals", "--json"])
+        text = run_pyspy(["dump", "--core", core, "--locals"])
+    check_json(interp, js, view)
+    check_text(text, view)
 
 
 def test_locals_refused_with_nonblocking(pyspy):
